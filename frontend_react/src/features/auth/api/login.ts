@@ -1,0 +1,23 @@
+import { useMutation } from '@tanstack/react-query'
+import { apiRequest } from '@/lib/api-client'
+import { startSession, type Session } from '@/lib/session'
+import type { LoginResponse } from '@/types/api'
+
+export interface LoginInput {
+  username: string
+  password: string
+}
+
+/** POST {authUrl}/login; on success the session starts. */
+export async function login(input: LoginInput): Promise<Session> {
+  const response = await apiRequest<LoginResponse>('auth', '/login', {
+    method: 'POST',
+    body: input,
+    auth: false,
+  })
+  return startSession(response)
+}
+
+export function useLogin() {
+  return useMutation({ mutationFn: login, retry: false })
+}

@@ -1,0 +1,41 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query'
+import { apiRequest } from '@/lib/api-client'
+import type { Job, JobList, JobStatus } from '@/types/api'
+
+export interface JobsQuery {
+  status?: JobStatus | null
+  limit: number
+  offset: number
+}
+
+/** How often the list refreshes while a job on the page is unfinished. */
+export const JOBS_REFRESH_MS = 1_000
+
+/** Every cached jobs list starts with this key: invalidate it after a change. */
+export const jobsKey = ['jobs'] as const
+
+export function jobsQueryKey(query: JobsQuery) {
+  return [...jobsKey, 'list', query.status ?? 'all', query.limit, query.offset] as const
+}
+
+export function isUnfinished(job: Pick<Job, 'status'>): boolean {
+  return job.status === 'queued' || job.status === 'running'
+}
+
+/** GET /list_jobs: the user's jobs, newest first. */
+export function getJobs(query: JobsQuery, signal?: AbortSignal): Promise<JobList> {
+  return apiRequest<JobList>('middleware', '/list_jobs', {
+    query: { status: query.status ?? undefined, limit: query.limit, offset: query.offset },
+    signal,
+  })
+}
+
+export function useJobs(query: JobsQuery) {
+  return useQuery({
+    queryKey: jobsQueryKey(query),
+    queryFn: ({ signal }) => getJobs(query, signal),
+    placeholderData: keepPreviousData,
+    refetchInterval: (q) => (q.state.data?.jobs.some(isUnfinished) ? JOBS_REFRESH_MS : false),
+    refetchIntervalInBackground: false,
+  })
+}

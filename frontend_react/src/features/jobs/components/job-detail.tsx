@@ -1,0 +1,108 @@
+import { Link } from 'react-router-dom'
+import { errorMessage, isApiError } from '@/lib/api-client'
+import { formatDateTime } from '@/lib/format'
+import type { JobEvent } from '@/types/api'
+import { useJob } from '../api/get-job'
+import { JobStatusBadge } from './job-status-badge'
+import { RetryButton } from './retry-button'
+
+const EVENT_LABELS: Record<string, string> = {
+  submitted: 'Submitted',
+  forwarded: 'Forwarded to the worker queue',
+  queued: 'Queued',
+  running: 'Started running',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+  callback_delivered: 'Result delivered',
+  retry_requested: 'Retry requested',
+}
+
+function Timeline({ events }: { events: JobEvent[] }) {
+  if (events.length === 0) return <p className="muted">No events recorded.</p>
+  return (
+    <ol className="timeline">
+      {events.map((event, index) => (
+        <li key={`${event.at}-${index}`} className={`timeline-item timeline-${event.status}`}>
+          <div className="timeline-head">
+            <strong>{EVENT_LABELS[event.status] ?? event.status}</strong>
+            <span className="service-tag">{event.service}</span>
+          </div>
+          <time dateTime={event.at} className="muted small">
+            {formatDateTime(event.at)}
+          </time>
+          {event.detail && <p className="timeline-detail">{event.detail}</p>}
+        </li>
+      ))}
+    </ol>
+  )
+}
+
+export function JobDetailView({ jobId }: { jobId: string }) {
+  const job = useJob(jobId)
+
+  if (job.isPending) return <p className="muted">Loading the job…</p>
+  if (job.isError) {
+    const notFound = isApiError(job.error) && job.error.status === 404
+    return (
+      <div className="card">
+        <p className="notice notice-error" role="alert">
+          {notFound ? 'There is no such job, or it is not yours.' : errorMessage(job.error)}
+        </p>
+        <Link to="/">Back to your jobs</Link>
+      </div>
+    )
+  }
+
+  const data = job.data
+  return (
+    <div className="detail-grid">
+      <section className="card" aria-labelledby="job-title">
+        <div className="card-header">
+          <h1 id="job-title" className="job-title">
+            {data.job_name}
+          </h1>
+          <JobStatusBadge status={data.status} />
+        </div>
+        <dl className="facts">
+          <dt>Job ID</dt>
+          <dd>
+            <code>{data.job_id}</code>
+          </dd>
+          <dt>Owner</dt>
+          <dd>{data.owner}</dd>
+          <dt>Created</dt>
+          <dd>{formatDateTime(data.created_at)}</dd>
+          <dt>Started</dt>
+          <dd>{formatDateTime(data.started_at)}</dd>
+          <dt>Finished</dt>
+          <dd>{formatDateTime(data.completed_at)}</dd>
+          {data.request_id && (
+            <>
+              <dt>Request ID</dt>
+              <dd>
+                <code>{data.request_id}</code>
+              </dd>
+            </>
+          )}
+        </dl>
+        {data.status === 'succeeded' && (
+          <>
+            <h2 className="h3">Result</h2>
+            <pre className="result-box">{data.result ?? ''}</pre>
+          </>
+        )}
+        {data.status === 'failed' && (
+          <>
+            <h2 className="h3">Error</h2>
+            <p className="notice notice-error">{data.error ?? 'The job failed'}</p>
+            <RetryButton jobId={data.job_id} jobName={data.job_name} />
+          </>
+        )}
+      </section>
+      <section className="card" aria-labelledby="timeline-title">
+        <h2 id="timeline-title">Timeline</h2>
+        <Timeline events={data.events ?? []} />
+      </section>
+    </div>
+  )
+}

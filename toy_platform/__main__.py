@@ -1,0 +1,3 @@
+from toy_platform.cli import main
+
+main()

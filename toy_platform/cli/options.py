@@ -1,0 +1,149 @@
+"""The options every subcommand accepts, each also settable by a TOY_PLATFORM_* variable."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from toy_platform import config
+from toy_platform.config import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--home",),
+        {
+            "type": click.Path(path_type=Path),
+            "help": "Keep config, data and logs under DIR/config, DIR/data, DIR/logs.",
+        },
+    ),
+    (
+        ("--config-dir",),
+        {"type": click.Path(path_type=Path), "help": "Keep users.json and keys here instead."},
+    ),
+    (("--data-dir",), {"type": click.Path(path_type=Path), "help": "Keep databases here instead."}),
+    (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Write logs here instead."}),
+    (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
+    (("--auth-port",), {"type": int, "help": f"[{config.DEFAULT_AUTH_PORT}]"}),
+    (("--core-port",), {"type": int, "help": f"[{config.DEFAULT_CORE_PORT}]"}),
+    (("--middleware-port",), {"type": int, "help": f"[{config.DEFAULT_MIDDLEWARE_PORT}]"}),
+    (("--web-port",), {"type": int, "help": f"[{config.DEFAULT_WEB_PORT}]"}),
+    (("--dashboard-port",), {"type": int, "help": f"[{config.DEFAULT_DASHBOARD_PORT}]"}),
+    (("--auth-url",), {"help": "The auth service's URL, when it runs elsewhere."}),
+    (("--core-url",), {"help": "The core service's URL, when it runs elsewhere."}),
+    (("--middleware-url",), {"help": "The middleware's URL, when it runs elsewhere."}),
+    (
+        ("--job-delay",),
+        {
+            "type": click.FloatRange(0),
+            "help": f"Simulated seconds of work per job [{config.DEFAULT_JOB_DELAY:g}].",
+        },
+    ),
+    (
+        ("--workers",),
+        {
+            "type": click.IntRange(1, 64),
+            "help": "Core worker threads; 1 keeps jobs strictly in order [1].",
+        },
+    ),
+    (
+        ("--failure-rate",),
+        {
+            "type": click.FloatRange(0, 1),
+            "help": "Share of jobs the core fails on purpose, to see failures and retries [0].",
+        },
+    ),
+    (
+        ("--max-data-bytes",),
+        {
+            "type": click.IntRange(1),
+            "help": f"Largest job data accepted [{config.DEFAULT_MAX_DATA_BYTES}].",
+        },
+    ),
+    (
+        ("--token-ttl",),
+        {
+            "type": click.IntRange(30),
+            "help": f"Token lifetime in seconds [{config.DEFAULT_TOKEN_TTL}].",
+        },
+    ),
+    (
+        ("--cors-origin", "cors_origins"),
+        {
+            "multiple": True,
+            "help": "Another browser origin allowed to call auth and middleware (repeatable).",
+        },
+    ),
+    (
+        ("--log-level",),
+        {"type": click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)},
+    ),
+]
+
+ENV_ONLY = ("service_key", "admin_password")
+
+
+def _envvar(option: tuple[str, ...]) -> str:
+    name = option[-1] if not option[-1].startswith("--") else option[0][2:]
+    return "TOY_PLATFORM_" + name.replace("-", "_").upper()
+
+
+def common_options(command: F) -> F:
+    """Add every setting option to COMMAND and pass it a `settings: Settings` instead."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        given = {}
+        for decls, _ in _SETTING_OPTIONS:
+            key = decls[-1] if not decls[-1].startswith("--") else decls[0][2:].replace("-", "_")
+            given[key] = kwargs.pop(key)
+        if not given["cors_origins"]:
+            given["cors_origins"] = None
+        given.update(_env_only())
+        kwargs["settings"] = load_settings(**given)
+        return command(**kwargs)
+
+    for decls, attrs in reversed(_SETTING_OPTIONS):
+        wrapper = click.option(*decls, envvar=_envvar(decls), show_envvar=True, **attrs)(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def _env_only() -> dict[str, Any]:
+    return {name: os.environ.get(f"TOY_PLATFORM_{name.upper()}") for name in ENV_ONLY}
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that give a child process exactly these settings."""
+    env = {
+        "TOY_PLATFORM_LOG_DIR": str(settings.log_dir),
+        "TOY_PLATFORM_CONFIG_DIR": str(settings.config_dir),
+        "TOY_PLATFORM_DATA_DIR": str(settings.data_dir),
+    }
+    for name in (
+        "host",
+        "auth_port",
+        "core_port",
+        "middleware_port",
+        "web_port",
+        "dashboard_port",
+        "auth_url",
+        "core_url",
+        "middleware_url",
+        "job_delay",
+        "workers",
+        "failure_rate",
+        "max_data_bytes",
+        "token_ttl",
+        "log_level",
+    ):
+        env[f"TOY_PLATFORM_{name.upper()}"] = str(getattr(settings, name))
+    env["TOY_PLATFORM_CORS_ORIGINS"] = " ".join(settings.cors_origins)
+    if settings.service_key:
+        env["TOY_PLATFORM_SERVICE_KEY"] = settings.service_key
+    return env

@@ -1,0 +1,251 @@
+"""The one Python client of the platform's API, for the CLI, dashboard, examples and tests.
+
+client = PlatformClient("http://127.0.0.1:6300", "http://127.0.0.1:6302")
+client.login("alice", "secret-password")
+job = client.submit_job("greeting", "hello")
+done = client.wait_for_job(job["job_id"])
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal, TypedDict, cast
+
+import requests
+
+from toy_platform.health import describe_error
+from toy_platform.tracing import REQUEST_ID_HEADER
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed")
+
+
+class JobEvent(TypedDict):
+    at: str
+    status: str
+    service: str
+    detail: str | None
+
+
+class Job(TypedDict, total=False):
+    job_id: str
+    job_name: str
+    owner: str
+    status: JobStatus
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    result: str | None
+    error: str | None
+    request_id: str | None
+    attempt: int
+    events: list[JobEvent]
+
+
+class JobPage(TypedDict):
+    jobs: list[Job]
+    total: int
+    limit: int
+    offset: int
+
+
+class Login(TypedDict):
+    token: str
+    token_type: str
+    expires_in: int
+    username: str
+    role: str
+
+
+class ComponentStatus(TypedDict, total=False):
+    up: bool
+    ready: bool
+    reason: str | None
+    latency_ms: float | None
+    version: str | None
+    uptime_s: float | None
+    url: str
+    restarts: int | None
+    last_exit_code: int | None
+    last_exit_at: str | None
+
+
+class PlatformStatus(TypedDict, total=False):
+    components: dict[str, ComponentStatus]
+    all_ready: bool
+    queue_size: int | None
+    oldest_queued_age_s: float | None
+    jobs_by_status: dict[str, int]
+    jobs_waiting_for_core: int
+    callbacks_pending: int | None
+    checked_at: str
+
+
+class PlatformError(Exception):
+    """Any failed call: the API's error shape, or a service that did not answer."""
+
+    def __init__(
+        self,
+        message: str,
+        code: str,
+        status: int | None = None,
+        field: str | None = None,
+        retry_after: int | None = None,
+        service: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.field = field
+        self.retry_after = retry_after
+        self.service = service
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status is None
+
+    @property
+    def unauthorized(self) -> bool:
+        return self.status == 401
+
+
+class PlatformClient:
+    """Talks to the auth service (login) and the middleware (everything else)."""
+
+    def __init__(
+        self,
+        auth_url: str,
+        middleware_url: str,
+        token: str | None = None,
+        timeout: float = 10.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.auth_url = auth_url.rstrip("/")
+        self.middleware_url = middleware_url.rstrip("/")
+        self.token = token
+        self.username: str | None = None
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    # -- the calls -----------------------------------------------------------
+
+    def login(self, username: str, password: str) -> Login:
+        """Log in and keep the token for the calls that follow."""
+        body = self._call(
+            "auth", "POST", "/login", json={"username": username, "password": password}
+        )
+        self.token, self.username = body["token"], body["username"]
+        return cast(Login, body)
+
+    def logout(self) -> None:
+        self.token = self.username = None
+
+    def submit_job(
+        self,
+        job_name: str,
+        data: str,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Job:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        body = self._call(
+            "middleware",
+            "POST",
+            "/job_submit",
+            json={"job_name": job_name, "data": data},
+            headers=headers,
+        )
+        return cast(Job, body["job"])
+
+    def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        all_users: bool = False,
+    ) -> JobPage:
+        params: dict[str, Any] = {"status": status, "limit": limit, "offset": offset}
+        if all_users:
+            params["scope"] = "all"
+        params = {k: v for k, v in params.items() if v is not None}
+        return cast(JobPage, self._call("middleware", "GET", "/list_jobs", params=params))
+
+    def get_job(self, job_id: str) -> Job:
+        return cast(Job, self._call("middleware", "GET", f"/jobs/{job_id}"))
+
+    def retry_job(self, job_id: str) -> Job:
+        return cast(Job, self._call("middleware", "POST", f"/jobs/{job_id}/retry"))
+
+    def reset(self) -> dict[str, Any]:
+        return self._call("middleware", "POST", "/reset")
+
+    def platform_status(self) -> PlatformStatus:
+        return cast(PlatformStatus, self._call("middleware", "GET", "/platform_status"))
+
+    def wait_for_job(
+        self, job_id: str, timeout: float = 60.0, until: tuple[str, ...] = FINISHED
+    ) -> Job:
+        """Poll until the job reaches one of UNTIL; raise TimeoutError after TIMEOUT."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if job["status"] in until:
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['status']} after {timeout:g} s")
+            time.sleep(0.1)
+
+    # -- the one place that reads the error shape ---------------------------
+
+    def _call(
+        self,
+        service: Literal["auth", "middleware"],
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        base = self.auth_url if service == "auth" else self.middleware_url
+        headers = dict(headers or {})
+        if service == "middleware" and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            response = self.session.request(
+                method, base + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            reason = describe_error(exc, self.timeout)
+            raise PlatformError(
+                f"The {service} service at {base} is not answering ({reason})",
+                "unreachable",
+                service=service,
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.ok and isinstance(body, dict):
+            return body
+        raise _error_from(response, body, service)
+
+
+def _error_from(response: requests.Response, body: Any, service: str) -> PlatformError:
+    if not isinstance(body, dict) or "error" not in body:
+        return PlatformError(
+            f"The {service} service answered HTTP {response.status_code}",
+            "bad_response",
+            response.status_code,
+            service=service,
+        )
+    retry_after = body.get("retry_after") or response.headers.get("Retry-After")
+    return PlatformError(
+        str(body["error"]),
+        str(body.get("code", "error")),
+        response.status_code,
+        field=body.get("field"),
+        retry_after=int(retry_after) if retry_after else None,
+        service=service,
+    )

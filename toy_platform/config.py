@@ -1,0 +1,129 @@
+"""Settings for every service and command, built in one place and passed in."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "toy-platform"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_AUTH_PORT = 6300
+DEFAULT_CORE_PORT = 6301
+DEFAULT_MIDDLEWARE_PORT = 6302
+DEFAULT_WEB_PORT = 3001
+DEFAULT_DASHBOARD_PORT = 8501
+DEFAULT_JOB_DELAY = 2.0
+DEFAULT_MAX_DATA_BYTES = 1024 * 1024
+DEFAULT_TOKEN_TTL = 30 * 60
+
+SERVICES = ("auth", "core", "middleware")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service or command needs to know; immutable once built."""
+
+    config_dir: Path
+    data_dir: Path
+    log_dir: Path
+    host: str = DEFAULT_HOST
+    auth_port: int = DEFAULT_AUTH_PORT
+    core_port: int = DEFAULT_CORE_PORT
+    middleware_port: int = DEFAULT_MIDDLEWARE_PORT
+    web_port: int = DEFAULT_WEB_PORT
+    dashboard_port: int = DEFAULT_DASHBOARD_PORT
+    auth_url: str = ""
+    core_url: str = ""
+    middleware_url: str = ""
+    job_delay: float = DEFAULT_JOB_DELAY
+    workers: int = 1
+    failure_rate: float = 0.0
+    max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
+    token_ttl: int = DEFAULT_TOKEN_TTL
+    cors_origins: tuple[str, ...] = ()
+    log_max_bytes: int = 5 * 1024 * 1024
+    log_backup_count: int = 5
+    log_level: str = "INFO"
+    service_key: str | None = field(default=None, repr=False)
+    admin_password: str | None = field(default=None, repr=False)
+    threads: int = 16
+
+    def url_of(self, service: str) -> str:
+        """The base URL of a service, without a trailing slash."""
+        return str(getattr(self, f"{service}_url"))
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{_url_host(self.host)}:{self.web_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{_url_host(self.host)}:{self.dashboard_port}"
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The browser origins allowed by CORS: the two front-ends, plus any given."""
+        hosts = [_url_host(self.host)]
+        if self.host in ("127.0.0.1", "0.0.0.0", "::", "localhost"):
+            hosts = ["127.0.0.1", "localhost"]
+        origins = [f"http://{h}:{p}" for h in hosts for p in (self.web_port, self.dashboard_port)]
+        return tuple(dict.fromkeys([*origins, *self.cors_origins]))
+
+    @property
+    def users_file(self) -> Path:
+        return self.config_dir / "users.json"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def default_dirs(home: Path | None) -> tuple[Path, Path, Path]:
+    """Config, data and log dirs: under HOME if given, else the platform's usual places."""
+    if home is not None:
+        return home / "config", home / "data", home / "logs"
+    return (
+        Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
+    )
+
+
+def load_settings(
+    home: Path | str | None = None,
+    config_dir: Path | str | None = None,
+    data_dir: Path | str | None = None,
+    log_dir: Path | str | None = None,
+    **options: Any,
+) -> Settings:
+    """Build Settings from CLI options (None means: not given) and the defaults."""
+    default_config, default_data, default_log = default_dirs(Path(home) if home else None)
+    given = {k: v for k, v in options.items() if v is not None}
+    if "cors_origins" in given:
+        given["cors_origins"] = tuple(given["cors_origins"])
+    settings = Settings(
+        config_dir=Path(config_dir) if config_dir else default_config,
+        data_dir=Path(data_dir) if data_dir else default_data,
+        log_dir=Path(log_dir) if log_dir else default_log,
+        **given,
+    )
+    urls = {
+        f"{name}_url": (settings.url_of(name) or _local_url(settings, name)).rstrip("/")
+        for name in SERVICES
+    }
+    return settings.replace(**urls)
+
+
+def _local_url(settings: Settings, service: str) -> str:
+    port = getattr(settings, f"{service}_port")
+    return f"http://{_url_host(settings.host)}:{port}"

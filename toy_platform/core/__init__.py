@@ -1,0 +1,170 @@
+"""The core service: a durable FIFO queue, workers that process jobs, callbacks back."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from toy_platform.config import Settings
+from toy_platform.core.worker import CorePool
+from toy_platform.errors import bad_field, json_body
+from toy_platform.jobqueue import CallbackOutbox, QueuedJob, SqliteJobQueue, open_core_store
+from toy_platform.service import create_service_app, require_service_signature, state
+from toy_platform.tracing import current_job_id, current_request_id
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("core", __name__)
+CALLBACK_SENDERS = 4
+
+
+@dataclass
+class CoreMetrics:
+    jobs_processed: Counter
+    callbacks: Counter
+    jobs_accepted: Counter
+
+
+def _metrics(registry: CollectorRegistry) -> CoreMetrics:
+    return CoreMetrics(
+        jobs_processed=Counter(
+            "toy_platform_core_jobs_processed_total",
+            "Jobs the workers finished, by outcome.",
+            ["status"],
+            registry=registry,
+        ),
+        callbacks=Counter(
+            "toy_platform_callbacks_total",
+            "Callback attempts to the middleware, by outcome (delivered, retry, dropped).",
+            ["outcome"],
+            registry=registry,
+        ),
+        jobs_accepted=Counter(
+            "toy_platform_core_jobs_accepted_total",
+            "Jobs accepted into the queue.",
+            registry=registry,
+        ),
+    )
+
+
+@dataclass
+class CoreParts:
+    queue: SqliteJobQueue
+    outbox: CallbackOutbox
+    pool: CorePool
+    metrics: CoreMetrics
+
+
+def create_app(settings: Settings, start_workers: bool = True) -> Flask:
+    """The core service app; its worker threads start with it."""
+    app = create_service_app(settings, "core")
+    svc = app.extensions["toy_platform"]
+    queue, outbox = open_core_store(settings.data_dir)
+    metrics = _metrics(svc.registry)
+    pool = CorePool(
+        queue,
+        outbox,
+        svc.service_key,
+        settings.job_delay,
+        settings.failure_rate,
+        workers=settings.workers,
+        senders=CALLBACK_SENDERS,
+        wait_if_paused=svc.wait_if_paused,
+        metrics=metrics,
+    )
+    gauges = [
+        ("toy_platform_queue_size", "Jobs waiting in the core's queue.", queue.size),
+        ("toy_platform_jobs_running", "Jobs the core's workers are processing.", queue.running),
+        (
+            "toy_platform_queue_oldest_age_seconds",
+            "How long the oldest queued job has waited.",
+            lambda: queue.oldest_age_s() or 0.0,
+        ),
+        (
+            "toy_platform_callbacks_pending",
+            "Callbacks not yet taken by the middleware.",
+            outbox.pending,
+        ),
+        (
+            "toy_platform_callbacks_waiting_retry",
+            "Callbacks that failed and wait to be retried.",
+            outbox.waiting_for_retry,
+        ),
+        (
+            "toy_platform_workers_alive",
+            "Worker and sender threads alive.",
+            lambda: len(pool.threads) - len(pool.dead_threads()),
+        ),
+    ]
+    for name, doc, read in gauges:
+        Gauge(name, doc, registry=svc.registry).set_function(read)
+    app.extensions["core"] = CoreParts(queue, outbox, pool, metrics)
+    svc.readiness.append(("queue database", queue.db.check_writable))
+    if start_workers:
+        svc.readiness.append(("workers", lambda: _dead_threads_reason(pool)))
+        pool.start()
+    app.register_blueprint(bp)
+    return app
+
+
+def _dead_threads_reason(pool: CorePool) -> str | None:
+    dead = pool.dead_threads()
+    return f"threads not running: {', '.join(dead)}" if dead else None
+
+
+def _parts() -> CoreParts:
+    return current_app.extensions["core"]  # type: ignore[no-any-return]
+
+
+@bp.post("/job_submit")
+@require_service_signature
+def job_submit() -> tuple[Response, int]:
+    body = json_body("job_id", "data", "callback_url")
+    for name in ("job_id", "data", "callback_url"):
+        if not isinstance(body[name], str):
+            raise bad_field(name, f"'{name}' must be a string")
+    if not body["job_id"] or len(body["job_id"]) > 64:
+        raise bad_field("job_id", "'job_id' must be 1-64 characters")
+    if urlsplit(body["callback_url"]).scheme not in ("http", "https"):
+        raise bad_field("callback_url", "'callback_url' must be an http(s) URL")
+    parts = _parts()
+    job = QueuedJob(body["job_id"], body["data"], body["callback_url"], current_request_id.get())
+    position = parts.queue.enqueue(job)
+    parts.pool.jobs_ready.notify()
+    parts.metrics.jobs_accepted.inc()
+    token = current_job_id.set(job.job_id)
+    logger.info(
+        "job queued at position %d", position, extra={"event": "job_queued", "position": position}
+    )
+    current_job_id.reset(token)
+    return jsonify(status="queued", job_id=job.job_id, position=position), 202
+
+
+@bp.get("/queue_size")
+def queue_size() -> Response:
+    queue = _parts().queue
+    return jsonify(
+        queue_size=queue.size(),
+        running=queue.running(),
+        oldest_queued_age_s=queue.oldest_age_s(),
+        callbacks_pending=_parts().outbox.pending(),
+    )
+
+
+@bp.post("/purge")
+@require_service_signature
+def purge() -> Response:
+    """Empty the queue and the callbacks not yet sent (the middleware's /reset)."""
+    parts = _parts()
+    jobs = parts.queue.purge()
+    callbacks = parts.outbox.purge()
+    logger.warning(
+        "purged %d queued jobs and %d callbacks",
+        jobs,
+        callbacks,
+        extra={"event": "queue_purged", "jobs": jobs, "callbacks": callbacks},
+    )
+    return jsonify(purged_jobs=jobs, purged_callbacks=callbacks, service=state().name)

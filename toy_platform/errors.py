@@ -1,0 +1,77 @@
+"""One JSON error shape for every service: {"error", "code", "field"?}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a caller can fix or understand; becomes a JSON response."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.field = field
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.field:
+            body["field"] = self.field
+        body.update(self.extra)
+        return body
+
+
+def bad_field(field: str, message: str, status: int = 400) -> ApiError:
+    code = "too_large" if status == 413 else "invalid_field"
+    return ApiError(status, message, code, field=field)
+
+
+def json_body(*required: str) -> dict[str, Any]:
+    """The request's JSON object, or a 400 naming what is wrong with it."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object", "invalid_json")
+    for name in required:
+        if name not in data:
+            raise bad_field(name, f"'{name}' is required")
+    return data
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, 404/405 and unexpected ones included, answers in the one JSON shape."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError) -> tuple[Response, int, dict[str, str]]:
+        return jsonify(err.to_dict()), err.status, err.headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> tuple[Response, int]:
+        status = err.code or 500
+        code = (err.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": err.description or err.name, "code": code}), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[Response, int]:
+        logger.exception(
+            "unhandled error", extra={"event": "unhandled_error", "path": request.path}
+        )
+        body = {"error": "Internal error; see the service log", "code": "internal_error"}
+        return jsonify(body), 500

@@ -1,0 +1,92 @@
+"""Asking services how they are: used by /platform_status, `status`, `doctor` and serve."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from toy_platform.config import Settings
+from toy_platform.tracing import outgoing_headers
+
+PROBE_TIMEOUT_S = 2.0
+SUPERVISOR_FILE = "supervisor.json"
+
+
+def describe_error(exc: Exception, timeout: float = PROBE_TIMEOUT_S) -> str:
+    """A short, human reason for a failed HTTP call."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s (timeout)"
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc)
+        if "refused" in text.lower() or "10061" in text:
+            return "connection refused (not running?)"
+        return f"cannot connect: {text[:160]}"
+    return f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
+def probe(
+    url: str, session: requests.Session | None = None, timeout: float = PROBE_TIMEOUT_S
+) -> dict[str, Any]:
+    """A component's health: up (answers /healthz), ready (/readyz), and why not."""
+    http = session or requests
+    status: dict[str, Any] = {
+        "up": False,
+        "ready": False,
+        "reason": None,
+        "latency_ms": None,
+        "version": None,
+        "uptime_s": None,
+        "url": url,
+    }
+    started = time.perf_counter()
+    try:
+        health = http.get(f"{url}/healthz", timeout=timeout, headers=outgoing_headers())
+        status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        body = health.json()
+        status.update(up=health.ok, version=body.get("version"), uptime_s=body.get("uptime_s"))
+        if not health.ok:
+            status["reason"] = f"/healthz answered HTTP {health.status_code}"
+            return status
+        ready = http.get(f"{url}/readyz", timeout=timeout, headers=outgoing_headers())
+        status["ready"] = ready.status_code == 200
+        if not status["ready"]:
+            status["reason"] = ready.json().get("reason") or f"HTTP {ready.status_code}"
+    except (requests.RequestException, ValueError) as exc:
+        status["reason"] = describe_error(exc, timeout)
+    return status
+
+
+def probe_all(urls: dict[str, str], timeout: float = PROBE_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+    """Probe several components at once, so one slow component costs 2 s, not 2 s each."""
+    with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
+        futures = {
+            name: pool.submit(contextvars.copy_context().run, probe, url, None, timeout)
+            for name, url in urls.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+def read_supervisor(settings: Settings) -> dict[str, Any] | None:
+    """What `toy-platform serve` recorded about its children, if it runs on this machine."""
+    try:
+        data: dict[str, Any] = json.loads(
+            (settings.data_dir / SUPERVISOR_FILE).read_text(encoding="utf-8")
+        )
+        return data
+    except (OSError, ValueError):
+        return None
+
+
+def add_supervisor_facts(components: dict[str, dict[str, Any]], settings: Settings) -> None:
+    """Add restarts and last exit codes from the supervisor's record, where there is one."""
+    children = (read_supervisor(settings) or {}).get("children", {})
+    for name, component in components.items():
+        child = children.get(name, {})
+        component["restarts"] = child.get("restarts")
+        component["last_exit_code"] = child.get("last_exit_code")
+        component["last_exit_at"] = child.get("last_exit_at")

@@ -1,0 +1,220 @@
+"""The core's durable FIFO queue and the outbox of callbacks still to deliver.
+
+`JobQueue` is the small interface the worker needs; `SqliteJobQueue` is the embedded
+default. A job is claimed (state 'running') before it is processed and acknowledged
+(deleted) after; a job still 'running' when the process died is queued again on start,
+so every accepted job runs at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from toy_platform.db import Database
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    job_id: str
+    data: str
+    callback_url: str
+    request_id: str | None = None
+    enqueued_at: float = 0.0
+    seq: int = 0
+
+
+class JobQueue(Protocol):
+    def enqueue(self, job: QueuedJob) -> int:
+        """Add a job (a job_id already queued is kept once); return its position."""
+
+    def claim(self) -> QueuedJob | None:
+        """Take the oldest queued job, or None when there is none."""
+
+    def ack(self, seq: int) -> None:
+        """Forget a claimed job: it is done."""
+
+    def size(self) -> int:
+        """Jobs waiting, not yet claimed."""
+
+    def oldest_age_s(self) -> float | None:
+        """Seconds the oldest waiting job has waited."""
+
+    def purge(self) -> int:
+        """Drop every waiting job; return how many."""
+
+    def requeue_claimed(self) -> int:
+        """Put claimed jobs back in the queue (after a crash); return how many."""
+
+
+_QUEUE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    callback_url TEXT NOT NULL,
+    request_id TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    enqueued_at REAL NOT NULL,
+    claimed_at REAL
+);
+CREATE INDEX IF NOT EXISTS queue_state_seq ON queue (state, seq);
+-- A job sent twice is kept once; a retried job has another callback URL (a new attempt).
+CREATE UNIQUE INDEX IF NOT EXISTS queue_job_run ON queue (job_id, callback_url);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    request_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id, seq);
+"""
+
+
+class SqliteJobQueue:
+    """The queue in a SQLite file (core's data dir)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(self, job: QueuedJob) -> int:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO queue (job_id, data, callback_url, request_id, enqueued_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (job.job_id, job.data, job.callback_url, job.request_id, time.time()),
+            )
+            row = conn.execute(
+                "SELECT COUNT(*) FROM queue WHERE state = 'queued'"
+                " AND seq <= (SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?)",
+                (job.job_id, job.callback_url),
+            ).fetchone()
+        return int(row[0])
+
+    def claim(self) -> QueuedJob | None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE queue SET state = 'running', claimed_at = ? WHERE seq = ("
+                " SELECT seq FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1)"
+                " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq",
+                (time.time(),),
+            ).fetchone()
+        return QueuedJob(**dict(row)) if row else None
+
+    def ack(self, seq: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM queue WHERE seq = ?", (seq,))
+
+    def size(self) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM queue WHERE state = 'queued'") or 0)
+
+    def running(self) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM queue WHERE state = 'running'") or 0)
+
+    def oldest_age_s(self) -> float | None:
+        oldest = self.db.scalar("SELECT MIN(enqueued_at) FROM queue WHERE state = 'queued'")
+        return None if oldest is None else max(0.0, time.time() - float(str(oldest)))
+
+    def purge(self) -> int:
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM queue WHERE state = 'queued'").rowcount
+
+    def requeue_claimed(self) -> int:
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "UPDATE queue SET state = 'queued', claimed_at = NULL WHERE state = 'running'"
+            ).rowcount
+
+
+@dataclass(frozen=True)
+class Callback:
+    seq: int
+    job_id: str
+    url: str
+    payload: dict[str, Any]
+    request_id: str | None
+    attempts: int
+
+
+class CallbackOutbox:
+    """Callbacks kept on disk until the middleware has taken them.
+
+    Callbacks of one job go out one at a time, in order; those of different jobs in
+    parallel. A callback being sent is leased, so two senders never send the same one.
+    """
+
+    LEASE_S = 60.0
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, job_id: str, url: str, payload: dict[str, Any], request_id: str | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO outbox (job_id, url, payload, request_id) VALUES (?, ?, ?, ?)",
+                (job_id, url, json.dumps(payload), request_id),
+            )
+
+    def lease_next(self) -> Callback | None:
+        now = time.time()
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq = ("
+                " SELECT o.seq FROM outbox o WHERE o.next_attempt_at <= ? AND o.lease_until <= ?"
+                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.job_id = o.job_id"
+                " AND p.seq < o.seq) ORDER BY o.seq LIMIT 1)"
+                " RETURNING seq, job_id, url, payload, request_id, attempts",
+                (now + self.LEASE_S, now, now),
+            ).fetchone()
+        if row is None:
+            return None
+        fields = dict(row)
+        fields["payload"] = json.loads(fields["payload"])
+        return Callback(**fields)
+
+    def delivered(self, seq: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def retry_later(self, seq: int, delay_s: float, error: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ?"
+                " WHERE seq = ?",
+                (time.time() + delay_s, error, seq),
+            )
+
+    def release_leases(self) -> None:
+        """After a restart no sender holds a lease: make every callback sendable again."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET lease_until = 0")
+
+    def pending(self) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM outbox") or 0)
+
+    def waiting_for_retry(self) -> int:
+        return int(
+            self.db.scalar("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND lease_until = 0")
+            or 0
+        )
+
+    def next_due_in_s(self) -> float | None:
+        due = self.db.scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE lease_until = 0")
+        return None if due is None else max(0.0, float(str(due)) - time.time())
+
+    def purge(self) -> int:
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM outbox").rowcount
+
+
+def open_core_store(data_dir: Path) -> tuple[SqliteJobQueue, CallbackOutbox]:
+    db = Database(data_dir / "core.sqlite3", _QUEUE_SCHEMA)
+    return SqliteJobQueue(db), CallbackOutbox(db)

@@ -1,0 +1,273 @@
+"""The middleware's job store: every job and its history, in SQLite, so restarts lose nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from toy_platform.db import Database
+
+STATUSES = ("queued", "running", "succeeded", "failed")
+_RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
+IDEMPOTENCY_WINDOW_S = 24 * 3600
+PUBLIC_FIELDS = (
+    "job_id",
+    "job_name",
+    "owner",
+    "status",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "result",
+    "error",
+    "request_id",
+    "attempt",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL UNIQUE,
+    job_name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    created_at TEXT NOT NULL,
+    created_epoch REAL NOT NULL,
+    started_at TEXT,
+    completed_at TEXT,
+    result TEXT,
+    error TEXT,
+    request_id TEXT,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    forwarded INTEGER NOT NULL DEFAULT 0,
+    idempotency_key TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, seq);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+CREATE INDEX IF NOT EXISTS jobs_unforwarded ON jobs (forwarded, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (owner, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS job_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    service TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS job_events_job ON job_events (job_id, seq);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    changed: bool
+    job: dict[str, Any] | None
+
+
+class JobStore:
+    """Jobs, their events, and which ones still have to be sent to the core."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, _SCHEMA)
+
+    def create(
+        self,
+        owner: str,
+        job_name: str,
+        data: str,
+        request_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a new job; with a known idempotency key, return that job instead (, False)."""
+        now, job_id = utc_now(), uuid.uuid4().hex
+        with self.db.transaction() as conn:
+            if idempotency_key:
+                existing = self._by_idempotency_key(conn, owner, idempotency_key)
+                if existing is not None:
+                    return existing, False
+            conn.execute(
+                "INSERT INTO jobs (job_id, job_name, owner, data, created_at, created_epoch,"
+                " request_id, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, job_name, owner, data, now, time.time(), request_id, idempotency_key),
+            )
+            _add_event(conn, job_id, "submitted", "middleware", f"by {owner}", now)
+            job = self._get(conn, job_id)
+        assert job is not None
+        return job, True
+
+    def _by_idempotency_key(
+        self, conn: sqlite3.Connection, owner: str, key: str
+    ) -> dict[str, Any] | None:
+        row = conn.execute(
+            "SELECT job_id, created_epoch FROM jobs WHERE owner = ? AND idempotency_key = ?",
+            (owner, key),
+        ).fetchone()
+        if row is None:
+            return None
+        if time.time() - row["created_epoch"] > IDEMPOTENCY_WINDOW_S:
+            conn.execute(
+                "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?", (row["job_id"],)
+            )
+            return None
+        return self._get(conn, row["job_id"])
+
+    def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
+        job = self._get(self.db.connection(), job_id)
+        if job is not None and with_events:
+            job["events"] = self.events(job_id)
+        return job
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+        row = conn.execute(
+            f"SELECT {', '.join(PUBLIC_FIELDS)} FROM jobs WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        rows = self.db.query(
+            "SELECT at, status, service, detail FROM job_events WHERE job_id = ? ORDER BY seq",
+            (job_id,),
+        )
+        return [dict(r) for r in rows]
+
+    def list(
+        self, owner: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Jobs newest first; OWNER None means everyone's."""
+        where, params = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            params.append(owner)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        total = int(str(self.db.scalar(f"SELECT COUNT(*) FROM jobs {clause}", tuple(params))))
+        rows = self.db.query(
+            f"SELECT {', '.join(PUBLIC_FIELDS)} FROM jobs {clause}"
+            " ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [dict(r) for r in rows], total
+
+    def apply_callback(
+        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
+    ) -> CallbackOutcome:
+        """Move a job forward with what the core reported; never backwards, never twice."""
+        status = update["status"]
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT status, attempt FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                return CallbackOutcome(False, None)
+            stale = row["attempt"] != attempt or _RANK[status] <= _RANK[row["status"]]
+            if not stale:
+                conn.execute(
+                    "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"
+                    " completed_at = ?, result = ?, error = ? WHERE job_id = ?",
+                    (
+                        status,
+                        update.get("started_at"),
+                        update.get("completed_at"),
+                        update.get("result"),
+                        update.get("error"),
+                        job_id,
+                    ),
+                )
+                _add_event(conn, job_id, status, "core", detail)
+            job = self._get(conn, job_id)
+        return CallbackOutcome(not stale, job)
+
+    def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
+        """Send a failed job round again as a new attempt; None if it is not failed."""
+        with self.db.transaction() as conn:
+            updated = conn.execute(
+                "UPDATE jobs SET status = 'queued', attempt = attempt + 1, forwarded = 0,"
+                " started_at = NULL, completed_at = NULL, result = NULL, error = NULL"
+                " WHERE job_id = ? AND status = 'failed'",
+                (job_id,),
+            ).rowcount
+            if not updated:
+                return None
+            _add_event(conn, job_id, "retry_requested", "middleware", f"by {by}")
+            return self._get(conn, job_id)
+
+    def unforwarded(self, limit: int, exclude: set[str]) -> list[dict[str, Any]]:
+        """Queued jobs the core has not yet accepted, oldest first."""
+        rows = self.db.query(
+            "SELECT job_id, data, attempt, request_id FROM jobs"
+            " WHERE forwarded = 0 AND status = 'queued' ORDER BY seq LIMIT ?",
+            (limit + len(exclude),),
+        )
+        return [dict(r) for r in rows if r["job_id"] not in exclude][:limit]
+
+    def mark_forwarded(self, job_id: str, attempt: int, position: int | None) -> None:
+        with self.db.transaction() as conn:
+            updated = conn.execute(
+                "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?",
+                (job_id, attempt),
+            ).rowcount
+            if updated:
+                _add_event(conn, job_id, "forwarded", "middleware", None)
+                _add_event(
+                    conn,
+                    job_id,
+                    "queued",
+                    "core",
+                    None if position is None else f"position {position}",
+                )
+
+    def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
+        clause, params = ("WHERE owner = ?", (owner,)) if owner else ("", ())
+        rows = self.db.query(
+            f"SELECT status, COUNT(*) AS n FROM jobs {clause} GROUP BY status", params
+        )
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({r["status"]: r["n"] for r in rows})
+        return counts
+
+    def waiting_for_core(self) -> int:
+        return int(
+            str(
+                self.db.scalar(
+                    "SELECT COUNT(*) FROM jobs WHERE forwarded = 0 AND status = 'queued'"
+                )
+            )
+        )
+
+    def oldest_queued_age_s(self) -> float | None:
+        oldest = self.db.scalar("SELECT MIN(created_epoch) FROM jobs WHERE status = 'queued'")
+        return None if oldest is None else max(0.0, time.time() - float(str(oldest)))
+
+    def reset(self) -> int:
+        """Forget every job; return how many there were."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM job_events")
+            return conn.execute("DELETE FROM jobs").rowcount
+
+
+def _add_event(
+    conn: sqlite3.Connection,
+    job_id: str,
+    status: str,
+    service: str,
+    detail: str | None,
+    at: str | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)",
+        (job_id, at or utc_now(), status, service, detail),
+    )

@@ -1,0 +1,79 @@
+"""Logging, configured once per process: JSON lines to a rotated file, readable console."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+from typing import Any
+
+from toy_platform.config import Settings
+from toy_platform.tracing import current_job_id, current_request_id
+
+LOG_SERVICES = ("auth", "middleware", "core", "supervisor", "web", "dashboard")
+
+
+class ContextFilter(logging.Filter):
+    """Stamps each record with the service name and the current request/job IDs."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        if not getattr(record, "request_id", None):
+            record.request_id = current_request_id.get()
+        if not getattr(record, "job_id", None):
+            record.job_id = current_job_id.get()
+        if not getattr(record, "event", None):
+            record.event = record.getMessage()
+        return True
+
+
+def log_file(settings: Settings, service: str) -> Any:
+    return settings.log_dir / f"{service}.log"
+
+
+def configure_logging(settings: Settings, service: str, console: bool = True) -> None:
+    """Send this process's logs to <log_dir>/<service>.log as JSON and to stderr readably."""
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    handlers: dict[str, dict[str, Any]] = {
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(log_file(settings, service)),
+            "maxBytes": settings.log_max_bytes,
+            "backupCount": settings.log_backup_count,
+            "encoding": "utf-8",
+            "formatter": "json",
+            "filters": ["context"],
+        },
+    }
+    if console:
+        handlers["console"] = {
+            "class": "logging.StreamHandler",
+            "formatter": "console",
+            "filters": ["context"],
+        }
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"context": {"()": ContextFilter, "service": service}},
+            "formatters": {
+                "json": {
+                    "()": "pythonjsonlogger.json.JsonFormatter",
+                    "fmt": "%(levelname)s %(service)s %(request_id)s %(job_id)s %(event)s %(name)s",
+                    "rename_fields": {"levelname": "level", "name": "logger"},
+                    "timestamp": "time",
+                },
+                "console": {
+                    "format": "%(asctime)s %(levelname)-7s [%(service)s] %(message)s"
+                    " (request_id=%(request_id)s)",
+                    "datefmt": "%H:%M:%S",
+                },
+            },
+            "handlers": handlers,
+            "root": {"level": settings.log_level, "handlers": list(handlers)},
+            "loggers": {"waitress.queue": {"level": "ERROR"}},
+        }
+    )

@@ -1,0 +1,336 @@
+"""The middleware: the API every front-end calls, in front of auth and core."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from toy_platform import __version__
+from toy_platform.config import Settings
+from toy_platform.errors import ApiError, bad_field, json_body
+from toy_platform.health import add_supervisor_facts, describe_error, probe_all
+from toy_platform.jobs import STATUSES, JobStore
+from toy_platform.middleware.forwarder import Forwarder
+from toy_platform.middleware.identity import (
+    TokenVerifier,
+    admin_required,
+    current_identity,
+    login_required,
+)
+from toy_platform.security import ServiceAuth
+from toy_platform.service import create_service_app, require_service_signature, state
+from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("middleware", __name__)
+MAX_JOB_NAME = 200
+MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+
+@dataclass
+class MiddlewareParts:
+    settings: Settings
+    store: JobStore
+    verifier: TokenVerifier
+    forwarder: Forwarder
+    core: requests.Session
+    submitted: Counter
+    callbacks: Counter
+
+
+class JobsCollector(Collector):
+    """Domain figures read from the job store when Prometheus scrapes."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+
+    def collect(self) -> Any:
+        jobs = GaugeMetricFamily("toy_platform_jobs", "Jobs by status.", labels=["status"])
+        for status, count in self.store.counts_by_status().items():
+            jobs.add_metric([status], count)
+        yield jobs
+        yield GaugeMetricFamily(
+            "toy_platform_jobs_oldest_queued_age_seconds",
+            "How long the oldest queued job has waited.",
+            value=self.store.oldest_queued_age_s() or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "toy_platform_jobs_waiting_for_core",
+            "Jobs stored but not yet accepted by the core.",
+            value=self.store.waiting_for_core(),
+        )
+
+
+def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
+    """The middleware app; its forwarder thread starts with it."""
+    app = create_service_app(settings, "middleware", cors=True)
+    # JSON escapes can make the body up to six times the size of the data it carries.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_data_bytes * 6 + 64 * 1024
+    svc = app.extensions["toy_platform"]
+    registry: CollectorRegistry = svc.registry
+    store = JobStore(settings.data_dir / "middleware.sqlite3")
+    core = requests.Session()
+    core.auth = ServiceAuth(svc.service_key)
+    parts = MiddlewareParts(
+        settings=settings,
+        store=store,
+        verifier=TokenVerifier(f"{settings.auth_url}/.well-known/jwks.json"),
+        forwarder=Forwarder(
+            store, settings.core_url, settings.middleware_url, svc.service_key, registry
+        ),
+        core=core,
+        submitted=Counter(
+            "toy_platform_jobs_submitted_total", "Jobs accepted with 202.", registry=registry
+        ),
+        callbacks=Counter(
+            "toy_platform_callbacks_received_total",
+            "Callbacks from the core, by reported status and whether they changed the job.",
+            ["status", "changed"],
+            registry=registry,
+        ),
+    )
+    registry.register(JobsCollector(store))
+    app.extensions["middleware"] = parts
+    svc.readiness.append(("auth", parts.verifier.reachable))
+    svc.readiness.append(("core", lambda: _core_unreachable(parts)))
+    if start_forwarder:
+        parts.forwarder.start()
+    app.register_blueprint(bp)
+    return app
+
+
+def _parts() -> MiddlewareParts:
+    return current_app.extensions["middleware"]  # type: ignore[no-any-return]
+
+
+def _core_unreachable(parts: MiddlewareParts) -> str | None:
+    try:
+        parts.core.get(
+            f"{parts.settings.core_url}/healthz", timeout=2, headers=outgoing_headers()
+        ).raise_for_status()
+    except requests.RequestException as exc:
+        return f"{parts.settings.core_url}: {describe_error(exc)}"
+    return None
+
+
+def _visible_job(job_id: str, with_events: bool = False) -> dict[str, Any]:
+    """The job if the caller may see it (owner or admin), else 404."""
+    job = _parts().store.get(job_id, with_events=with_events)
+    identity = current_identity()
+    if job is None or (job["owner"] != identity.username and not identity.is_admin):
+        raise ApiError(404, f"No job '{job_id}'", "not_found")
+    return job
+
+
+@bp.post("/job_submit")
+@login_required
+def job_submit() -> tuple[Response, int]:
+    body = json_body("job_name", "data")
+    name, data = body["job_name"], body["data"]
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_JOB_NAME:
+        raise bad_field(
+            "job_name", f"'job_name' must be a string of 1 to {MAX_JOB_NAME} characters"
+        )
+    if not isinstance(data, str):
+        raise bad_field("data", "'data' must be a string")
+    limit = _parts().settings.max_data_bytes
+    if len(data.encode("utf-8", "surrogatepass")) > limit:
+        raise bad_field("data", f"'data' is larger than the limit of {limit} bytes", status=413)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(
+            400,
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            "invalid_header",
+            field="Idempotency-Key",
+        )
+    parts = _parts()
+    job, created = parts.store.create(
+        current_identity().username, name, data, current_request_id.get(), key
+    )
+    token = current_job_id.set(job["job_id"])
+    if created:
+        parts.submitted.inc()
+        parts.forwarder.wakeup.notify()
+        logger.info(
+            "job submitted",
+            extra={
+                "event": "job_submitted",
+                "job_name": name,
+                "owner": job["owner"],
+                "data_bytes": len(data),
+            },
+        )
+    else:
+        logger.info("idempotent replay of job", extra={"event": "job_submit_replayed"})
+    current_job_id.reset(token)
+    response = jsonify(job_id=job["job_id"], status=job["status"], job=job)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 202
+
+
+@bp.get("/list_jobs")
+@login_required
+def list_jobs() -> Response:
+    args = request.args
+    status = args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise bad_field("status", f"'status' must be one of {', '.join(STATUSES)}")
+    limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    scope = args.get("scope", "mine")
+    if scope not in ("mine", "all"):
+        raise bad_field("scope", "'scope' must be 'mine' or 'all'")
+    identity = current_identity()
+    if scope == "all" and not identity.is_admin:
+        raise ApiError(403, "Only an admin may list everyone's jobs", "forbidden", field="scope")
+    owner = None if scope == "all" else identity.username
+    jobs, total = _parts().store.list(owner, status, limit, offset)
+    return jsonify(jobs=jobs, total=total, limit=limit, offset=offset)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise bad_field(name, f"'{name}' must be a whole number from {low} to {high}")
+    return value
+
+
+@bp.get("/jobs/<job_id>")
+@login_required
+def get_job(job_id: str) -> Response:
+    return jsonify(_visible_job(job_id, with_events=True))
+
+
+@bp.post("/jobs/<job_id>/retry")
+@login_required
+def retry_job(job_id: str) -> Response:
+    job = _visible_job(job_id)
+    retried = _parts().store.retry(job_id, current_identity().username)
+    if retried is None:
+        raise ApiError(
+            409, f"Only a failed job can be retried; this one is {job['status']}", "not_failed"
+        )
+    _parts().forwarder.wakeup.notify()
+    logger.info("job retried", extra={"event": "job_retry_requested", "job_id": job_id})
+    return jsonify(retried)
+
+
+@bp.post("/job_callback/<job_id>")
+@require_service_signature
+def job_callback(job_id: str) -> Response:
+    body = json_body("status")
+    status = body["status"]
+    if status not in ("running", "succeeded", "failed"):
+        raise bad_field("status", "'status' must be running, succeeded or failed")
+    for name in ("result", "error", "started_at", "completed_at"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise bad_field(name, f"'{name}' must be a string or null")
+    attempt = _int_arg("attempt", 1, 1, 10**6)
+    delivery = body.get("delivery_attempt")
+    detail = (
+        f"callback delivered after {delivery} attempts"
+        if (isinstance(delivery, int) and delivery > 1)
+        else None
+    )
+    token = current_job_id.set(job_id)
+    try:
+        outcome = _parts().store.apply_callback(job_id, attempt, body, detail)
+        if outcome.job is None:
+            logger.warning("callback for unknown job", extra={"event": "callback_unknown_job"})
+            raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
+        _parts().callbacks.labels(status, str(outcome.changed).lower()).inc()
+        logger.info(
+            "callback %s (%s)",
+            status,
+            "applied" if outcome.changed else "no change",
+            extra={
+                "event": "callback_received",
+                "status": status,
+                "changed": outcome.changed,
+                "delivery_attempt": delivery,
+            },
+        )
+    finally:
+        current_job_id.reset(token)
+    return jsonify(job_id=job_id, status=outcome.job["status"], changed=outcome.changed)
+
+
+@bp.post("/reset")
+@admin_required
+def reset() -> Response:
+    parts = _parts()
+    removed = parts.store.reset()
+    core_purged, core_error = True, None
+    try:
+        response = parts.core.post(
+            f"{parts.settings.core_url}/purge", timeout=5, headers=outgoing_headers()
+        )
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        core_purged, core_error = False, describe_error(exc, 5)
+    logger.warning(
+        "reset by %s: %d jobs removed",
+        current_identity().username,
+        removed,
+        extra={"event": "platform_reset", "jobs_removed": removed, "core_purged": core_purged},
+    )
+    return jsonify(reset=True, jobs_removed=removed, core_purged=core_purged, core_error=core_error)
+
+
+@bp.get("/platform_status")
+@login_required
+def platform_status() -> Response:
+    parts = _parts()
+    settings = parts.settings
+    components = probe_all({"auth": settings.auth_url, "core": settings.core_url})
+    down = [name for name, c in components.items() if not c["up"]]
+    svc = state()
+    components["middleware"] = {
+        "up": True,
+        "ready": not down,
+        "reason": f"cannot reach {', '.join(down)}" if down else None,
+        "latency_ms": 0.0,
+        "version": __version__,
+        "uptime_s": round(datetime.now(timezone.utc).timestamp() - svc.started_at, 3),
+        "url": settings.middleware_url,
+    }
+    add_supervisor_facts(components, settings)
+    queue = _core_queue(parts) if components["core"]["up"] else {}
+    return jsonify(
+        components={name: components[name] for name in ("auth", "middleware", "core")},
+        all_ready=all(c["ready"] for c in components.values()),
+        queue_size=queue.get("queue_size"),
+        oldest_queued_age_s=parts.store.oldest_queued_age_s(),
+        jobs_by_status=parts.store.counts_by_status(),
+        jobs_waiting_for_core=parts.store.waiting_for_core(),
+        callbacks_pending=queue.get("callbacks_pending"),
+        checked_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+    )
+
+
+def _core_queue(parts: MiddlewareParts) -> dict[str, Any]:
+    try:
+        response = parts.core.get(
+            f"{parts.settings.core_url}/queue_size", timeout=2, headers=outgoing_headers()
+        )
+        body: dict[str, Any] = response.json()
+        return body
+    except (requests.RequestException, ValueError):
+        return {}

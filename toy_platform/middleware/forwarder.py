@@ -1,0 +1,142 @@
+"""Hands stored jobs to the core, at least once, whether or not the core is up right now."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from prometheus_client import CollectorRegistry, Counter
+
+from toy_platform.core.worker import Signal
+from toy_platform.health import describe_error
+from toy_platform.jobs import JobStore
+from toy_platform.security import ServiceAuth
+from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+
+logger = logging.getLogger(__name__)
+FORWARD_TIMEOUT_S = 5.0
+PARALLEL_FORWARDS = 8
+MAX_BACKOFF_S = 5.0
+MAX_IN_FLIGHT = PARALLEL_FORWARDS * 4
+
+
+class Forwarder:
+    """A dispatcher thread that sends unforwarded jobs to the core through a thread pool.
+
+    The job is stored before the user gets 202; if the core is down it stays queued here
+    and goes out when the core answers again.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        core_url: str,
+        callback_base: str,
+        service_key: bytes,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.store = store
+        self.core_url = core_url
+        self.callback_base = callback_base
+        self.service_key = service_key
+        self.wakeup = Signal()
+        self.stopping = threading.Event()
+        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(PARALLEL_FORWARDS, thread_name_prefix="forward")
+        self._failures = 0
+        self.forwards = Counter(
+            "toy_platform_forwards_total",
+            "Attempts to hand a job to the core, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wakeup.notify()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.auth = ServiceAuth(self.service_key)
+            self._local.session = session
+        return session
+
+    def _run(self) -> None:
+        seen = self.wakeup.version
+        while not self.stopping.is_set():
+            batch = self._take_batch()
+            for job in batch:
+                self._pool.submit(self._forward, job)
+            if self._failures:  # core is not taking jobs: back off, whatever arrives
+                self.stopping.wait(min(MAX_BACKOFF_S, 0.25 * 2**self._failures))
+                seen = self.wakeup.version
+            elif not batch:
+                seen = self.wakeup.wait(seen, timeout=1.0)
+
+    def _take_batch(self) -> list[dict[str, Any]]:
+        """Unforwarded jobs not already on their way, keeping few in memory at once."""
+        with self._lock:
+            room = MAX_IN_FLIGHT - len(self._inflight)
+            if room <= 0:
+                return []
+            batch = self.store.unforwarded(room, set(self._inflight))
+            self._inflight.update(job["job_id"] for job in batch)
+        return batch
+
+    def _forward(self, job: dict[str, Any]) -> None:
+        rid_token = current_request_id.set(job["request_id"])
+        job_token = current_job_id.set(job["job_id"])
+        try:
+            position = self._send(job)
+            if position is not None:
+                self.store.mark_forwarded(job["job_id"], job["attempt"], position)
+        finally:
+            with self._lock:
+                self._inflight.discard(job["job_id"])
+            self.wakeup.notify()
+            current_job_id.reset(job_token)
+            current_request_id.reset(rid_token)
+
+    def _send(self, job: dict[str, Any]) -> int | None:
+        callback_url = f"{self.callback_base}/job_callback/{job['job_id']}?attempt={job['attempt']}"
+        try:
+            response = self._session().post(
+                f"{self.core_url}/job_submit",
+                json={"job_id": job["job_id"], "data": job["data"], "callback_url": callback_url},
+                headers=outgoing_headers(),
+                timeout=FORWARD_TIMEOUT_S,
+            )
+        except requests.RequestException as exc:
+            self._failed(describe_error(exc, FORWARD_TIMEOUT_S))
+            return None
+        if response.status_code != 202:
+            self._failed(f"core answered HTTP {response.status_code}: {response.text[:200]}")
+            return None
+        if self._failures:
+            logger.info("core accepts jobs again", extra={"event": "core_reachable"})
+        self._failures = 0
+        self.forwards.labels("accepted").inc()
+        position: int = response.json().get("position", 0)
+        logger.info("job forwarded to core", extra={"event": "job_forwarded", "position": position})
+        return position
+
+    def _failed(self, reason: str) -> None:
+        self.forwards.labels("failed").inc()
+        if self._failures == 0:
+            logger.warning(
+                "cannot hand jobs to core (%s); they stay queued and go out when it answers",
+                reason,
+                extra={"event": "core_unreachable", "reason": reason},
+            )
+        self._failures = min(self._failures + 1, 10)

@@ -1,0 +1,215 @@
+"""What every service shares: request IDs, JSON errors, CORS, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_cors import CORS
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from toy_platform import __version__
+from toy_platform.config import Settings
+from toy_platform.errors import ApiError, json_body, register_error_handlers
+from toy_platform.security import load_service_key, verify_signature
+from toy_platform.tracing import REQUEST_ID_HEADER, accept_request_id, current_request_id
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], "str | None"]
+"""Returns None when ready, else the reason it is not."""
+
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class ServiceState:
+    """Per-app state shared by the common endpoints."""
+
+    name: str
+    settings: Settings
+    service_key: bytes
+    registry: CollectorRegistry
+    started_at: float = field(default_factory=time.time)
+    readiness: list[tuple[str, ReadinessCheck]] = field(default_factory=list)
+    paused_until: float = 0.0
+    pause_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_if_paused(self) -> None:
+        """Hang while a chaos pause is on: the service is alive but does not answer."""
+        while (remaining := self.paused_until - time.time()) > 0:
+            time.sleep(min(remaining, 0.5))
+
+    def not_ready_reason(self) -> str | None:
+        for name, check in self.readiness:
+            try:
+                reason = check()
+            except Exception as exc:  # a failing check is a reason, not a 500
+                reason = f"{type(exc).__name__}: {exc}"
+            if reason:
+                return f"{name}: {reason}"
+        return None
+
+
+def state() -> ServiceState:
+    """The ServiceState of the current app."""
+    return current_app.extensions["toy_platform"]  # type: ignore[no-any-return]
+
+
+def create_service_app(settings: Settings, name: str, cors: bool = False) -> Flask:
+    """A Flask app with the parts every service has; the service adds its blueprint."""
+    app = Flask(f"toy_platform.{name}")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    registry = CollectorRegistry(auto_describe=True)
+    svc = ServiceState(name, settings, load_service_key(settings), registry)
+    app.extensions["toy_platform"] = svc
+    register_error_handlers(app)
+    if cors:
+        CORS(
+            app,
+            origins=list(settings.allowed_origins),
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER],
+            max_age=600,
+        )
+    _install_request_hooks(app, svc)
+    app.register_blueprint(_common_endpoints(svc))
+    return app
+
+
+def _install_request_hooks(app: Flask, svc: ServiceState) -> None:
+    requests_total = Counter(
+        "toy_platform_http_requests_total",
+        "HTTP requests answered, by endpoint and status code.",
+        ["service", "endpoint", "method", "status"],
+        registry=svc.registry,
+    )
+    latency = Histogram(
+        "toy_platform_http_request_duration_seconds",
+        "Time to answer an HTTP request.",
+        ["service", "endpoint"],
+        registry=svc.registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+
+    @app.before_request
+    def _start() -> None:
+        svc.wait_if_paused()
+        g.started = time.perf_counter()
+        g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        g.request_id_token = current_request_id.set(g.request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        requests_total.labels(svc.name, endpoint, request.method, response.status_code).inc()
+        latency.labels(svc.name, endpoint).observe(elapsed)
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        if request.path not in QUIET_PATHS and request.method != "OPTIONS":
+            level = logging.INFO if response.status_code < 500 else logging.ERROR
+            logger.log(
+                level,
+                "%s %s -> %s in %.1f ms",
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed * 1000,
+                extra={
+                    "event": "http_request",
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+        return response
+
+    @app.teardown_request
+    def _reset_context(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            current_request_id.reset(token)
+
+
+def require_service_signature(view: F) -> F:
+    """Reject callers that do not sign with the shared service key (401)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        body = request.get_data(cache=True)
+        query = request.query_string.decode("latin-1")
+        target = request.path + (f"?{query}" if query else "")
+        if not verify_signature(state().service_key, request.method, target, request.headers, body):
+            raise ApiError(401, "Valid service credentials are required", "unauthorized")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _common_endpoints(svc: ServiceState) -> Any:
+    from flask import Blueprint
+
+    bp = Blueprint("common", __name__)
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(
+            status="ok",
+            service=svc.name,
+            version=__version__,
+            uptime_s=round(time.time() - svc.started_at, 3),
+        )
+
+    @bp.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        reason = svc.not_ready_reason()
+        body = {"ready": reason is None, "service": svc.name, "reason": reason}
+        return jsonify(status="ready" if reason is None else "not_ready", **body), (
+            200 if reason is None else 503
+        )
+
+    @bp.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(svc.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        spec = resources.files("toy_platform.openapi").joinpath(f"{svc.name}.json").read_text()
+        return Response(spec, mimetype="application/json")
+
+    @bp.post("/_chaos/pause")
+    @require_service_signature
+    def chaos_pause() -> tuple[Response, int]:
+        seconds = json_body("seconds")["seconds"]
+        if not isinstance(seconds, (int, float)) or not 0 < seconds <= 600:
+            raise ApiError(
+                400, "'seconds' must be a number from 0 to 600", "invalid_field", field="seconds"
+            )
+        with svc.pause_lock:
+            svc.paused_until = time.time() + float(seconds)
+        logger.warning(
+            "chaos: pausing for %s s", seconds, extra={"event": "chaos_pause", "seconds": seconds}
+        )
+        return jsonify(paused_s=seconds), 202
+
+    return bp
+
+
+def load_json_resource(name: str) -> Any:
+    return json.loads(resources.files("toy_platform.openapi").joinpath(name).read_text())
