@@ -25,7 +25,7 @@ from prometheus_client import (
 from toy_platform import __version__
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, json_body, register_error_handlers
-from toy_platform.security import load_service_key, verify_signature
+from toy_platform.security import load_service_key, service_key_fingerprint, verify_signature
 from toy_platform.tracing import REQUEST_ID_HEADER, accept_request_id, current_request_id
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ def _common_endpoints(svc: ServiceState) -> Any:
             service=svc.name,
             version=__version__,
             uptime_s=round(time.time() - svc.started_at, 3),
+            service_key_fingerprint=service_key_fingerprint(svc.service_key),
         )
 
     @bp.get("/readyz")

@@ -92,6 +92,7 @@ class Supervisor:
         """Start every child in order; return the names that did not come up in time."""
         failed = []
         for child in self.children.values():
+            self.held_file(child.spec.name).unlink(missing_ok=True)
             self._spawn(child)
             if self._wait_healthy(child):
                 child.state = "running"
@@ -164,11 +165,19 @@ class Supervisor:
         except requests.RequestException:
             return False
 
+    def held_file(self, name: str) -> Path:
+        return hold_file(self.settings.data_dir, name)
+
     def _check(self, child: Child) -> None:
+        if self.held_file(child.spec.name).exists():
+            self._hold(child)
+            return
         now = time.monotonic()
         process = child.process
         if process is None or process.poll() is not None:
-            if process is not None and child.state != "waiting":
+            if child.state == "held":
+                child.next_start = now
+            elif process is not None and child.state != "waiting":
                 self._exited(child, process.returncode)
             if now >= child.next_start and not self.stopping.is_set():
                 child.restarts += 1
@@ -196,6 +205,28 @@ class Supervisor:
             process.wait()
         elif child.state == "running":
             child.state = "not answering"
+
+    def _hold(self, child: Child) -> None:
+        """Keep a child stopped while `toy-platform chaos stop` holds it."""
+        if child.state == "held":
+            return
+        if child.process and child.process.poll() is None:
+            child.process.terminate()
+            try:
+                child.process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        child.state = "held"
+        child.last_exit_code = child.process.returncode if child.process else None
+        child.last_exit_at = _iso()
+        child.history.append({"at": child.last_exit_at, "event": "held"})
+        logger.warning(
+            "%s stopped on request; it stays down until `toy-platform chaos start %s`",
+            child.spec.name,
+            child.spec.name,
+            extra={"event": "child_held", "child": child.spec.name},
+        )
 
     def _exited(self, child: Child, code: int | None) -> None:
         child.last_exit_code = code
@@ -237,3 +268,8 @@ def read_child_pid(state_file: Path, name: str) -> int | None:
         return int(pid) if pid else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def hold_file(data_dir: Path, name: str) -> Path:
+    """While this file exists, the supervisor keeps child NAME stopped."""
+    return data_dir / "hold" / name

@@ -10,7 +10,7 @@ from toy_platform.cli.options import common_options
 from toy_platform.config import Settings
 from toy_platform.health import SUPERVISOR_FILE, describe_error
 from toy_platform.security import ServiceAuth, load_service_key
-from toy_platform.supervisor import read_child_pid
+from toy_platform.supervisor import hold_file, read_child_pid
 
 CHILDREN = ("auth", "core", "middleware", "web", "dashboard")
 
@@ -61,3 +61,26 @@ def pause(settings: Settings, component: str, seconds: float) -> None:
             f"{component} refused: HTTP {response.status_code} {response.text[:200]}"
         )
     click.echo(f"{component} hangs for {seconds:g} s; try `toy-platform status` meanwhile")
+
+
+@chaos_group.command(name="stop")
+@click.argument("component", type=click.Choice(CHILDREN))
+@common_options
+def stop(settings: Settings, component: str) -> None:
+    """Stop COMPONENT and keep it down (the supervisor does not restart it) until `start`."""
+    path = hold_file(settings.data_dir, component)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("held by `toy-platform chaos stop`\n")
+    click.echo(
+        f"{component} is being stopped and stays down; `toy-platform chaos start"
+        f" {component}` brings it back"
+    )
+
+
+@chaos_group.command(name="start")
+@click.argument("component", type=click.Choice(CHILDREN))
+@common_options
+def start(settings: Settings, component: str) -> None:
+    """Let the supervisor start COMPONENT again after `chaos stop`."""
+    hold_file(settings.data_dir, component).unlink(missing_ok=True)
+    click.echo(f"{component} may run again; the supervisor starts it within a second or two")

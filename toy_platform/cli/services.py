@@ -56,9 +56,13 @@ def run_service(settings: Settings, name: str) -> None:
     port = getattr(settings, f"{name}_port")
     if name == "auth":
         announce_admin(settings, ensure_admin(settings))
-    app = _app_factory(name)(settings)
+    try:
+        app = _app_factory(name)(settings)
+    except Exception as exc:
+        logger.exception("%s could not start", name, extra={"event": "start_failed"})
+        raise click.ClickException(f"{name} could not start: {exc}") from exc
     logger.info(
-        "%s listening on http://%s:%d",
+        "%s starting on http://%s:%d",
         name,
         settings.host,
         port,

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import Platform
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The whole platform under `toy-platform serve`, web app and dashboard included."""
+    running = Platform(tmp_path_factory.mktemp("platform"), job_delay=0.2, web=True,
+                       dashboard=True)
+    try:
+        yield running.serve()
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A user name no other test uses, so tests can share one platform."""
+    return f"user{next(_counter)}"
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
