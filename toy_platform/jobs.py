@@ -137,7 +137,7 @@ class JobStore:
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         rows = self.db.query(
-            "SELECT at, status, service, detail FROM job_events WHERE job_id = ? ORDER BY seq",
+            "SELECT at, status, service, detail FROM job_events WHERE job_id = ? ORDER BY at, seq",
             (job_id,),
         )
         return [dict(r) for r in rows]
@@ -214,20 +214,19 @@ class JobStore:
         )
         return [dict(r) for r in rows if r["job_id"] not in exclude][:limit]
 
-    def mark_forwarded(self, job_id: str, attempt: int, position: int | None) -> None:
+    def mark_forwarded(
+        self, job_id: str, attempt: int, sent_at: str, queued_at: str | None, position: int
+    ) -> None:
+        """Record that the core accepted the job (sent at SENT_AT, queued at QUEUED_AT)."""
         with self.db.transaction() as conn:
             updated = conn.execute(
                 "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?",
                 (job_id, attempt),
             ).rowcount
             if updated:
-                _add_event(conn, job_id, "forwarded", "middleware", None)
+                _add_event(conn, job_id, "forwarded", "middleware", None, sent_at)
                 _add_event(
-                    conn,
-                    job_id,
-                    "queued",
-                    "core",
-                    None if position is None else f"position {position}",
+                    conn, job_id, "queued", "core", f"position {position}", queued_at or sent_at
                 )
 
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from toy_platform.config import Settings
-from toy_platform.core.worker import CorePool
+from toy_platform.core.worker import CorePool, utc_now
 from toy_platform.errors import bad_field, json_body
 from toy_platform.jobqueue import CallbackOutbox, QueuedJob, SqliteJobQueue, open_core_store
 from toy_platform.service import create_service_app, require_service_signature, state
@@ -132,6 +132,7 @@ def job_submit() -> tuple[Response, int]:
         raise bad_field("callback_url", "'callback_url' must be an http(s) URL")
     parts = _parts()
     job = QueuedJob(body["job_id"], body["data"], body["callback_url"], current_request_id.get())
+    queued_at = utc_now()
     position = parts.queue.enqueue(job)
     parts.pool.jobs_ready.notify()
     parts.metrics.jobs_accepted.inc()
@@ -140,7 +141,7 @@ def job_submit() -> tuple[Response, int]:
         "job queued at position %d", position, extra={"event": "job_queued", "position": position}
     )
     current_job_id.reset(token)
-    return jsonify(status="queued", job_id=job.job_id, position=position), 202
+    return jsonify(status="queued", job_id=job.job_id, position=position, queued_at=queued_at), 202
 
 
 @bp.get("/queue_size")

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.core.worker import Signal
 from toy_platform.health import describe_error
-from toy_platform.jobs import JobStore
+from toy_platform.jobs import JobStore, utc_now
 from toy_platform.security import ServiceAuth
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
 
@@ -98,9 +98,16 @@ class Forwarder:
         rid_token = current_request_id.set(job["request_id"])
         job_token = current_job_id.set(job["job_id"])
         try:
-            position = self._send(job)
-            if position is not None:
-                self.store.mark_forwarded(job["job_id"], job["attempt"], position)
+            sent_at = utc_now()
+            accepted = self._send(job)
+            if accepted is not None:
+                self.store.mark_forwarded(
+                    job["job_id"],
+                    job["attempt"],
+                    sent_at,
+                    accepted.get("queued_at"),
+                    accepted.get("position", 0),
+                )
         finally:
             with self._lock:
                 self._inflight.discard(job["job_id"])
@@ -108,7 +115,8 @@ class Forwarder:
             current_job_id.reset(job_token)
             current_request_id.reset(rid_token)
 
-    def _send(self, job: dict[str, Any]) -> int | None:
+    def _send(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        """POST the job to the core; its 202 body, or None when it did not take it."""
         callback_url = f"{self.callback_base}/job_callback/{job['job_id']}?attempt={job['attempt']}"
         try:
             response = self._session().post(
@@ -127,9 +135,12 @@ class Forwarder:
             logger.info("core accepts jobs again", extra={"event": "core_reachable"})
         self._failures = 0
         self.forwards.labels("accepted").inc()
-        position: int = response.json().get("position", 0)
-        logger.info("job forwarded to core", extra={"event": "job_forwarded", "position": position})
-        return position
+        accepted: dict[str, Any] = response.json()
+        logger.info(
+            "job forwarded to core",
+            extra={"event": "job_forwarded", "position": accepted.get("position")},
+        )
+        return accepted
 
     def _failed(self, reason: str) -> None:
         self.forwards.labels("failed").inc()

@@ -1,0 +1,322 @@
+"""The `toy-platform status` screen: gathered from /healthz, /readyz and /metrics, no login.
+
+The `--json` shape (stable; fields are added, never renamed or removed)::
+
+    {
+      "ok": bool,                     # every component ready; also the exit code (0 / 1)
+      "checked_at": "ISO-8601 UTC",
+      "components": {
+        "<auth|middleware|core|web|dashboard>": {
+          "state": "ok" | "not_ready" | "down",
+          "up": bool, "ready": bool, "reason": str | null, "url": str,
+          "latency_ms": float | null, "version": str | null, "uptime_s": float | null,
+          "supervisor_state": str | null,     # from `toy-platform serve`, when it runs
+          "restarts": int | null, "last_exit_code": int | null, "last_exit_at": str | null
+        }
+      },
+      "supervisor": {"running": bool, "pid": int | null, "updated_at": str | null} | null,
+      "queue": {"size", "oldest_age_s", "running", "callbacks_pending",
+                "callbacks_waiting_retry", "workers_alive"},   # numbers or null (core down)
+      "jobs": {"by_status": {status: int} | null, "submitted_total", "waiting_for_core",
+               "oldest_queued_age_s"}                           # numbers or null (middleware down)
+    }
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+import psutil
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from toy_platform.config import Settings
+from toy_platform.health import PROBE_TIMEOUT_S, describe_error, probe, read_supervisor
+from toy_platform.logview import parse_time
+
+SERVICES = ("auth", "middleware", "core")
+FRONTENDS = {"web": "/healthz", "dashboard": "/_stcore/health"}
+SUPERVISOR_FRESH_S = 60.0
+MARKS = {"ok": ("OK", "green"), "not_ready": ("NOT READY", "yellow"), "down": ("DOWN", "red")}
+
+Metrics = dict[str, float]
+
+
+# -- gathering -----------------------------------------------------------------
+
+
+def supervisor_record(settings: Settings) -> dict[str, Any] | None:
+    """The supervisor's record, with `running` telling whether it is alive right now."""
+    record = read_supervisor(settings)
+    if record is None:
+        return None
+    record["running"] = supervisor_alive(record)
+    return record
+
+
+def supervisor_alive(record: dict[str, Any]) -> bool:
+    """True when the recorded `serve` process exists and wrote its record recently."""
+    pid, updated = record.get("pid"), parse_time(record.get("updated_at"))
+    if not isinstance(pid, int) or updated is None:
+        return False
+    fresh = (datetime.now(timezone.utc) - updated).total_seconds() < SUPERVISOR_FRESH_S
+    return fresh and psutil.pid_exists(pid)
+
+
+def component_urls(settings: Settings, record: dict[str, Any] | None) -> dict[str, str]:
+    """Where each component answers: the three services, and the front-ends serve runs."""
+    urls = {name: settings.url_of(name) for name in SERVICES}
+    children = (record or {}).get("children", {}) if (record or {}).get("running") else {}
+    for name in FRONTENDS:
+        if name in children:
+            urls[name] = str(children[name].get("url") or getattr(settings, f"{name}_url"))
+    return urls
+
+
+def probe_frontend(url: str, path: str, timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
+    """A front-end only has a liveness endpoint: up and ready are the same thing."""
+    status: dict[str, Any] = {"up": False, "ready": False, "reason": None, "url": url}
+    status.update(latency_ms=None, version=None, uptime_s=None)
+    started = time.perf_counter()
+    try:
+        response = requests.get(f"{url}{path}", timeout=timeout)
+        status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        status["up"] = status["ready"] = response.ok
+        if not response.ok:
+            status["reason"] = f"{path} answered HTTP {response.status_code}"
+    except requests.RequestException as exc:
+        status["reason"] = describe_error(exc, timeout)
+    return status
+
+
+def fetch_metrics(url: str, timeout: float = PROBE_TIMEOUT_S) -> Metrics | None:
+    """A service's /metrics as {"name{label=value,...}": value}; None when unavailable."""
+    try:
+        response = requests.get(f"{url}/metrics", timeout=timeout)
+        response.raise_for_status()
+        return parse_metrics(response.text)
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def parse_metrics(text: str) -> Metrics:
+    """Prometheus text as a flat dict keyed by sample name and sorted labels."""
+    flat: Metrics = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            flat[f"{sample.name}{{{labels}}}" if labels else sample.name] = float(sample.value)
+    return flat
+
+
+def gather(settings: Settings) -> dict[str, Any]:
+    """Everything the status screen shows, in the documented `--json` shape."""
+    record = supervisor_record(settings)
+    urls = component_urls(settings, record)
+    with ThreadPoolExecutor(max_workers=len(urls) + 2) as pool:
+        probes = {name: pool.submit(_run, _probe_one, name, url) for name, url in urls.items()}
+        metrics = {
+            name: pool.submit(_run, fetch_metrics, urls[name]) for name in ("core", "middleware")
+        }
+        components = {name: future.result() for name, future in probes.items()}
+        core_metrics, mw_metrics = metrics["core"].result(), metrics["middleware"].result()
+    _add_supervisor(components, record)
+    return {
+        "ok": all(c["ready"] for c in components.values()),
+        "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "components": components,
+        "supervisor": _supervisor_summary(record),
+        "queue": queue_figures(core_metrics),
+        "jobs": job_figures(mw_metrics),
+    }
+
+
+def _run(function: Any, *args: Any) -> Any:
+    return contextvars.copy_context().run(function, *args)
+
+
+def _probe_one(name: str, url: str) -> dict[str, Any]:
+    status = probe_frontend(url, FRONTENDS[name]) if name in FRONTENDS else probe(url)
+    status["state"] = "ok" if status["ready"] else "not_ready" if status["up"] else "down"
+    return status
+
+
+def _add_supervisor(components: dict[str, dict[str, Any]], record: dict[str, Any] | None) -> None:
+    children = (record or {}).get("children", {}) if (record or {}).get("running") else {}
+    for name, component in components.items():
+        child = children.get(name, {})
+        component["supervisor_state"] = child.get("state")
+        component["restarts"] = child.get("restarts")
+        component["last_exit_code"] = child.get("last_exit_code")
+        component["last_exit_at"] = child.get("last_exit_at")
+
+
+def _supervisor_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "running": record["running"],
+        "pid": record.get("pid"),
+        "updated_at": record.get("updated_at"),
+    }
+
+
+def queue_figures(metrics: Metrics | None) -> dict[str, float | None]:
+    """The core's queue figures, or nulls when its metrics could not be read."""
+    names = {
+        "size": "toy_platform_queue_size",
+        "oldest_age_s": "toy_platform_queue_oldest_age_seconds",
+        "running": "toy_platform_jobs_running",
+        "callbacks_pending": "toy_platform_callbacks_pending",
+        "callbacks_waiting_retry": "toy_platform_callbacks_waiting_retry",
+        "workers_alive": "toy_platform_workers_alive",
+    }
+    return {key: _number(metrics, name) for key, name in names.items()}
+
+
+def job_figures(metrics: Metrics | None) -> dict[str, Any]:
+    """The middleware's job figures, or nulls when its metrics could not be read."""
+    by_status = None
+    if metrics is not None:
+        prefix = "toy_platform_jobs{status="
+        by_status = {
+            key[len(prefix) : -1]: int(value)
+            for key, value in metrics.items()
+            if key.startswith(prefix)
+        }
+    return {
+        "by_status": by_status,
+        "submitted_total": _number(metrics, "toy_platform_jobs_submitted_total"),
+        "waiting_for_core": _number(metrics, "toy_platform_jobs_waiting_for_core"),
+        "oldest_queued_age_s": _number(metrics, "toy_platform_jobs_oldest_queued_age_seconds"),
+    }
+
+
+def _number(metrics: Metrics | None, name: str) -> float | None:
+    if metrics is None or name not in metrics:
+        return None
+    value = metrics[name]
+    return int(value) if value.is_integer() else round(value, 3)
+
+
+# -- rendering -----------------------------------------------------------------
+
+
+def render(status: dict[str, Any]) -> list[str]:
+    """The status screen as lines (styled; click.echo drops the colour when not a TTY)."""
+    checked = _local_clock(status["checked_at"])
+    verdict = (
+        click.style("all components ready", fg="green")
+        if status["ok"]
+        else click.style("NOT OK", fg="red", bold=True)
+    )
+    lines = [f"toy-platform status at {checked}: {verdict}", ""]
+    lines += [component_line(name, c) for name, c in status["components"].items()]
+    lines += _supervisor_lines(status.get("supervisor"))
+    lines += ["", *figure_lines(status["queue"], status["jobs"])]
+    return lines
+
+
+def component_line(name: str, component: dict[str, Any]) -> str:
+    """`core        DOWN       connection refused (not running?) — restarted 3 times, ...`."""
+    mark, colour = MARKS[component["state"]]
+    detail = component["reason"] if component["state"] != "ok" else _ok_detail(component)
+    history = supervisor_note(name, component)
+    if history:
+        detail = f"{detail} — {history}" if detail else history
+    return f"{name:<11} {click.style(f'{mark:<10}', fg=colour, bold=True)} {detail or ''}".rstrip()
+
+
+def _ok_detail(component: dict[str, Any]) -> str:
+    words = [component["url"]]
+    if component.get("version"):
+        words.append(f"v{component['version']}")
+    if component.get("uptime_s") is not None:
+        words.append(f"up {human_duration(component['uptime_s'])}")
+    if component.get("latency_ms") is not None:
+        words.append(f"{component['latency_ms']:g} ms")
+    return ", ".join(words)
+
+
+def supervisor_note(name: str, component: dict[str, Any]) -> str:
+    """What the supervisor knows: held on purpose, restarts and the last exit."""
+    notes = []
+    if component.get("supervisor_state") == "held":
+        notes.append(f"held down by `chaos stop` (undo: `toy-platform chaos start {name}`)")
+    restarts = component.get("restarts") or 0
+    if restarts:
+        notes.append(f"restarted {restarts} time{'s' if restarts != 1 else ''}")
+    if component.get("last_exit_at"):
+        notes.append(
+            f"last exit code {component.get('last_exit_code')}"
+            f" at {_local_clock(component['last_exit_at'])}"
+        )
+    return ", ".join(notes)
+
+
+def _supervisor_lines(supervisor: dict[str, Any] | None) -> list[str]:
+    if supervisor is None or supervisor["running"]:
+        return []
+    return [
+        "",
+        click.style("`toy-platform serve` is not running", fg="yellow")
+        + f" (its record was last updated {_local_clock(supervisor.get('updated_at'))});"
+        " nothing restarts a component that stops.",
+    ]
+
+
+def figure_lines(queue: dict[str, Any], jobs: dict[str, Any]) -> list[str]:
+    """Queue size, jobs by status, oldest queued age and callbacks waiting for retry."""
+    unknown = click.style("unknown (core metrics unavailable)", fg="yellow")
+    if queue["size"] is None:
+        queue_text = unknown
+    else:
+        queue_text = f"{queue['size']} queued, {queue['running']} running"
+        queue_text += f", oldest waiting {human_duration(queue['oldest_age_s'] or 0)}"
+        queue_text += f", {queue['workers_alive']} worker threads alive"
+    lines = [f"{'queue':<11} {queue_text}"]
+    lines.append(f"{'jobs':<11} {_jobs_text(jobs)}")
+    if queue["callbacks_waiting_retry"] is None:
+        callbacks = unknown
+    else:
+        waiting = queue["callbacks_waiting_retry"]
+        text = f"{waiting} waiting for retry, {queue['callbacks_pending']} pending"
+        callbacks = click.style(text, fg="yellow") if waiting else text
+    lines.append(f"{'callbacks':<11} {callbacks}")
+    return lines
+
+
+def _jobs_text(jobs: dict[str, Any]) -> str:
+    if jobs["by_status"] is None:
+        return click.style("unknown (middleware metrics unavailable)", fg="yellow")
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(jobs["by_status"].items()))
+    text = counts or "none yet"
+    oldest = jobs.get("oldest_queued_age_s")
+    if oldest:
+        text += f"; oldest queued {human_duration(oldest)} ago"
+    if jobs.get("waiting_for_core"):
+        text += click.style(f"; {jobs['waiting_for_core']} waiting for the core", fg="yellow")
+    return text
+
+
+def human_duration(seconds: float) -> str:
+    """3.2 s, 4m05s, 2h03m, 3d04h."""
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 1:
+        return f"{minutes}m{secs:02d}s"
+    days, hours = divmod(hours, 24)
+    return f"{hours}h{minutes:02d}m" if days < 1 else f"{days}d{hours:02d}h"
+
+
+def _local_clock(value: Any) -> str:
+    """An ISO time as HH:MM:SS local time (or the text itself when it is not one)."""
+    moment = parse_time(value)
+    return moment.astimezone().strftime("%H:%M:%S") if moment else str(value)
