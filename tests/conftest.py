@@ -13,8 +13,7 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The whole platform under `toy-platform serve`, web app and dashboard included."""
-    running = Platform(tmp_path_factory.mktemp("platform"), job_delay=0.2, web=True,
-                       dashboard=True)
+    running = Platform(tmp_path_factory.mktemp("platform"), job_delay=0.2, web=True, dashboard=True)
     try:
         yield running.serve()
     finally:

@@ -103,15 +103,18 @@ class Platform:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def cli(self, *args: str, input: str | None = None, check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """Run `toy-platform ARGS` (with this platform's home and ports) and wait for it."""
         command = [sys.executable, "-m", "toy_platform", *args, *self.common_args()]
-        result = subprocess.run(command, input=input, capture_output=True, text=True,
-                                env=self.env(), timeout=timeout)
+        result = subprocess.run(
+            command, input=input, capture_output=True, text=True, env=self.env(), timeout=timeout
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     # -- running it ----------------------------------------------------------
@@ -120,7 +123,9 @@ class Platform:
         log = open(self.home / f"{name}.out", "ab")  # noqa: SIM115 - owned by the process
         process = subprocess.Popen(
             [sys.executable, "-m", "toy_platform", *argv, *self.common_args()],
-            stdout=log, stderr=subprocess.STDOUT, env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
         )
         self.processes[name] = process
         return process
@@ -168,8 +173,14 @@ class Platform:
     # -- users and clients ---------------------------------------------------
 
     def add_user(self, name: str, password: str, admin: bool = False) -> None:
-        self.cli("user", "add", name, "--password-stdin", *(["--admin"] if admin else []),
-                 input=password + "\n")
+        self.cli(
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            *(["--admin"] if admin else []),
+            input=password + "\n",
+        )
 
     def client(self, username: str = "admin", password: str | None = None) -> PlatformClient:
         client = PlatformClient(self.auth_url, self.middleware_url)
