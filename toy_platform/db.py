@@ -48,9 +48,15 @@ class Database:
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         return self.connection().execute(sql, params).fetchall()
 
-    def scalar(self, sql: str, params: tuple[object, ...] = ()) -> object:
+    def count(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        """The integer a SELECT COUNT(*) ... query returns."""
         row = self.connection().execute(sql, params).fetchone()
-        return row[0] if row else None
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def number(self, sql: str, params: tuple[object, ...] = ()) -> float | None:
+        """The number a SELECT MIN/MAX(...) query returns, None when there are no rows."""
+        row = self.connection().execute(sql, params).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def check_writable(self) -> str | None:
         """None when a write transaction can be taken, else why not."""

@@ -34,7 +34,7 @@ RESTART_WINDOW_S = 600.0
 RESTARTS_TOO_MANY = 3
 REFUSED = "connection refused"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})
-OUR_PROGRAM_MARKS = ("toy_platform", "toy-platform", "dashboard_streamlit")
+OUR_SCRIPTS = frozenset({"toy-platform", "toy-platform-serve"})
 
 
 @dataclass(frozen=True)
@@ -389,12 +389,21 @@ def describe_process(pid: int) -> PortOwner:
     """`PID 1234 nginx: nginx -g daemon off;` and whether it is one of ours."""
     try:
         process = psutil.Process(pid)
-        command = " ".join(process.cmdline())
+        args = process.cmdline()
         name = process.name()
     except (psutil.Error, OSError):
         return PortOwner(pid, f"PID {pid}", False)
-    ours = any(mark in command for mark in OUR_PROGRAM_MARKS)
-    return PortOwner(pid, f"PID {pid} {name}: {command[:120]}", ours)
+    command = " ".join(" ".join(args).split())
+    return PortOwner(pid, f"PID {pid} {name}: {command[:120]}", is_our_program(args))
+
+
+def is_our_program(args: list[str]) -> bool:
+    """True for `python -m toy_platform ...`, `toy-platform ...` and our Streamlit dashboard."""
+    if any(a == "toy_platform" and b == "-m" for b, a in zip(args, args[1:], strict=False)):
+        return True
+    if any(Path(arg).stem in OUR_SCRIPTS for arg in args[:2]):
+        return True
+    return any("dashboard_streamlit" in Path(arg).parts for arg in args)
 
 
 def _unknown_owner(port: int) -> PortOwner:

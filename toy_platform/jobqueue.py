@@ -114,14 +114,14 @@ class SqliteJobQueue:
             conn.execute("DELETE FROM queue WHERE seq = ?", (seq,))
 
     def size(self) -> int:
-        return int(self.db.scalar("SELECT COUNT(*) FROM queue WHERE state = 'queued'") or 0)
+        return self.db.count("SELECT COUNT(*) FROM queue WHERE state = 'queued'")
 
     def running(self) -> int:
-        return int(self.db.scalar("SELECT COUNT(*) FROM queue WHERE state = 'running'") or 0)
+        return self.db.count("SELECT COUNT(*) FROM queue WHERE state = 'running'")
 
     def oldest_age_s(self) -> float | None:
-        oldest = self.db.scalar("SELECT MIN(enqueued_at) FROM queue WHERE state = 'queued'")
-        return None if oldest is None else max(0.0, time.time() - float(str(oldest)))
+        oldest = self.db.number("SELECT MIN(enqueued_at) FROM queue WHERE state = 'queued'")
+        return None if oldest is None else max(0.0, time.time() - oldest)
 
     def purge(self) -> int:
         with self.db.transaction() as conn:
@@ -198,17 +198,14 @@ class CallbackOutbox:
             conn.execute("UPDATE outbox SET lease_until = 0")
 
     def pending(self) -> int:
-        return int(self.db.scalar("SELECT COUNT(*) FROM outbox") or 0)
+        return self.db.count("SELECT COUNT(*) FROM outbox")
 
     def waiting_for_retry(self) -> int:
-        return int(
-            self.db.scalar("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND lease_until = 0")
-            or 0
-        )
+        return self.db.count("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND lease_until = 0")
 
     def next_due_in_s(self) -> float | None:
-        due = self.db.scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE lease_until = 0")
-        return None if due is None else max(0.0, float(str(due)) - time.time())
+        due = self.db.number("SELECT MIN(next_attempt_at) FROM outbox WHERE lease_until = 0")
+        return None if due is None else max(0.0, due - time.time())
 
     def purge(self) -> int:
         with self.db.transaction() as conn:

@@ -142,7 +142,7 @@ class JobStore:
         )
         return [dict(r) for r in rows]
 
-    def list(
+    def page(
         self, owner: str | None, status: str | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         """Jobs newest first; OWNER None means everyone's."""
@@ -154,7 +154,7 @@ class JobStore:
             where.append("status = ?")
             params.append(status)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = int(str(self.db.scalar(f"SELECT COUNT(*) FROM jobs {clause}", tuple(params))))
+        total = self.db.count(f"SELECT COUNT(*) FROM jobs {clause}", tuple(params))
         rows = self.db.query(
             f"SELECT {', '.join(PUBLIC_FIELDS)} FROM jobs {clause}"
             " ORDER BY seq DESC LIMIT ? OFFSET ?",
@@ -239,17 +239,11 @@ class JobStore:
         return counts
 
     def waiting_for_core(self) -> int:
-        return int(
-            str(
-                self.db.scalar(
-                    "SELECT COUNT(*) FROM jobs WHERE forwarded = 0 AND status = 'queued'"
-                )
-            )
-        )
+        return self.db.count("SELECT COUNT(*) FROM jobs WHERE forwarded = 0 AND status = 'queued'")
 
     def oldest_queued_age_s(self) -> float | None:
-        oldest = self.db.scalar("SELECT MIN(created_epoch) FROM jobs WHERE status = 'queued'")
-        return None if oldest is None else max(0.0, time.time() - float(str(oldest)))
+        oldest = self.db.number("SELECT MIN(created_epoch) FROM jobs WHERE status = 'queued'")
+        return None if oldest is None else max(0.0, time.time() - oldest)
 
     def reset(self) -> int:
         """Forget every job; return how many there were."""

@@ -142,8 +142,8 @@ def _run(function: Any, *args: Any) -> Any:
 
 def _probe_one(name: str, url: str) -> dict[str, Any]:
     status = probe_frontend(url, FRONTENDS[name]) if name in FRONTENDS else probe(url)
-    status["state"] = "ok" if status["ready"] else "not_ready" if status["up"] else "down"
-    return status
+    state = "ok" if status["ready"] else "not_ready" if status["up"] else "down"
+    return {"state": state, **status}
 
 
 def _add_supervisor(components: dict[str, dict[str, Any]], record: dict[str, Any] | None) -> None:

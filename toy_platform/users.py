@@ -61,7 +61,7 @@ class UserStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def list(self) -> list[User]:
+    def all(self) -> list[User]:
         return [
             User(name, rec["role"], rec.get("created_at", ""))
             for name, rec in sorted(self._records().items())

@@ -46,7 +46,7 @@ def _users_readable(users: UserStore) -> Any:
     def check() -> str | None:
         if not users.exists():
             return f"{users.path} does not exist"
-        users.list()
+        users.all()
         return None
 
     return check

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,15 +24,11 @@ from toy_platform.users import UserStore
 logger = logging.getLogger(__name__)
 
 
-def _app_factory(name: str) -> Any:
-    if name == "auth":
-        from toy_platform.auth import create_app
-    elif name == "core":
-        from toy_platform.core import create_app
-    elif name == "middleware":
-        from toy_platform.middleware import create_app
-    else:
-        from toy_platform.web import create_app
+def _app_factory(name: str) -> Callable[[Settings], Any]:
+    """The create_app of service NAME (imported late: each process runs one service)."""
+    create_app: Callable[[Settings], Any] = importlib.import_module(
+        f"toy_platform.{name}"
+    ).create_app
     return create_app
 
 

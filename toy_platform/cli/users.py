@@ -47,7 +47,7 @@ def add(settings: Settings, name: str, admin: bool, password_stdin: bool) -> Non
 @common_options
 def list_users(settings: Settings) -> None:
     """List the users and their roles."""
-    users = _store(settings).list()
+    users = _store(settings).all()
     if not users:
         click.echo(f"no users in {settings.users_file}")
     for user in users:

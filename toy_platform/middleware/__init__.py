@@ -195,7 +195,7 @@ def list_jobs() -> Response:
     if scope == "all" and not identity.is_admin:
         raise ApiError(403, "Only an admin may list everyone's jobs", "forbidden", field="scope")
     owner = None if scope == "all" else identity.username
-    jobs, total = _parts().store.list(owner, status, limit, offset)
+    jobs, total = _parts().store.page(owner, status, limit, offset)
     return jsonify(jobs=jobs, total=total, limit=limit, offset=offset)
 
 

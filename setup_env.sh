@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up what is missing to run or test toy-platform from this checkout:
+# a Python virtual environment with the package installed (editable), and the built web app.
+# Safe to run again: each step is skipped when it is already done and up to date.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+EXTRAS=${TOY_PLATFORM_EXTRAS:-test}
+STAMP_DIR=$VENV/.toy-platform-stamps
+
+say() { printf '==> %s\n' "$*"; }
+
+checksum() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+setup_python() {
+  if [[ ! -x $VENV/bin/python && ! -x $VENV/Scripts/python.exe ]]; then
+    say "creating the virtual environment in $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  mkdir -p "$STAMP_DIR"
+  local want; want="$(checksum pyproject.toml hatch_build.py)-$EXTRAS"
+  if [[ "$(cat "$STAMP_DIR/pip" 2>/dev/null)" != "$want" ]]; then
+    say "installing toy-platform and its dependencies (.[$EXTRAS])"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    TOY_PLATFORM_SKIP_WEB_BUILD=1 "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    echo "$want" > "$STAMP_DIR/pip"
+  fi
+}
+
+setup_web() {
+  if ! command -v npm >/dev/null 2>&1; then
+    if [[ -f toy_platform/web_dist/index.html ]]; then return; fi
+    echo "npm is not installed: the React web app cannot be built (install Node.js 20+)," \
+         "or run with --no-web" >&2
+    return 1
+  fi
+  local lock; lock="$(checksum frontend_react/package-lock.json)"
+  if [[ ! -d frontend_react/node_modules || "$(cat "$STAMP_DIR/npm" 2>/dev/null)" != "$lock" ]]; then
+    say "installing the web app's packages (npm ci)"
+    (cd frontend_react && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock" > "$STAMP_DIR/npm"
+  fi
+  local sources; sources="$(find frontend_react/src frontend_react/index.html frontend_react/public \
+      frontend_react/vite.config.ts frontend_react/package.json -type f 2>/dev/null | sort \
+      | xargs cat 2>/dev/null | sha256sum | cut -c1-16)"
+  if [[ ! -f toy_platform/web_dist/index.html || "$(cat "$STAMP_DIR/web" 2>/dev/null)" != "$sources" ]]; then
+    say "building the web app"
+    (cd frontend_react && npm run build --silent)
+    echo "$sources" > "$STAMP_DIR/web"
+  fi
+}
+
+setup_python
+setup_web
