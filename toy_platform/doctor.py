@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -401,9 +402,14 @@ def is_our_program(args: list[str]) -> bool:
     """True for `python -m toy_platform ...`, `toy-platform ...` and our Streamlit dashboard."""
     if any(a == "toy_platform" and b == "-m" for b, a in zip(args, args[1:], strict=False)):
         return True
-    if any(Path(arg).stem in OUR_SCRIPTS for arg in args[:2]):
+    if any(_path_parts(arg)[-1].removesuffix(".exe") in OUR_SCRIPTS for arg in args[:2]):
         return True
-    return any("dashboard_streamlit" in Path(arg).parts for arg in args)
+    return any("dashboard_streamlit" in _path_parts(arg) for arg in args)
+
+
+def _path_parts(arg: str) -> list[str]:
+    """The parts of a path written for any OS (`/` or `\\`)."""
+    return re.split(r"[\\/]", arg.lower())
 
 
 def _unknown_owner(port: int) -> PortOwner:

@@ -34,6 +34,7 @@ ReadinessCheck = Callable[[], "str | None"]
 """Returns None when ready, else the reason it is not."""
 
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+SLOW_REQUEST_S = 1.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -122,22 +123,7 @@ def _install_request_hooks(app: Flask, svc: ServiceState) -> None:
         latency.labels(svc.name, endpoint).observe(elapsed)
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         if request.path not in QUIET_PATHS and request.method != "OPTIONS":
-            level = logging.INFO if response.status_code < 500 else logging.ERROR
-            logger.log(
-                level,
-                "%s %s -> %s in %.1f ms",
-                request.method,
-                request.path,
-                response.status_code,
-                elapsed * 1000,
-                extra={
-                    "event": "http_request",
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            _log_request(response.status_code, elapsed)
         return response
 
     @app.teardown_request
@@ -145,6 +131,36 @@ def _install_request_hooks(app: Flask, svc: ServiceState) -> None:
         token = g.pop("request_id_token", None)
         if token is not None:
             current_request_id.reset(token)
+
+
+def _log_request(status: int, elapsed: float) -> None:
+    """One line per request: DEBUG when all went well (the domain events tell the story),
+    INFO for a refused request, WARNING when slow, ERROR for a failure of ours."""
+    if status >= 500:
+        level = logging.ERROR
+    elif elapsed > SLOW_REQUEST_S:
+        level = logging.WARNING
+    elif status >= 400:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
+    if not logger.isEnabledFor(level):
+        return
+    logger.log(
+        level,
+        "%s %s -> %s in %.1f ms",
+        request.method,
+        request.path,
+        status,
+        elapsed * 1000,
+        extra={
+            "event": "http_request",
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
+    )
 
 
 def require_service_signature(view: F) -> F:

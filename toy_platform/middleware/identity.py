@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -44,10 +45,30 @@ class TracedJWKClient(jwt.PyJWKClient):
 
 
 class TokenVerifier:
+    """Checks tokens; a token already verified is remembered until it expires.
+
+    Checking an EdDSA signature costs far more than the rest of a small request, and a
+    front-end sends the same token many times.
+    """
+
+    CACHE_SIZE = 10_000
+
     def __init__(self, jwks_url: str) -> None:
         self.jwks = TracedJWKClient(jwks_url)
+        self._verified: dict[str, tuple[Identity, float]] = {}
 
     def verify(self, token: str) -> Identity:
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        self._verified.pop(token, None)
+        identity, expires = self._verify_signature(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)), None)
+        self._verified[token] = (identity, expires)
+        return identity
+
+    def _verify_signature(self, token: str) -> tuple[Identity, float]:
         try:
             key = self.jwks.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
@@ -78,7 +99,7 @@ class TokenVerifier:
             raise ApiError(401, f"The token is not valid: {exc}", "invalid_token") from exc
         if claims["role"] not in ("user", "admin"):
             raise ApiError(401, "The token has an unknown role", "invalid_token")
-        return Identity(str(claims["sub"]), str(claims["role"]))
+        return Identity(str(claims["sub"]), str(claims["role"])), float(claims["exp"])
 
     def reachable(self) -> str | None:
         """None when the auth service's keys can be fetched now, else why not."""

@@ -1,0 +1,80 @@
+"""Load the platform: N jobs from C concurrent clients, then report throughput and latency.
+
+    python examples/load.py --jobs 2000 --clients 32 --password "$ADMIN_PASSWORD"
+
+Start the platform with a 0 s delay to measure the platform itself:
+    toy-platform serve --job-delay 0 --no-web --no-dashboard
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tqdm import tqdm
+
+from toy_platform.client import PlatformClient
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--auth-url", default="http://127.0.0.1:6300")
+    parser.add_argument("--middleware-url", default="http://127.0.0.1:6302")
+    parser.add_argument("--username", default="admin")
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--timeout", type=float, default=600, help="give up after this long")
+    return parser.parse_args()
+
+
+def succeeded_count(client: PlatformClient) -> int:
+    return client.list_jobs(status="succeeded", limit=1)["total"]
+
+
+def main() -> None:
+    args = parse_args()
+    login = PlatformClient(args.auth_url, args.middleware_url)
+    token = login.login(args.username, args.password)["token"]
+    baseline = succeeded_count(login)
+    local = threading.local()
+    latencies: list[float] = []
+
+    def submit(n: int) -> None:
+        if not hasattr(local, "client"):  # one HTTP session per client thread
+            local.client = PlatformClient(args.auth_url, args.middleware_url, token=token)
+        started = time.perf_counter()
+        local.client.submit_job(f"load-{n}", f"payload number {n}")
+        latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with (
+        ThreadPoolExecutor(args.clients) as pool,
+        tqdm(total=args.jobs, desc="submitted", unit="job") as bar,
+    ):
+        for future in [pool.submit(submit, n) for n in range(args.jobs)]:
+            future.result()
+            bar.update()
+    submit_s = time.perf_counter() - started
+
+    with tqdm(total=args.jobs, desc="completed", unit="job") as bar:
+        done = 0
+        while done < args.jobs and time.perf_counter() - started < args.timeout:
+            now_done = min(args.jobs, succeeded_count(login) - baseline)
+            bar.update(now_done - done)
+            done = now_done
+            time.sleep(0.1)
+    total_s = time.perf_counter() - started
+
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"jobs: {args.jobs}, clients: {args.clients}")
+    print(f"submits/s:        {args.jobs / submit_s:8.1f}")
+    print(f"completed jobs/s: {done / total_s:8.1f}  ({done} of {args.jobs} in {total_s:.1f} s)")
+    print(f"submit latency:   p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
