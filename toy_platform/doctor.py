@@ -267,10 +267,11 @@ def down_problem(settings: Settings, look: Look, record: dict[str, Any] | None) 
     port = local_port(look.url)
     if REFUSED not in reason and port is not None:
         owner = port_owner(port)
-        if owner is not None and not owner.ours:
-            return foreign_port_problem(look, port, owner)
         if owner is not None:
-            return hung_problem(look, reason, owner)
+            problem = foreign_port_problem(look, port, owner) if not owner.ours else None
+            problem = problem or hung_problem(look, reason, owner)
+            note = _last_error_note(settings, look.name)
+            return Problem(problem.component, problem.problem + note, problem.fix)
     if REFUSED in reason:
         text = f"not running: {reason} at {look.url}"
     else:
@@ -354,7 +355,7 @@ def _last_error_note(settings: Settings, service: str) -> str:
     record = last_error(settings.log_dir, service)
     if record is None:
         return ""
-    at = record["_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    at = _clock(record["time"])
     details = describe_fields(record)
     text = f"{record.get('event', '')} {details}".strip()
     return f"; last error in its log at {at}: {text[:300]}"
@@ -513,7 +514,13 @@ def _restart_problem(name: str, child: dict[str, Any], count: int) -> Problem:
     return Problem(
         name,
         f"restarted {count} times in the last {minutes:.0f} minutes"
-        f" (last exit code {child.get('last_exit_code')} at {child.get('last_exit_at')})",
+        f" (last exit code {child.get('last_exit_code')} at {_clock(child.get('last_exit_at'))})",
         f"see why it dies: `toy-platform logs --service {name} --level WARNING`"
         " (and `--service supervisor`)",
     )
+
+
+def _clock(value: Any) -> str:
+    """An ISO time as local `YYYY-MM-DD HH:MM:SS` (or the value itself)."""
+    moment = parse_time(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,20 @@ def json_body(*required: str) -> dict[str, Any]:
     for name in required:
         if name not in data:
             raise bad_field(name, f"'{name}' is required")
+    for name, value in data.items():
+        if isinstance(value, str) and not _encodable(value):
+            raise bad_field(
+                name, f"'{name}' holds text that is not valid Unicode (a lone surrogate)"
+            )
     return data
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -63,10 +76,17 @@ def register_error_handlers(app: Flask) -> None:
         return jsonify(err.to_dict()), err.status, err.headers
 
     @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException) -> tuple[Response, int]:
+    def _http_error(err: HTTPException) -> tuple[Response, int, list[tuple[str, str]]]:
         status = err.code or 500
         code = (err.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": err.description or err.name, "code": code}), status
+        message = err.description or err.name
+        if status == 413:
+            code = "too_large"
+            message = (
+                f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+            )
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+        return jsonify({"error": message, "code": code}), status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response, int]:

@@ -14,6 +14,7 @@ from toy_platform.config import Settings
 from toy_platform.tracing import outgoing_headers
 
 PROBE_TIMEOUT_S = 2.0
+READYZ_GRACE_S = 1.5
 SUPERVISOR_FILE = "supervisor.json"
 
 
@@ -52,7 +53,13 @@ def probe(
         if not health.ok:
             status["reason"] = f"/healthz answered HTTP {health.status_code}"
             return status
-        ready = http.get(f"{url}/readyz", timeout=timeout, headers=outgoing_headers())
+        # /readyz may itself wait up to PROBE_TIMEOUT_S on a hung dependency: allow for that.
+        ready_timeout = timeout + READYZ_GRACE_S
+        try:
+            ready = http.get(f"{url}/readyz", timeout=ready_timeout, headers=outgoing_headers())
+        except requests.Timeout:
+            status["reason"] = f"/readyz gave no answer within {ready_timeout:g} s (a check hangs)"
+            return status
         status["ready"] = ready.status_code == 200
         if not status["ready"]:
             status["reason"] = ready.json().get("reason") or f"HTTP {ready.status_code}"

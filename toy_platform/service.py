@@ -79,6 +79,8 @@ def create_service_app(settings: Settings, name: str, cors: bool = False) -> Fla
     registry = CollectorRegistry(auto_describe=True)
     svc = ServiceState(name, settings, load_service_key(settings), registry)
     app.extensions["toy_platform"] = svc
+    # JSON escapes can make a body up to six times the size of the data it carries.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_data_bytes * 6 + 64 * 1024
     register_error_handlers(app)
     if cors:
         CORS(
@@ -203,7 +205,7 @@ def _common_endpoints(svc: ServiceState) -> Any:
 
     @bp.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(svc.registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(svc.registry), content_type=CONTENT_TYPE_LATEST)
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
@@ -214,7 +216,11 @@ def _common_endpoints(svc: ServiceState) -> Any:
     @require_service_signature
     def chaos_pause() -> tuple[Response, int]:
         seconds = json_body("seconds")["seconds"]
-        if not isinstance(seconds, (int, float)) or not 0 < seconds <= 600:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 < seconds <= 600
+        ):
             raise ApiError(
                 400, "'seconds' must be a number from 0 to 600", "invalid_field", field="seconds"
             )

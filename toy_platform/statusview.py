@@ -219,6 +219,8 @@ def render(status: dict[str, Any]) -> list[str]:
     lines += [component_line(name, c) for name, c in status["components"].items()]
     lines += _supervisor_lines(status.get("supervisor"))
     lines += ["", *figure_lines(status["queue"], status["jobs"])]
+    if not status["ok"]:
+        lines += ["", "Why, and what to do: `toy-platform doctor`"]
     return lines
 
 

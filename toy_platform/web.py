@@ -99,7 +99,7 @@ def create_app(settings: Settings, dist: Path | None = None) -> Flask:
 
     @app.before_request
     def require_build() -> Response | None:
-        if not index.is_file():
+        if not index.is_file() and request.path != "/healthz":
             return _error(503, NOT_BUILT["error"], NOT_BUILT["code"])
         return None
 
@@ -111,7 +111,9 @@ def create_app(settings: Settings, dist: Path | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        response = jsonify({"status": "ok", "service": "web", "version": toy_platform.__version__})
+        response = jsonify(
+            status="ok", service="web", version=toy_platform.__version__, built=index.is_file()
+        )
         response.headers["Cache-Control"] = "no-store"
         return response
 

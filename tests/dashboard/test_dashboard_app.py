@@ -66,8 +66,17 @@ def click(at: AppTest, label: str) -> AppTest:
 
 def texts(at: AppTest) -> list[str]:
     """Every piece of text on the page (main area and sidebar)."""
-    kinds = ("title", "header", "subheader", "markdown", "caption", "error", "warning",
-             "info", "success")
+    kinds = (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "error",
+        "warning",
+        "info",
+        "success",
+    )
     return [str(e.value) for kind in kinds for e in getattr(at, kind)]
 
 
@@ -98,6 +107,10 @@ def submit(at: AppTest, job_name: str, data: str) -> AppTest:
 
 
 def jobs_table(at: AppTest) -> list[dict[str, object]]:
+    """The jobs table's rows ([] when the page says there are none)."""
+    if not at.main.dataframe:
+        assert any(i.value.startswith("No ") for i in at.main.info)
+        return []
     # AppTest does not keep a non-selectable dataframe's key: the jobs table comes first
     rows: list[dict[str, object]] = at.main.dataframe[0].value.to_dict("records")
     return rows
@@ -172,6 +185,12 @@ def test_newest_job_first_and_status_filter(user: str) -> None:
     at.segmented_control(key="status_filter").set_value("failed").run()
     assert not at.exception
     assert jobs_table(at) == []
+    # the server's own checks come back as errors too, naming the field
+    at = submit(at, "big", "x" * (1024 * 1024 + 1))
+    assert [e.value for e in at.error] == [
+        "Could not submit the job: 'data' is larger than the limit of 1048576 bytes"
+    ]
+    assert jobs_table(at) == []
     at.segmented_control(key="status_filter").set_value("succeeded").run()
     assert [r["job_name"] for r in jobs_table(at)] == ["second", "first"]
 
@@ -182,6 +201,12 @@ def test_job_form_validation(user: str) -> None:
     assert [e.value for e in at.error] == ["Enter a job name.", "Enter the data to process."]
     at = submit(at, "x" * 201, "data")
     assert [e.value for e in at.error] == ["The job name is 201 characters; at most 200."]
+    assert jobs_table(at) == []
+    # the server's own checks come back as errors too, naming the field
+    at = submit(at, "big", "x" * (1024 * 1024 + 1))
+    assert [e.value for e in at.error] == [
+        "Could not submit the job: 'data' is larger than the limit of 1048576 bytes"
+    ]
     assert jobs_table(at) == []
 
 
@@ -214,7 +239,10 @@ def test_status_page_shows_every_component(user: str) -> None:
     assert [t.value for t in at.title] == ["Platform status"]
     table = at.main.dataframe[0].value
     assert dict(zip(table["component"], table["state"], strict=True)) == {
-        "auth": "ready", "middleware": "ready", "core": "ready"}
+        "auth": "ready",
+        "middleware": "ready",
+        "core": "ready",
+    }
 
 
 @pytest.mark.usefixtures("app_env")
@@ -232,7 +260,9 @@ def test_stopped_core_shows_as_down(platform: Platform, user: str) -> None:
         assert core_reason
         assert any("core is down" in e.value for e in at.error)
         # the jobs page still works: a job waits for the core instead of failing
+        assert "core: down" in at.sidebar.markdown[0].value
         at.switch_page("app_pages/jobs.py").run()
+        assert any("The core is down" in w.value for w in at.warning)
         at = submit(at, "patient", "abc")
         assert jobs_table(at)[0]["status"] == "queued"
     finally:

@@ -12,17 +12,23 @@ AUTH = "http://127.0.0.1:6300"
 
 def test_login_errors_are_worded_for_people() -> None:
     assert session.login_error(PlatformError("x", "invalid_credentials", 401), AUTH) == (
-        "Wrong username or password")
+        "Wrong username or password"
+    )
     throttled = PlatformError("x", "too_many_attempts", 429, retry_after=42)
-    assert session.login_error(throttled, AUTH) == (
-        "Too many failed attempts — try again in 42 s")
+    assert session.login_error(throttled, AUTH) == ("Too many failed attempts — try again in 42 s")
     down = PlatformError("x", "unreachable", service="auth")
     assert session.login_error(down, AUTH) == f"The auth service at {AUTH} is not answering"
 
 
 def test_settings_come_from_the_environment_with_defaults() -> None:
-    env = environment({"TOY_PLATFORM_AUTH_URL": "http://a:1/", "TOY_PLATFORM_AUTH_PORT": "9",
-                       "TOY_PLATFORM_LOG_DIR": "/tmp/x", "UNRELATED": "y"})
+    env = environment(
+        {
+            "TOY_PLATFORM_AUTH_URL": "http://a:1/",
+            "TOY_PLATFORM_AUTH_PORT": "9",
+            "TOY_PLATFORM_LOG_DIR": "/tmp/x",
+            "UNRELATED": "y",
+        }
+    )
     settings = settings_from(env)
     assert settings.auth_url == "http://a:1"
     assert settings.middleware_url == "http://127.0.0.1:6302"
@@ -38,8 +44,7 @@ def test_component_states_and_reasons() -> None:
             "core": {"up": False, "ready": False, "reason": "connection refused"},
         }
     }
-    assert [component_state(c) for c in status["components"].values()] == [
-        "ready", "up", "down"]
+    assert [component_state(c) for c in status["components"].values()] == ["ready", "up", "down"]
     assert [r["state"] for r in component_rows(status)] == ["ready", "up", "down"]
     assert not_ready(status) == [
         "middleware is up but not ready: cannot reach core",

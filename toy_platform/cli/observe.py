@@ -144,15 +144,26 @@ def logs_command(
         click.echo(f"no logs yet: {settings.log_dir} does not exist", err=True)
         if not follow:
             return
-    follower = logview.Follower(settings.log_dir, log_filter) if follow else None
     if lines is None and follow and since is None:
         lines = 10
+    try:
+        _show_logs(settings, log_filter, lines, follow, json_output)
+    except KeyboardInterrupt:
+        return
+
+
+def _show_logs(
+    settings: Settings,
+    log_filter: logview.LogFilter,
+    lines: int | None,
+    follow: bool,
+    json_output: bool,
+) -> None:
+    """The matching history (its last LINES), then new lines when following."""
+    follower = logview.Follower(settings.log_dir, log_filter) if follow else None
     _echo_all(_last(logview.merged(settings.log_dir, log_filter), lines), json_output)
     if follower is not None:
-        try:
-            _echo_all(follower.records(), json_output)
-        except KeyboardInterrupt:
-            return
+        _echo_all(follower.records(), json_output)
 
 
 def _last(records: Iterable[logview.Record], count: int | None) -> Iterable[logview.Record]:

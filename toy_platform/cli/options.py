@@ -81,6 +81,14 @@ _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--log-max-bytes",),
+        {"type": click.IntRange(1024), "help": "Rotate a service's log at this size [5242880]."},
+    ),
+    (
+        ("--log-backup-count",),
+        {"type": click.IntRange(0), "help": "Rotated log files kept per service [5]."},
+    ),
+    (
         ("--log-level",),
         {"type": click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)},
     ),
@@ -89,9 +97,13 @@ _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
 ENV_ONLY = ("service_key", "admin_password")
 
 
-def _envvar(option: tuple[str, ...]) -> str:
-    name = option[-1] if not option[-1].startswith("--") else option[0][2:]
-    return "TOY_PLATFORM_" + name.replace("-", "_").upper()
+def _setting_name(decls: tuple[str, ...]) -> str:
+    """The Settings field an option sets: its explicit name, else the option's."""
+    return decls[-1] if not decls[-1].startswith("--") else decls[0][2:].replace("-", "_")
+
+
+def _envvar(decls: tuple[str, ...]) -> str:
+    return "TOY_PLATFORM_" + _setting_name(decls).upper()
 
 
 def common_options(command: F) -> F:
@@ -101,8 +113,8 @@ def common_options(command: F) -> F:
     def wrapper(**kwargs: Any) -> Any:
         given = {}
         for decls, _ in _SETTING_OPTIONS:
-            key = decls[-1] if not decls[-1].startswith("--") else decls[0][2:].replace("-", "_")
-            given[key] = kwargs.pop(key)
+            name = _setting_name(decls)
+            given[name] = kwargs.pop(name)
         if not given["cors_origins"]:
             given["cors_origins"] = None
         given.update(_env_only())
@@ -125,23 +137,10 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "TOY_PLATFORM_CONFIG_DIR": str(settings.config_dir),
         "TOY_PLATFORM_DATA_DIR": str(settings.data_dir),
     }
-    for name in (
-        "host",
-        "auth_port",
-        "core_port",
-        "middleware_port",
-        "web_port",
-        "dashboard_port",
-        "auth_url",
-        "core_url",
-        "middleware_url",
-        "job_delay",
-        "workers",
-        "failure_rate",
-        "max_data_bytes",
-        "token_ttl",
-        "log_level",
-    ):
+    for decls, _ in _SETTING_OPTIONS:
+        name = _setting_name(decls)
+        if name in ("home", "config_dir", "data_dir", "log_dir", "cors_origins"):
+            continue
         env[f"TOY_PLATFORM_{name.upper()}"] = str(getattr(settings, name))
     env["TOY_PLATFORM_CORS_ORIGINS"] = " ".join(settings.cors_origins)
     if settings.service_key:

@@ -73,8 +73,6 @@ class JobsCollector(Collector):
 def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     """The middleware app; its forwarder thread starts with it."""
     app = create_service_app(settings, "middleware", cors=True)
-    # JSON escapes can make the body up to six times the size of the data it carries.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_data_bytes * 6 + 64 * 1024
     svc = app.extensions["toy_platform"]
     registry: CollectorRegistry = svc.registry
     store = JobStore(settings.data_dir / "middleware.sqlite3")

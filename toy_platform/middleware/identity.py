@@ -130,7 +130,12 @@ def login_required(view: F) -> F:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         verifier: TokenVerifier = current_app.extensions["middleware"].verifier
-        g.identity = verifier.verify(token.strip())
+        try:
+            g.identity = verifier.verify(token.strip())
+        except ApiError as err:
+            if err.status == 401:  # RFC 6750: say why, on every 401
+                err.headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"')
+            raise
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

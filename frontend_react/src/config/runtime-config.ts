@@ -22,8 +22,9 @@ const DEV_FALLBACK: RuntimeConfig = {
 
 let current: RuntimeConfig | null = null
 
-function trimSlash(url: string): string {
-  return url.replace(/\/+$/, '')
+/** Absolute, without a trailing slash; a path like "/_auth" is on this page's origin. */
+function normaliseUrl(url: string): string {
+  return new URL(url, window.location.origin).toString().replace(/\/+$/, '')
 }
 
 /** Check and normalise what /config.json said. */
@@ -45,8 +46,8 @@ export function parseRuntimeConfig(raw: unknown): RuntimeConfig {
       ? value.maxDataBytes
       : DEFAULT_MAX_DATA_BYTES
   return {
-    authUrl: trimSlash(authUrl),
-    middlewareUrl: trimSlash(middlewareUrl),
+    authUrl: normaliseUrl(authUrl),
+    middlewareUrl: normaliseUrl(middlewareUrl),
     version: typeof value.version === 'string' ? value.version : 'unknown',
     maxDataBytes,
   }

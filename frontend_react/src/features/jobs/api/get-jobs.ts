@@ -30,12 +30,17 @@ export function getJobs(query: JobsQuery, signal?: AbortSignal): Promise<JobList
   })
 }
 
+/** Poll while any job on the page is unfinished; stop once all are done. */
+export function jobsRefetchInterval(list: JobList | undefined): number | false {
+  return list?.jobs.some(isUnfinished) ? JOBS_REFRESH_MS : false
+}
+
 export function useJobs(query: JobsQuery) {
   return useQuery({
     queryKey: jobsQueryKey(query),
     queryFn: ({ signal }) => getJobs(query, signal),
     placeholderData: keepPreviousData,
-    refetchInterval: (q) => (q.state.data?.jobs.some(isUnfinished) ? JOBS_REFRESH_MS : false),
+    refetchInterval: (q) => jobsRefetchInterval(q.state.data),
     refetchIntervalInBackground: false,
   })
 }

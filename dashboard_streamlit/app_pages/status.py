@@ -1,0 +1,89 @@
+"""Platform status: each component up/down/ready with the reason, the queue and job counts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard_streamlit import session
+from dashboard_streamlit.status_view import COMPONENTS, component_rows, component_state, not_ready
+from toy_platform.client import PlatformClient
+
+REFRESH_S = 5.0
+STATE_LABELS = {
+    "ready": ":green[:material/check_circle: **ready**]",
+    "up": ":orange[:material/warning: **up, not ready**]",
+    "down": ":red[:material/cancel: **down**]",
+}
+
+client = session.require_client()
+
+st.title("Platform status")
+session.show_flash()
+
+
+def fmt(value: float | int | None, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+@st.fragment(run_every=REFRESH_S)
+def status_section(client: PlatformClient) -> None:
+    if session.client() is None:
+        st.rerun()
+    status = session.call(client.platform_status, "read the platform status")
+    if status is None:
+        return
+    session.remember_status(status)
+    problems = not_ready(status)
+    if problems:
+        st.error("Not everything is ready: " + "; ".join(problems))
+    else:
+        st.success("All components are up and ready.")
+
+    components = status.get("components", {})
+    for column, name in zip(st.columns(len(COMPONENTS)), COMPONENTS, strict=True):
+        c = components.get(name, {})
+        with column.container(border=True):
+            st.markdown(f"**{name}**")
+            st.markdown(STATE_LABELS[component_state(c)])
+            if c.get("reason"):
+                st.caption(str(c.get("reason")))
+            st.caption(f"latency {fmt(c.get('latency_ms'), ' ms')} · "
+                       f"restarts {fmt(c.get('restarts'))}")
+
+    st.subheader("Components")
+    st.dataframe(
+        pd.DataFrame(component_rows(status)),
+        hide_index=True,
+        key="components_table",
+        column_config={
+            "component": st.column_config.TextColumn("Component"),
+            "state": st.column_config.TextColumn("State"),
+            "reason": st.column_config.TextColumn("Reason", width="large"),
+            "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f"),
+            "restarts": st.column_config.NumberColumn("Restarts"),
+            "last_exit_code": st.column_config.NumberColumn("Last exit code"),
+            "uptime_s": st.column_config.NumberColumn("Uptime (s)", format="%.0f"),
+            "version": st.column_config.TextColumn("Version"),
+            "url": st.column_config.TextColumn("URL"),
+        },
+    )
+
+    st.subheader("Queue and jobs")
+    queue, waiting, callbacks, oldest = st.columns(4)
+    queue.metric("Core queue size", fmt(status.get("queue_size")))
+    waiting.metric("Waiting for the core", fmt(status.get("jobs_waiting_for_core")))
+    callbacks.metric("Callbacks pending", fmt(status.get("callbacks_pending")))
+    oldest.metric("Oldest queued job", fmt(status.get("oldest_queued_age_s"), " s"))
+    counts = status.get("jobs_by_status", {})
+    if counts:
+        st.caption("Jobs on the platform (all users)")
+        count_cols = st.columns(len(counts))
+        for column, (name, count) in zip(count_cols, counts.items(), strict=True):
+            column.metric(f"Jobs {name}", count)
+    st.caption(f"Checked at {status.get('checked_at', '?')} · refreshes every {REFRESH_S:g} s")
+
+
+status_section(client)

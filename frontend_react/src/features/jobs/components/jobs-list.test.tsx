@@ -1,0 +1,82 @@
+import { screen, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { describe, expect, it } from 'vitest'
+import type { Job, JobList } from '@/types/api'
+import { jsonResponse, mockFetch, renderWithProviders, signIn } from '@/test/utils'
+import { JOBS_REFRESH_MS, jobsRefetchInterval } from '../api/get-jobs'
+import { JobsList } from './jobs-list'
+
+function job(n: number, status: Job['status']): Job {
+  return {
+    job_id: `job-${n}`,
+    job_name: `job ${n}`,
+    owner: 'alice',
+    status,
+    created_at: '2026-01-01T10:00:00Z',
+    started_at: null,
+    completed_at: status === 'succeeded' || status === 'failed' ? '2026-01-01T10:00:03Z' : null,
+    result: status === 'succeeded' ? 'olleh' : null,
+    error: status === 'failed' ? 'boom' : null,
+    request_id: null,
+  }
+}
+
+function page(jobs: Job[], total: number, offset = 0): JobList {
+  return { jobs, total, limit: 20, offset }
+}
+
+describe('JobsList', () => {
+  it('has a friendly empty state', async () => {
+    signIn()
+    mockFetch(() => jsonResponse(200, page([], 0)))
+    renderWithProviders(<JobsList />)
+    expect(await screen.findByText('No jobs yet — submit one above')).toBeInTheDocument()
+  })
+
+  it('shows jobs with their status, result or error, and pages through them', async () => {
+    signIn()
+    const calls = mockFetch((call) => {
+      const offset = Number(new URL(call.url).searchParams.get('offset'))
+      return jsonResponse(200, page(offset === 0 ? [job(57, 'succeeded'), job(56, 'failed')] : [job(37, 'succeeded')], 57, offset))
+    })
+    renderWithProviders(<JobsList />)
+    const row = (await screen.findByRole('link', { name: 'job 56' })).closest('tr')!
+    expect(within(row).getByText('Failed')).toBeInTheDocument()
+    expect(within(row).getByText('boom')).toBeInTheDocument()
+    expect(within(row).getByRole('button', { name: 'Retry job 56' })).toBeInTheDocument()
+    expect(screen.getByText('olleh')).toBeInTheDocument()
+    expect(screen.getByText('1–2 of 57')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Previous' })).toBeDisabled()
+
+    await userEvent.setup().click(screen.getByRole('button', { name: 'Next' }))
+    expect(await screen.findByText('21–21 of 57')).toBeInTheDocument()
+    expect(calls.at(-1)?.url).toContain('offset=20')
+  })
+
+  it('retries a failed job', async () => {
+    signIn()
+    const calls = mockFetch((call) =>
+      call.method === 'POST' ? jsonResponse(200, job(1, 'queued')) : jsonResponse(200, page([job(1, 'failed')], 1)),
+    )
+    renderWithProviders(<JobsList />)
+    await userEvent.setup().click(await screen.findByRole('button', { name: 'Retry job 1' }))
+    expect(calls.some((c) => c.method === 'POST' && c.url === 'http://middleware.test/jobs/job-1/retry')).toBe(true)
+  })
+
+  it('filters by status', async () => {
+    signIn()
+    const calls = mockFetch(() => jsonResponse(200, page([], 0)))
+    renderWithProviders(<JobsList />)
+    await screen.findByText('No jobs yet — submit one above')
+    await userEvent.setup().selectOptions(screen.getByLabelText('Status'), 'failed')
+    expect(await screen.findByText('No failed jobs here')).toBeInTheDocument()
+    expect(calls.at(-1)?.url).toContain('status=failed')
+  })
+
+  it('polls only while a job on the page is unfinished', () => {
+    expect(jobsRefetchInterval(page([job(1, 'queued'), job(2, 'succeeded')], 2))).toBe(JOBS_REFRESH_MS)
+    expect(jobsRefetchInterval(page([job(1, 'running')], 1))).toBe(JOBS_REFRESH_MS)
+    expect(jobsRefetchInterval(page([job(1, 'failed'), job(2, 'succeeded')], 2))).toBe(false)
+    expect(jobsRefetchInterval(undefined)).toBe(false)
+  })
+})

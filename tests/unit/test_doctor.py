@@ -1,0 +1,173 @@
+"""The doctor's checks, each on a situation built for it (no platform running)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import free_ports
+
+from toy_platform import doctor
+from toy_platform.config import load_settings
+from toy_platform.doctor import Look
+
+
+def look(name: str, up: bool = True, ready: bool = True, **extra: Any) -> Look:
+    reason = extra.pop("reason", None)
+    status = {"up": up, "ready": ready, "reason": reason, "url": f"http://127.0.0.1:1/{name}"}
+    return Look(name, status["url"], status, extra.pop("health", {}), **extra)
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def test_missing_users_file(tmp_path: Path) -> None:
+    problems = doctor.check_users_file(tmp_path / "users.json")
+    assert [p.component for p in problems] == ["auth"]
+    assert "users.json is missing" in problems[0].problem
+    assert "toy-platform user add" in problems[0].fix
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"something": "else"}'])
+def test_unreadable_users_file(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "users.json"
+    path.write_text(content)
+    problems = doctor.check_users_file(path)
+    assert len(problems) == 1 and "cannot read" in problems[0].problem
+
+
+def test_good_users_file(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps({"users": {}}))
+    assert doctor.check_users_file(path) == []
+
+
+def test_key_files(tmp_path: Path) -> None:
+    key = tmp_path / "service.key"
+    assert doctor.check_key_file(key, "services", any_up=False) == []  # made on first start
+    assert "another config dir" in doctor.check_key_file(key, "services", True)[0].problem
+    key.write_text("  \n")
+    assert "empty" in doctor.check_key_file(key, "services", False)[0].problem
+    key.write_text("secret")
+    assert doctor.check_key_file(key, "services", True) == []
+
+
+def test_log_dir_not_writable(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = load_settings(home=tmp_path, log_dir=blocker / "logs")
+    problems = doctor.check_writable_dirs(settings)
+    assert [p.component for p in problems] == ["logs"]
+    assert "--log-dir" in problems[0].fix
+    assert doctor.not_writable(tmp_path / "not" / "yet" / "made") is None
+
+
+def test_port_owner_names_the_process(listening_port: int) -> None:
+    owner = doctor.port_owner(listening_port)
+    assert owner is not None
+    assert not owner.ours  # pytest is not one of our programs
+    if owner.pid is not None:  # some systems hide it
+        assert owner.pid == os.getpid()
+        assert f"PID {os.getpid()}" in owner.description
+
+
+def test_port_owner_of_a_free_port() -> None:
+    assert doctor.port_owner(free_ports(1)[0]) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "ours"),
+    [
+        (["/usr/bin/python3", "-m", "toy_platform", "core"], True),
+        (["/home/x/.venv/bin/toy-platform", "serve"], True),
+        (["C:\\venv\\Scripts\\toy-platform.exe", "serve"], True),
+        (["python", "-m", "streamlit", "run", "/site/dashboard_streamlit/app.py"], True),
+        (["/home/toy_platform/.venv/bin/python", "-m", "http.server", "6301"], False),
+        (["nginx", "-g", "daemon off;"], False),
+    ],
+)
+def test_is_our_program(args: list[str], ours: bool) -> None:
+    assert doctor.is_our_program(args) is ours
+
+
+def test_different_service_keys_name_the_odd_one(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    looks = {
+        "auth": look("auth", health={"service_key_fingerprint": "aaa"}),
+        "core": look("core", health={"service_key_fingerprint": "bbb"}),
+        "middleware": look("middleware", health={"service_key_fingerprint": "aaa"}),
+    }
+    problems = doctor.check_fingerprints(settings, looks)
+    assert [p.component for p in problems] == ["core"]
+    assert "bbb" in problems[0].problem and "aaa" in problems[0].problem
+
+
+def test_this_commands_key_differs_from_the_services(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, service_key="mine")
+    looks = {name: look(name, health={"service_key_fingerprint": "aaa"}) for name in ("auth",)}
+    problems = doctor.check_fingerprints(settings, looks)
+    assert [p.component for p in problems] == ["config"]
+
+
+def test_clock_offset() -> None:
+    looks = {"core": look("core", clock_offset_s=-95.0), "auth": look("auth", clock_offset_s=2)}
+    problems = doctor.check_clocks(looks)
+    assert [p.component for p in problems] == ["core"]
+    assert "95 s behind" in problems[0].problem
+
+
+def test_restarting_repeatedly() -> None:
+    now = datetime.now(timezone.utc)
+
+    def at(minutes: float) -> str:
+        return (now - timedelta(minutes=minutes)).isoformat(timespec="seconds")
+
+    history = [{"at": at(m), "event": "exited", "exit_code": 1} for m in (30, 3, 2, 1)]
+    record = {
+        "running": True,
+        "children": {
+            "core": {"history": history, "last_exit_code": 1, "last_exit_at": at(1)},
+            "auth": {"history": history[:2]},
+        },
+    }
+    problems = doctor.check_restarts(record)
+    assert [p.component for p in problems] == ["core"]
+    assert "restarted 3 times" in problems[0].problem
+    assert doctor.check_restarts({**record, "running": False}) == []
+
+
+def test_not_ready_because_of_another_component(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    looks = {
+        "core": look("core", up=False, ready=False, reason="connection refused"),
+        "middleware": look("middleware", ready=False, reason="core: http://x: refused"),
+    }
+    problem = doctor.not_ready_problem(settings, looks["middleware"], looks)
+    assert problem.component == "middleware"
+    assert "fix core first" in problem.fix
+
+
+def test_nothing_running_and_no_users(tmp_path: Path) -> None:
+    ports = free_ports(3)
+    settings = load_settings(
+        home=tmp_path, auth_port=ports[0], core_port=ports[1], middleware_port=ports[2]
+    )
+    problems = doctor.run_checks(settings)
+    by_component = {p.component: p for p in problems if "not running" in p.problem}
+    assert set(by_component) == {"auth", "core", "middleware"}
+    assert "toy-platform serve" in by_component["core"].fix
+    assert any("users.json is missing" in p.problem for p in problems)
