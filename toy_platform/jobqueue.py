@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     lease_until REAL NOT NULL DEFAULT 0,
     last_error TEXT
 );
-CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id, seq);
+CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id, url, seq);
 """
 
 
@@ -164,15 +164,24 @@ class CallbackOutbox:
             )
 
     def lease_next(self) -> Callback | None:
+        """Lease the newest callback of the job whose callbacks have waited longest.
+
+        A job's state only moves forward, so only its newest callback matters: when the
+        middleware was slow or down, 'running' is skipped for 'succeeded' (which carries
+        started_at). Attempts carry over from the callbacks it replaces.
+        """
         now = time.time()
         with self.db.transaction() as conn:
             row = conn.execute(
-                "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq = ("
-                " SELECT o.seq FROM outbox o WHERE o.next_attempt_at <= ? AND o.lease_until <= ?"
+                "UPDATE outbox SET lease_until = ?, attempts = 1 + (SELECT MAX(p.attempts)"
+                " FROM outbox p WHERE p.job_id = outbox.job_id AND p.url = outbox.url)"
+                " WHERE seq = (SELECT o.seq FROM outbox o"
+                " WHERE o.next_attempt_at <= ? AND o.lease_until <= ?"
                 " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.job_id = o.job_id"
-                " AND p.seq < o.seq) ORDER BY o.seq LIMIT 1)"
+                " AND p.url = o.url AND (p.seq > o.seq OR p.lease_until > ?))"
+                " ORDER BY o.seq LIMIT 1)"
                 " RETURNING seq, job_id, url, payload, request_id, attempts",
-                (now + self.LEASE_S, now, now),
+                (now + self.LEASE_S, now, now, now),
             ).fetchone()
         if row is None:
             return None
@@ -180,9 +189,13 @@ class CallbackOutbox:
         fields["payload"] = json.loads(fields["payload"])
         return Callback(**fields)
 
-    def delivered(self, seq: int) -> None:
+    def delivered(self, callback: Callback) -> None:
+        """Forget CALLBACK and the older ones of its job that it made needless."""
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            conn.execute(
+                "DELETE FROM outbox WHERE job_id = ? AND url = ? AND seq <= ?",
+                (callback.job_id, callback.url, callback.seq),
+            )
 
     def retry_later(self, seq: int, delay_s: float, error: str) -> None:
         with self.db.transaction() as conn:

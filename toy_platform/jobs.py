@@ -187,6 +187,9 @@ class JobStore:
                         job_id,
                     ),
                 )
+                if row["status"] == "queued" and status != "running" and update.get("started_at"):
+                    # the 'running' callback was overtaken by this one: keep the history whole
+                    _add_event(conn, job_id, "running", "core", None, update["started_at"])
                 _add_event(conn, job_id, status, "core", detail)
             job = self._get(conn, job_id)
         return CallbackOutcome(not stale, job)

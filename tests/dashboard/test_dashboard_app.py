@@ -52,16 +52,21 @@ def user(platform: Platform, unique_name: str) -> str:
     return unique_name
 
 
-def new_app() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+def healthy(at: AppTest) -> AppTest:
+    """No exception, and no unexpected error caught by the dashboard's guard."""
     assert not at.exception
+    assert not [e.value for e in at.error if session.UNEXPECTED in e.value]
     return at
+
+
+def new_app() -> AppTest:
+    return healthy(AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run())
 
 
 def click(at: AppTest, label: str) -> AppTest:
     matches = [b for b in at.button if b.label == label]
     assert matches, f"no button {label!r} in {[b.label for b in at.button]}"
-    return matches[0].click().run()
+    return healthy(matches[0].click().run())
 
 
 def texts(at: AppTest) -> list[str]:
@@ -88,7 +93,7 @@ def login(at: AppTest, username: str, password: str) -> AppTest:
     at.text_input(key="username").set_value(username)
     at.text_input(key="password").set_value(password)
     click(at, "Log in")
-    assert not at.exception
+    healthy(at)
     return at
 
 
@@ -102,7 +107,7 @@ def submit(at: AppTest, job_name: str, data: str) -> AppTest:
     at.text_input(key="job_name").set_value(job_name)
     at.text_input(key="job_data").set_value(data)
     click(at, "Submit")
-    assert not at.exception
+    healthy(at)
     return at
 
 
@@ -116,7 +121,9 @@ def jobs_table(at: AppTest) -> list[dict[str, object]]:
     return rows
 
 
-def wait_for_status(at: AppTest, job_name: str, status: str, timeout: float = 20) -> dict:
+def wait_for_status(
+    at: AppTest, job_name: str, status: str, timeout: float = 20
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
         rows = [r for r in jobs_table(at) if r["job_name"] == job_name]
@@ -124,8 +131,7 @@ def wait_for_status(at: AppTest, job_name: str, status: str, timeout: float = 20
             return rows[0]
         assert time.monotonic() < deadline, f"{job_name} not {status}: {rows}"
         time.sleep(0.2)
-        at.run()
-        assert not at.exception
+        healthy(at.run())
 
 
 @pytest.mark.usefixtures("app_env")
@@ -153,7 +159,7 @@ def test_login_greets_the_user_and_logs_without_secrets(user: str, log_dir: Path
 @pytest.mark.usefixtures("app_env")
 def test_empty_login_form_is_refused_before_calling_auth() -> None:
     at = click(new_app(), "Log in")
-    assert not at.exception
+    healthy(at)
     assert [e.value for e in at.error] == ["Enter both a username and a password."]
 
 
@@ -183,7 +189,7 @@ def test_newest_job_first_and_status_filter(user: str) -> None:
     wait_for_status(at, "second", "succeeded")
     assert [r["job_name"] for r in jobs_table(at)] == ["second", "first"]
     at.segmented_control(key="status_filter").set_value("failed").run()
-    assert not at.exception
+    healthy(at)
     assert jobs_table(at) == []
     # the server's own checks come back as errors too, naming the field
     at = submit(at, "big", "x" * (1024 * 1024 + 1))
@@ -214,7 +220,7 @@ def test_job_form_validation(user: str) -> None:
 def test_logout_returns_to_the_login_form(user: str) -> None:
     at = logged_in(user)
     at.button(key="logout").click().run()
-    assert not at.exception
+    healthy(at)
     assert [t.value for t in at.title] == ["toy-platform"]
     assert at.text_input(key="username").value == ""
     assert "client" not in at.session_state
@@ -226,7 +232,7 @@ def test_rejected_token_returns_to_login_with_a_message(user: str) -> None:
     at = logged_in(user)
     at.session_state["client"].token = "not-a-valid-token"
     at.run()
-    assert not at.exception
+    healthy(at)
     assert [w.value for w in at.warning] == [session.SESSION_EXPIRED]
     assert [t.value for t in at.title] == ["toy-platform"]
     assert "client" not in at.session_state
@@ -235,7 +241,7 @@ def test_rejected_token_returns_to_login_with_a_message(user: str) -> None:
 @pytest.mark.usefixtures("app_env")
 def test_status_page_shows_every_component(user: str) -> None:
     at = logged_in(user).switch_page("app_pages/status.py").run()
-    assert not at.exception
+    healthy(at)
     assert [t.value for t in at.title] == ["Platform status"]
     table = at.main.dataframe[0].value
     assert dict(zip(table["component"], table["state"], strict=True)) == {
@@ -251,7 +257,7 @@ def test_stopped_core_shows_as_down(platform: Platform, user: str) -> None:
     platform.stop_child("core")
     try:
         at.switch_page("app_pages/status.py").run()
-        assert not at.exception
+        healthy(at)
         table = at.main.dataframe[0].value
         states = dict(zip(table["component"], table["state"], strict=True))
         assert states["core"] == "down"
@@ -287,5 +293,5 @@ def test_unreachable_middleware_is_reported(user: str, monkeypatch: pytest.Monke
     assert message in [e.value for e in at.error]
     assert shows(at, message)
     at.switch_page("app_pages/status.py").run()
-    assert not at.exception
+    healthy(at)
     assert message in [e.value for e in at.main.error]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from streamlit.testing.v1 import AppTest
+
 from dashboard_streamlit import session
 from dashboard_streamlit.settings import environment, settings_from
 from dashboard_streamlit.status_view import component_rows, component_state, not_ready
@@ -50,3 +52,22 @@ def test_component_states_and_reasons() -> None:
         "middleware is up but not ready: cannot reach core",
         "core is down: connection refused",
     ]
+
+
+def test_guard_turns_a_dashboard_bug_into_one_line() -> None:
+    def script() -> None:
+        from dashboard_streamlit import session
+
+        with session.guard():
+            raise KeyError("boom")
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"{session.UNEXPECTED} (KeyError); the details are in dashboard.log."]
+
+
+def test_user_text_is_escaped_for_markdown() -> None:
+    assert session.md("plain name-1") == "plain name-1"
+    assert session.md("![x](http://e/i.png) :red[y]") == (
+        "\\!\\[x\\]\\(http\\://e/i.png\\) \\:red\\[y\\]")

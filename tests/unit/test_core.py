@@ -71,21 +71,46 @@ def test_ack_forgets_the_job(tmp_path) -> None:
     assert queue.requeue_claimed() == 0
 
 
-def test_outbox_sends_one_jobs_callbacks_in_order(tmp_path) -> None:
+def test_outbox_sends_only_the_newest_callback_of_a_job(tmp_path) -> None:
     _, outbox = open_core_store(tmp_path)
     outbox.add("a", "u", {"status": "running"}, None)
     outbox.add("a", "u", {"status": "succeeded"}, None)
     outbox.add("b", "u", {"status": "running"}, None)
-    first = outbox.lease_next()
-    second = outbox.lease_next()
-    assert (first.job_id, first.payload["status"]) == ("a", "running")
-    assert (second.job_id, second.payload["status"]) == ("b", "running"), (
-        "a's second callback waits for its first"
-    )
+    first, second = outbox.lease_next(), outbox.lease_next()
+    assert (first.job_id, first.payload["status"]) == ("a", "succeeded")
+    assert (second.job_id, second.payload["status"]) == ("b", "running")
     assert outbox.lease_next() is None
-    outbox.delivered(first.seq)
-    third = outbox.lease_next()
-    assert (third.job_id, third.payload["status"], third.attempts) == ("a", "succeeded", 1)
+    outbox.delivered(first)
+    outbox.delivered(second)
+    assert outbox.pending() == 0, "a's running callback went with its succeeded one"
+
+
+def test_outbox_sends_one_callback_of_a_job_at_a_time(tmp_path) -> None:
+    _, outbox = open_core_store(tmp_path)
+    outbox.add("a", "u", {"status": "running"}, None)
+    running = outbox.lease_next()
+    outbox.add("a", "u", {"status": "succeeded"}, None)
+    assert outbox.lease_next() is None, "the succeeded callback waits for the one in flight"
+    outbox.delivered(running)
+    final = outbox.lease_next()
+    assert (final.payload["status"], final.attempts) == ("succeeded", 1)
+
+
+def test_attempts_carry_over_to_the_callback_that_replaces_a_failing_one(tmp_path) -> None:
+    _, outbox = open_core_store(tmp_path)
+    outbox.add("a", "u", {"status": "running"}, None)
+    running = outbox.lease_next()
+    outbox.retry_later(running.seq, 0, "connection refused")
+    outbox.add("a", "u", {"status": "succeeded"}, None)
+    final = outbox.lease_next()
+    assert (final.payload["status"], final.attempts) == ("succeeded", 2)
+
+
+def test_a_retried_job_has_its_own_callbacks(tmp_path) -> None:
+    _, outbox = open_core_store(tmp_path)
+    outbox.add("a", "u?attempt=1", {"status": "failed"}, None)
+    outbox.add("a", "u?attempt=2", {"status": "running"}, None)
+    assert {outbox.lease_next().url, outbox.lease_next().url} == {"u?attempt=1", "u?attempt=2"}
 
 
 def test_outbox_retries_after_the_backoff(tmp_path) -> None:

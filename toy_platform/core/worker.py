@@ -197,7 +197,7 @@ class CorePool:
                 extra=extra | {"retry_in_s": round(delay, 2)},
             )
             return
-        self.outbox.delivered(callback.seq)
+        self.outbox.delivered(callback)
         self.metrics.callbacks.labels(outcome.split(":")[0]).inc()
         if outcome == "delivered":
             logger.info("callback %s delivered", status, extra=extra)
