@@ -62,7 +62,8 @@ def configure_logging(settings: Settings, service: str, console: bool = True) ->
             "formatters": {
                 "json": {
                     "()": "pythonjsonlogger.json.JsonFormatter",
-                    "fmt": "%(levelname)s %(service)s %(request_id)s %(job_id)s %(event)s %(message)s %(name)s",
+                    "fmt": "%(levelname)s %(service)s %(request_id)s %(job_id)s %(event)s"
+                    " %(message)s %(name)s",
                     "rename_fields": {"levelname": "level", "name": "logger"},
                     "timestamp": "time",
                 },
