@@ -16,18 +16,31 @@ st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button
 session.settings()  # settings and logging, once per process
 
 if session.client() is None:
-    pages = [st.Page("app_pages/login.py", title="Log in", icon=":material/login:",
-                     url_path="login", default=True)]
+    pages = [
+        st.Page(
+            "app_pages/login.py",
+            title="Log in",
+            icon=":material/login:",
+            url_path="login",
+            default=True,
+        )
+    ]
     navigation = st.navigation(pages, position="hidden")
 else:
     pages = [
-        st.Page("app_pages/jobs.py", title="Jobs", icon=":material/work:", url_path="jobs",
-                default=True),
-        st.Page("app_pages/status.py", title="Platform status",
-                icon=":material/monitor_heart:", url_path="status"),
+        st.Page(
+            "app_pages/jobs.py", title="Jobs", icon=":material/work:", url_path="jobs", default=True
+        ),
+        st.Page(
+            "app_pages/status.py",
+            title="Platform status",
+            icon=":material/monitor_heart:",
+            url_path="status",
+        ),
     ]
     navigation = st.navigation(pages, position="sidebar")
 
-navigation.run()
-if session.client() is not None:
-    sidebar.render()  # after the page, so it shows the status the page may just have read
+with session.guard():
+    navigation.run()
+    if session.client() is not None:
+        sidebar.render()  # after the page, so it shows the status the page may just have read

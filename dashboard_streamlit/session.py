@@ -8,10 +8,13 @@ return to the login form) so no service failure ever shows a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
@@ -24,6 +27,7 @@ from toy_platform.tracing import new_request_id
 logger = logging.getLogger("dashboard_streamlit")
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 CLIENT_KEY = "client"
 FLASH_KEY = "flash"
@@ -31,6 +35,7 @@ STATUS_KEY = "status_snapshot"
 CLIENT_TIMEOUT_S = 5.0
 SESSION_EXPIRED = "Your session has expired — please log in again"
 SERVICE_LABELS = {"auth": "auth service", "middleware": "middleware"}
+UNEXPECTED = "Something went wrong in the dashboard itself"
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,6 +52,14 @@ def _setup(env: tuple[tuple[str, str], ...]) -> Settings:
         },
     )
     return built
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#!|~$:{}()])")
+
+
+def md(text: object) -> str:
+    """TEXT (a job name, a result, a user name) escaped for st.markdown and friends."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
 
 
 def settings() -> Settings:
@@ -103,8 +116,12 @@ def login(name: str, password: str) -> str | None:
         logger.warning(
             "login failed for %s",
             name,
-            extra={"event": "login_failed", "username": name, "code": exc.code,
-                   "http_status": exc.status},
+            extra={
+                "event": "login_failed",
+                "username": name,
+                "code": exc.code,
+                "http_status": exc.status,
+            },
         )
         return login_error(exc, s.auth_url)
     _clear()
@@ -133,8 +150,11 @@ def logout() -> None:
 
 def expire_session() -> None:
     """The token was rejected: back to the login form with a message."""
-    logger.info("session expired for %s", username(),
-                extra={"event": "session_expired", "username": username()})
+    logger.info(
+        "session expired for %s",
+        username(),
+        extra={"event": "session_expired", "username": username()},
+    )
     _clear()
     flash("warning", SESSION_EXPIRED)
     st.rerun()
@@ -199,3 +219,30 @@ def status_snapshot(max_age_s: float = 10.0) -> PlatformStatus | PlatformError |
 
 def remember_status(result: PlatformStatus | PlatformError) -> None:
     st.session_state[STATUS_KEY] = (time.monotonic(), result)
+
+
+# -- the last line of defence ----------------------------------------------------
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Show an unexpected error (a dashboard bug) as one line, not a traceback; log it all.
+
+    st.rerun() and st.stop() raise BaseExceptions, so they pass through untouched.
+    """
+    try:
+        yield
+    except Exception as exc:
+        logger.exception("unexpected dashboard error", extra={"event": "dashboard_error"})
+        st.error(f"{UNEXPECTED} ({type(exc).__name__}); the details are in dashboard.log.")
+
+
+def guarded(fn: Callable[P, None]) -> Callable[P, None]:
+    """guard() for a fragment, whose own reruns do not pass through the page's guard."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        with guard():
+            fn(*args, **kwargs)
+
+    return wrapper

@@ -17,7 +17,7 @@ STATE_ICONS = {
 
 def render() -> None:
     with st.sidebar:
-        st.subheader(f"Hi {session.username()}")
+        st.subheader(f"Hi {session.md(session.username())}")
         st.button("Logout", key="logout", on_click=session.logout, icon=":material/logout:")
         st.divider()
         st.caption("Platform")

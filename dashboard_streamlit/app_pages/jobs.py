@@ -52,8 +52,12 @@ def submit_form(client: PlatformClient) -> None:
     with st.form("submit_job", border=True):
         st.subheader("Submit a job")
         name_col, data_col = st.columns([1, 2])
-        job_name = name_col.text_input("Job name", key="job_name", placeholder="greeting",
-                                       help=f"1 to {MAX_JOB_NAME} characters")
+        job_name = name_col.text_input(
+            "Job name",
+            key="job_name",
+            placeholder="greeting",
+            help=f"1 to {MAX_JOB_NAME} characters",
+        )
         data = data_col.text_input("Data", key="job_data", placeholder="hello")
         submitted = st.form_submit_button("Submit", type="primary", icon=":material/send:")
     if not submitted:
@@ -64,32 +68,40 @@ def submit_form(client: PlatformClient) -> None:
     if problems:
         return
     rid = session.request_id()
-    job = session.call(lambda: client.submit_job(job_name.strip(), data, request_id=rid),
-                       "submit the job")
+    job = session.call(
+        lambda: client.submit_job(job_name.strip(), data, request_id=rid), "submit the job"
+    )
     if job is None:
         return
     logger.info(
         "job submitted from the dashboard",
-        extra={"event": "job_submitted", "job_id": job["job_id"], "request_id": rid,
-               "username": client.username, "job_name": job["job_name"]},
+        extra={
+            "event": "job_submitted",
+            "job_id": job["job_id"],
+            "request_id": rid,
+            "username": client.username,
+            "job_name": job["job_name"],
+        },
     )
     st.session_state[SELECTED_KEY] = job["job_id"]
     st.session_state[UNFINISHED_KEY] = True
-    st.success(f"Job **{job['job_name']}** submitted ({job['job_id']}).")
+    st.success(f"Job **{session.md(job['job_name'])}** submitted ({job['job_id']}).")
 
 
 # -- the list --------------------------------------------------------------------
 
 
-def counts_by_status(client: PlatformClient, jobs: list[Job], total: int,
-                     filtered: bool) -> dict[str, int] | None:
+def counts_by_status(
+    client: PlatformClient, jobs: list[Job], total: int, filtered: bool
+) -> dict[str, int] | None:
     """The user's jobs per status: from the page when it holds them all, else one call each."""
     if not filtered and total <= len(jobs):
         return {s: sum(1 for j in jobs if j.get("status") == s) for s in STATUSES}
     counts: dict[str, int] = {}
     for status in STATUSES:
-        page = session.call(functools.partial(client.list_jobs, status=status, limit=1),
-                            "count your jobs")
+        page = session.call(
+            functools.partial(client.list_jobs, status=status, limit=1), "count your jobs"
+        )
         if page is None:
             return None
         counts[status] = page["total"]
@@ -109,8 +121,10 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
         }
         for j in jobs
     ]
-    frame = pd.DataFrame(rows, columns=["status", "job_name", "created_at", "completed_at",
-                                        "result", "attempt", "job_id"])
+    frame = pd.DataFrame(
+        rows,
+        columns=["status", "job_name", "created_at", "completed_at", "result", "attempt", "job_id"],
+    )
     for column in ("created_at", "completed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
     return frame
@@ -132,6 +146,7 @@ def job_label(job: Job) -> str:
     return f"{job.get('job_name')} · {created} · {job.get('job_id', '')[:8]}"
 
 
+@session.guarded
 def jobs_section(client: PlatformClient) -> None:
     """The list, chart and detail; a fragment that reruns itself while jobs are unfinished."""
     if session.client() is None:  # logged out meanwhile (e.g. in another fragment run)
@@ -139,8 +154,7 @@ def jobs_section(client: PlatformClient) -> None:
     st.subheader("Your jobs")
     choice = st.segmented_control("Status", [ALL, *STATUSES], default=ALL, key="status_filter")
     status: JobStatus | None = None if choice in (None, ALL) else choice  # type: ignore[assignment]
-    page = session.call(lambda: client.list_jobs(status=status, limit=LIST_LIMIT),
-                        "list your jobs")
+    page = session.call(lambda: client.list_jobs(status=status, limit=LIST_LIMIT), "list your jobs")
     if page is None:
         if not st.session_state.get(UNFINISHED_KEY):
             st.session_state[UNFINISHED_KEY] = True
@@ -156,20 +170,28 @@ def jobs_section(client: PlatformClient) -> None:
     table_col, chart_col = st.columns([3, 1])
     with table_col:
         if not jobs:
-            st.info("No jobs yet — submit one above." if status is None
-                    else f"No {status} jobs.")
+            st.info("No jobs yet — submit one above." if status is None else f"No {status} jobs.")
         else:
             shown = f"{len(jobs)} of {page['total']}" if page["total"] > len(jobs) else len(jobs)
-            st.caption(f"{shown} job(s), newest first"
-                       + (" · refreshing while jobs are unfinished" if unfinished else ""))
-            st.dataframe(jobs_frame(jobs), column_config=COLUMNS, hide_index=True,
-                         key="jobs_table")
+            st.caption(
+                f"{shown} job(s), newest first"
+                + (" · refreshing while jobs are unfinished" if unfinished else "")
+            )
+            st.dataframe(jobs_frame(jobs), column_config=COLUMNS, hide_index=True, key="jobs_table")
     with chart_col:
-        if counts is not None and sum(counts.values()):
+        if counts is not None and any(counts.values()):
             chart = pd.DataFrame({"status": list(counts), "jobs": list(counts.values())})
             st.caption("Jobs by status")
-            st.bar_chart(chart, x="status", y="jobs", horizontal=True, sort=False,
-                         x_label="", y_label="", height=180)
+            st.bar_chart(
+                chart,
+                x="status",
+                y="jobs",
+                horizontal=True,
+                sort=False,
+                x_label="",
+                y_label="",
+                height=180,
+            )
     if jobs:
         job_detail(client, jobs)
 
@@ -179,8 +201,9 @@ def job_detail(client: PlatformClient, jobs: list[Job]) -> None:
     if st.session_state.get(SELECTED_KEY) not in by_id:
         st.session_state.pop(SELECTED_KEY, None)
     st.subheader("Job detail")
-    job_id = st.selectbox("Job", list(by_id), format_func=lambda i: job_label(by_id[i]),
-                          key=SELECTED_KEY)
+    job_id = st.selectbox(
+        "Job", list(by_id), format_func=lambda i: job_label(by_id[i]), key=SELECTED_KEY
+    )
     if job_id is None:
         return
     job = session.call(lambda: client.get_job(job_id), "read the job")
@@ -189,26 +212,29 @@ def job_detail(client: PlatformClient, jobs: list[Job]) -> None:
     status = job.get("status", "")
     info, timeline = st.columns([1, 2])
     with info:
-        st.markdown(f"**{job.get('job_name')}** — {STATUS_BADGES.get(status, '')} `{status}`")
+        name = session.md(job.get("job_name"))
+        st.markdown(f"**{name}** — {STATUS_BADGES.get(status, '')} `{status}`")
         st.caption(f"ID {job.get('job_id')} · attempt {job.get('attempt', 1)}")
         if job.get("result") is not None:
             st.markdown("Result")
             st.code(job.get("result") or "", language=None)
         if job.get("error"):
-            st.error(f"Error: {job.get('error')}")
-        if status == "failed" and st.button("Retry", key=f"retry_{job_id}",
-                                            icon=":material/replay:"):
+            st.error(f"Error: {session.md(job.get('error'))}")
+        if status == "failed" and st.button(
+            "Retry", key=f"retry_{job_id}", icon=":material/replay:"
+        ):
             retried = session.call(lambda: client.retry_job(job_id), "retry the job")
             if retried is not None:
-                logger.info("job retried from the dashboard",
-                            extra={"event": "job_retried", "job_id": job_id})
-                session.flash("success", f"Job {job.get('job_name')} queued again.")
+                logger.info(
+                    "job retried from the dashboard",
+                    extra={"event": "job_retried", "job_id": job_id},
+                )
+                session.flash("success", f"Job {name} queued again.")
                 st.session_state[UNFINISHED_KEY] = True
                 st.rerun()
     with timeline:
         st.caption("Timeline")
-        events = pd.DataFrame(job.get("events", []), columns=["at", "status", "service",
-                                                               "detail"])
+        events = pd.DataFrame(job.get("events", []), columns=["at", "status", "service", "detail"])
         events["at"] = pd.to_datetime(events["at"], utc=True, errors="coerce")
         events["detail"] = events["detail"].fillna("")
         st.dataframe(
@@ -230,8 +256,10 @@ def core_warning() -> None:
     if isinstance(status, dict):
         core = status.get("components", {}).get("core", {})
         if not core.get("up", True):
-            st.warning("The core is down: new jobs wait in the queue until it is back"
-                       f" ({core.get('reason') or 'not answering'}).")
+            st.warning(
+                "The core is down: new jobs wait in the queue until it is back"
+                f" ({core.get('reason') or 'not answering'})."
+            )
 
 
 core_warning()

@@ -13,8 +13,9 @@ session.show_flash()
 left, _ = st.columns([1, 2])
 with left, st.form("login", border=True):
     name = st.text_input("Username", key="username", autocomplete="username")
-    password = st.text_input("Password", key="password", type="password",
-                             autocomplete="current-password")
+    password = st.text_input(
+        "Password", key="password", type="password", autocomplete="current-password"
+    )
     submitted = st.form_submit_button("Log in", type="primary", icon=":material/login:")
 
 if submitted:

@@ -29,6 +29,7 @@ def fmt(value: float | int | None, unit: str = "", digits: int = 1) -> str:
 
 
 @st.fragment(run_every=REFRESH_S)
+@session.guarded
 def status_section(client: PlatformClient) -> None:
     if session.client() is None:
         st.rerun()
@@ -50,8 +51,9 @@ def status_section(client: PlatformClient) -> None:
             st.markdown(STATE_LABELS[component_state(c)])
             if c.get("reason"):
                 st.caption(str(c.get("reason")))
-            st.caption(f"latency {fmt(c.get('latency_ms'), ' ms')} · "
-                       f"restarts {fmt(c.get('restarts'))}")
+            st.caption(
+                f"latency {fmt(c.get('latency_ms'), ' ms')} · restarts {fmt(c.get('restarts'))}"
+            )
 
     st.subheader("Components")
     st.dataframe(

@@ -64,10 +64,12 @@ def test_guard_turns_a_dashboard_bug_into_one_line() -> None:
     at = AppTest.from_function(script).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"{session.UNEXPECTED} (KeyError); the details are in dashboard.log."]
+        f"{session.UNEXPECTED} (KeyError); the details are in dashboard.log."
+    ]
 
 
 def test_user_text_is_escaped_for_markdown() -> None:
     assert session.md("plain name-1") == "plain name-1"
     assert session.md("![x](http://e/i.png) :red[y]") == (
-        "\\!\\[x\\]\\(http\\://e/i.png\\) \\:red\\[y\\]")
+        "\\!\\[x\\]\\(http\\://e/i.png\\) \\:red\\[y\\]"
+    )

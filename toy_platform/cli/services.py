@@ -127,6 +127,10 @@ def dashboard_argv(settings: Settings) -> list[str]:
         "none",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--client.showErrorDetails",
+        "none",
     ]
 
 
