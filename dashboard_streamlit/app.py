@@ -12,7 +12,6 @@ import streamlit as st
 from dashboard_streamlit import session, sidebar
 
 st.set_page_config(page_title="toy-platform", page_icon=":material/hub:", layout="wide")
-st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button
 session.settings()  # settings and logging, once per process
 
 if session.client() is None:
