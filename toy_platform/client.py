@@ -78,6 +78,7 @@ class PlatformStatus(TypedDict, total=False):
     jobs_by_status: dict[str, int]
     jobs_waiting_for_core: int
     callbacks_pending: int | None
+    callbacks_waiting_retry: int | None
     checked_at: str
 
 

@@ -49,6 +49,7 @@ class Settings:
     log_max_bytes: int = 5 * 1024 * 1024
     log_backup_count: int = 5
     log_level: str = "INFO"
+    console_log_level: str | None = None
     service_key: str | None = field(default=None, repr=False)
     admin_password: str | None = field(default=None, repr=False)
     threads: int = 16

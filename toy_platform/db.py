@@ -20,6 +20,7 @@ class Database:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._write_lock = threading.Lock()
         self.connection().executescript(schema)
 
     def connection(self) -> sqlite3.Connection:
@@ -37,13 +38,16 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken at once (BEGIN IMMEDIATE) to avoid upgrade deadlocks."""
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        # Writers of this process queue on a lock rather than on SQLite's busy handler,
+        # which sleeps for up to 100 ms at a time when another thread holds the database.
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         return self.connection().execute(sql, params).fetchall()

@@ -86,18 +86,26 @@ class SqliteJobQueue:
         self.db = db
 
     def enqueue(self, job: QueuedJob) -> int:
+        return self.enqueue_many([job])[0]
+
+    def enqueue_many(self, jobs: list[QueuedJob]) -> list[int]:
+        """Add jobs in one transaction; return their positions."""
+        now = time.time()
         with self.db.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT OR IGNORE INTO queue (job_id, data, callback_url, request_id, enqueued_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (job.job_id, job.data, job.callback_url, job.request_id, time.time()),
+                [(j.job_id, j.data, j.callback_url, j.request_id, now) for j in jobs],
             )
-            row = conn.execute(
-                "SELECT COUNT(*) FROM queue WHERE state = 'queued'"
-                " AND seq <= (SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?)",
-                (job.job_id, job.callback_url),
-            ).fetchone()
-        return int(row[0])
+            positions = []
+            for job in jobs:
+                row = conn.execute(
+                    "SELECT COUNT(*) FROM queue WHERE state = 'queued' AND seq <="
+                    " (SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?)",
+                    (job.job_id, job.callback_url),
+                ).fetchone()
+                positions.append(int(row[0]))
+        return positions
 
     def claim(self) -> QueuedJob | None:
         with self.db.transaction() as conn:
@@ -164,30 +172,37 @@ class CallbackOutbox:
             )
 
     def lease_next(self) -> Callback | None:
-        """Lease the newest callback of the job whose callbacks have waited longest.
+        batch = self.lease_batch(1)
+        return batch[0] if batch else None
+
+    def lease_batch(self, limit: int) -> list[Callback]:
+        """Lease up to LIMIT callbacks: for each job, its newest, oldest jobs first.
 
         A job's state only moves forward, so only its newest callback matters: when the
         middleware was slow or down, 'running' is skipped for 'succeeded' (which carries
         started_at). Attempts carry over from the callbacks it replaces.
         """
         now = time.time()
+        leased = []
         with self.db.transaction() as conn:
-            row = conn.execute(
-                "UPDATE outbox SET lease_until = ?, attempts = 1 + (SELECT MAX(p.attempts)"
-                " FROM outbox p WHERE p.job_id = outbox.job_id AND p.url = outbox.url)"
-                " WHERE seq = (SELECT o.seq FROM outbox o"
-                " WHERE o.next_attempt_at <= ? AND o.lease_until <= ?"
-                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.job_id = o.job_id"
-                " AND p.url = o.url AND (p.seq > o.seq OR p.lease_until > ?))"
-                " ORDER BY o.seq LIMIT 1)"
-                " RETURNING seq, job_id, url, payload, request_id, attempts",
-                (now + self.LEASE_S, now, now, now),
-            ).fetchone()
-        if row is None:
-            return None
-        fields = dict(row)
-        fields["payload"] = json.loads(fields["payload"])
-        return Callback(**fields)
+            for _ in range(limit):
+                row = conn.execute(
+                    "UPDATE outbox SET lease_until = ?, attempts = 1 + (SELECT MAX(p.attempts)"
+                    " FROM outbox p WHERE p.job_id = outbox.job_id AND p.url = outbox.url)"
+                    " WHERE seq = (SELECT o.seq FROM outbox o"
+                    " WHERE o.next_attempt_at <= ? AND o.lease_until <= ?"
+                    " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.job_id = o.job_id"
+                    " AND p.url = o.url AND (p.seq > o.seq OR p.lease_until > ?))"
+                    " ORDER BY o.seq LIMIT 1)"
+                    " RETURNING seq, job_id, url, payload, request_id, attempts",
+                    (now + self.LEASE_S, now, now, now),
+                ).fetchone()
+                if row is None:
+                    break
+                fields = dict(row)
+                fields["payload"] = json.loads(fields["payload"])
+                leased.append(Callback(**fields))
+        return leased
 
     def delivered(self, callback: Callback) -> None:
         """Forget CALLBACK and the older ones of its job that it made needless."""

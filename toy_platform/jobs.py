@@ -166,33 +166,14 @@ class JobStore:
         self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
     ) -> CallbackOutcome:
         """Move a job forward with what the core reported; never backwards, never twice."""
-        status = update["status"]
+        return self.apply_callbacks([(job_id, attempt, update, detail)])[0]
+
+    def apply_callbacks(
+        self, callbacks: list[tuple[str, int, dict[str, Any], str | None]]
+    ) -> list[CallbackOutcome]:
+        """apply_callback for several (job_id, attempt, update, detail) in one transaction."""
         with self.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT status, attempt FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
-            if row is None:
-                return CallbackOutcome(False, None)
-            stale = row["attempt"] != attempt or _RANK[status] <= _RANK[row["status"]]
-            if not stale:
-                conn.execute(
-                    "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"
-                    " completed_at = ?, result = ?, error = ? WHERE job_id = ?",
-                    (
-                        status,
-                        update.get("started_at"),
-                        update.get("completed_at"),
-                        update.get("result"),
-                        update.get("error"),
-                        job_id,
-                    ),
-                )
-                if row["status"] == "queued" and status != "running" and update.get("started_at"):
-                    # the 'running' callback was overtaken by this one: keep the history whole
-                    _add_event(conn, job_id, "running", "core", None, update["started_at"])
-                _add_event(conn, job_id, status, "core", detail)
-            job = self._get(conn, job_id)
-        return CallbackOutcome(not stale, job)
+            return [_apply(conn, *callback) for callback in callbacks]
 
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
         """Send a failed job round again as a new attempt; None if it is not failed."""
@@ -217,20 +198,25 @@ class JobStore:
         )
         return [dict(r) for r in rows if r["job_id"] not in exclude][:limit]
 
-    def mark_forwarded(
-        self, job_id: str, attempt: int, sent_at: str, queued_at: str | None, position: int
-    ) -> None:
-        """Record that the core accepted the job (sent at SENT_AT, queued at QUEUED_AT)."""
+    def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
+        """Record that the core accepted jobs: dicts of job_id, attempt, sent_at (when we sent
+        it), queued_at (when the core queued it) and position."""
         with self.db.transaction() as conn:
-            updated = conn.execute(
-                "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?",
-                (job_id, attempt),
-            ).rowcount
-            if updated:
-                _add_event(conn, job_id, "forwarded", "middleware", None, sent_at)
-                _add_event(
-                    conn, job_id, "queued", "core", f"position {position}", queued_at or sent_at
-                )
+            for job in accepted:
+                updated = conn.execute(
+                    "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?",
+                    (job["job_id"], job["attempt"]),
+                ).rowcount
+                if updated:
+                    _add_event(conn, job["job_id"], "forwarded", "middleware", None, job["sent_at"])
+                    _add_event(
+                        conn,
+                        job["job_id"],
+                        "queued",
+                        "core",
+                        f"position {job['position']}",
+                        job.get("queued_at") or job["sent_at"],
+                    )
 
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
         clause, params = ("WHERE owner = ?", (owner,)) if owner else ("", ())
@@ -253,6 +239,34 @@ class JobStore:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM job_events")
             return conn.execute("DELETE FROM jobs").rowcount
+
+
+def _apply(
+    conn: sqlite3.Connection, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
+) -> CallbackOutcome:
+    status = update["status"]
+    row = conn.execute("SELECT status, attempt FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None:
+        return CallbackOutcome(False, None)
+    stale = row["attempt"] != attempt or _RANK[status] <= _RANK[row["status"]]
+    if not stale:
+        conn.execute(
+            "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"
+            " completed_at = ?, result = ?, error = ? WHERE job_id = ?",
+            (
+                status,
+                update.get("started_at"),
+                update.get("completed_at"),
+                update.get("result"),
+                update.get("error"),
+                job_id,
+            ),
+        )
+        if row["status"] == "queued" and status != "running" and update.get("started_at"):
+            # the 'running' callback was overtaken by this one: keep the history whole
+            _add_event(conn, job_id, "running", "core", None, update["started_at"])
+        _add_event(conn, job_id, status, "core", detail)
+    return CallbackOutcome(not stale, JobStore._get(conn, job_id))
 
 
 def _add_event(

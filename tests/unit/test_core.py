@@ -192,3 +192,42 @@ def test_readyz_names_what_is_not_ready(core_app: Flask) -> None:
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["reason"] == "disk: full"
+
+
+def test_a_batch_is_queued_in_order_with_each_jobs_request_id(
+    core_app: Flask, settings: Settings
+) -> None:
+    jobs = [
+        {"job_id": f"b{n}", "data": "x", "callback_url": "http://mw/cb", "request_id": f"req-{n}"}
+        for n in range(3)
+    ]
+    response = post_signed(core_app, settings, "/job_submit/batch", {"jobs": jobs})
+    assert response.status_code == 202
+    assert [j["position"] for j in response.get_json()["jobs"]] == [1, 2, 3]
+    queue = core_app.extensions["core"].queue
+    claimed = [queue.claim() for _ in range(3)]
+    assert [(j.job_id, j.request_id) for j in claimed] == [
+        ("b0", "req-0"),
+        ("b1", "req-1"),
+        ("b2", "req-2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "field"),
+    [
+        ([], "jobs"),
+        ("x", "jobs"),
+        (
+            [{"job_id": "a", "data": "x", "callback_url": "http://a"}, {"job_id": "b"}],
+            "jobs[1].data",
+        ),
+    ],
+)
+def test_a_bad_batch_is_refused_whole(
+    core_app: Flask, settings: Settings, jobs: object, field: str
+) -> None:
+    response = post_signed(core_app, settings, "/job_submit/batch", {"jobs": jobs})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field
+    assert core_app.extensions["core"].queue.size() == 0

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from toy_platform.config import Settings
+from toy_platform.jobs import utc_now
 
 
 def submit(
@@ -300,3 +301,71 @@ def test_cors_allows_exactly_the_front_end_origins(mw: FlaskClient, settings: Se
         headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "Access-Control-Allow-Origin" not in evil.headers
+
+
+def callbacks(mw: FlaskClient, settings: Settings, items: list):
+    raw = json.dumps({"callbacks": items}).encode()
+    return mw.post(
+        "/job_callbacks",
+        data=raw,
+        content_type="application/json",
+        headers=signed_headers(settings, "POST", "/job_callbacks", raw),
+    )
+
+
+def test_a_batch_of_callbacks_gets_an_outcome_each(
+    mw: FlaskClient, tokens: dict[str, str], settings: Settings
+) -> None:
+    first = submit(mw, tokens["alice"]).get_json()["job_id"]
+    second = submit(mw, tokens["alice"]).get_json()["job_id"]
+    callback(mw, settings, second, {"status": "succeeded", "result": "x"})
+    response = callbacks(
+        mw,
+        settings,
+        [
+            {
+                "job_id": first,
+                "attempt": 1,
+                "status": "succeeded",
+                "result": "olleh",
+                "started_at": utc_now(),
+            },
+            {"job_id": second, "attempt": 1, "status": "running"},
+            {"job_id": "gone", "attempt": 1, "status": "succeeded"},
+        ],
+    )
+    assert response.status_code == 200
+    assert [r["outcome"] for r in response.get_json()["results"]] == [
+        "applied",
+        "unchanged",
+        "not_found",
+    ]
+    job = mw.get(f"/jobs/{first}", headers=bearer(tokens["alice"])).get_json()
+    assert job["result"] == "olleh"
+    assert [e["status"] for e in job["events"]] == ["submitted", "running", "succeeded"], (
+        "the overtaken 'running' step is still in the history"
+    )
+
+
+def test_a_batch_of_callbacks_needs_service_credentials(mw: FlaskClient) -> None:
+    response = mw.post(
+        "/job_callbacks", json={"callbacks": [{"job_id": "a", "status": "succeeded"}]}
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([], "callbacks"),
+        ([{"status": "succeeded"}], "callbacks[0].job_id"),
+        ([{"job_id": "a", "status": "done"}], "callbacks[0].status"),
+        ([{"job_id": "a", "status": "failed", "attempt": 0}], "callbacks[0].attempt"),
+    ],
+)
+def test_a_bad_batch_of_callbacks_changes_nothing(
+    mw: FlaskClient, settings: Settings, items: list, field: str
+) -> None:
+    response = callbacks(mw, settings, items)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field

@@ -89,6 +89,14 @@ _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         {"type": click.IntRange(0), "help": "Rotated log files kept per service [5]."},
     ),
     (
+        ("--console-log-level",),
+        {
+            "type": click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+            "help": "What a service prints on the console [--log-level; WARNING for the"
+            " services under serve].",
+        },
+    ),
+    (
         ("--log-level",),
         {"type": click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)},
     ),
@@ -139,9 +147,10 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
     }
     for decls, _ in _SETTING_OPTIONS:
         name = _setting_name(decls)
-        if name in ("home", "config_dir", "data_dir", "log_dir", "cors_origins"):
+        value = getattr(settings, name, None)
+        if name in ("home", "config_dir", "data_dir", "log_dir", "cors_origins") or value is None:
             continue
-        env[f"TOY_PLATFORM_{name.upper()}"] = str(getattr(settings, name))
+        env[f"TOY_PLATFORM_{name.upper()}"] = str(value)
     env["TOY_PLATFORM_CORS_ORIGINS"] = " ".join(settings.cors_origins)
     if settings.service_key:
         env["TOY_PLATFORM_SERVICE_KEY"] = settings.service_key

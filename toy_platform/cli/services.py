@@ -176,6 +176,8 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     configure_logging(settings, "supervisor")
     announce_admin(settings, ensure_admin(settings))
     env = {**os.environ, **settings_to_env(settings), "PYTHONUNBUFFERED": "1"}
+    # The services' every step is in their log files; the console shows what needs a look.
+    env["TOY_PLATFORM_CONSOLE_LOG_LEVEL"] = settings.console_log_level or "WARNING"
     supervisor = Supervisor(settings, child_specs(settings, not no_web, not no_dashboard), env)
 
     def _terminate(signum: int, _frame: object) -> None:

@@ -14,7 +14,7 @@ from toy_platform.core.worker import CorePool, utc_now
 from toy_platform.errors import bad_field, json_body
 from toy_platform.jobqueue import CallbackOutbox, QueuedJob, SqliteJobQueue, open_core_store
 from toy_platform.service import create_service_app, require_service_signature, state
-from toy_platform.tracing import current_job_id, current_request_id
+from toy_platform.tracing import current_request_id
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("core", __name__)
@@ -119,29 +119,68 @@ def _parts() -> CoreParts:
     return current_app.extensions["core"]  # type: ignore[no-any-return]
 
 
+MAX_BATCH = 500
+
+
+def _queued_job(item: object, where: str = "") -> QueuedJob:
+    """A job to queue from one JSON object, or a 400 naming the bad field."""
+    if not isinstance(item, dict):
+        raise bad_field(where or "jobs", "each job must be a JSON object")
+    for name in ("job_id", "data", "callback_url"):
+        if not isinstance(item.get(name), str):
+            raise bad_field(where + name, f"'{name}' is required and must be a string")
+    if not item["job_id"] or len(item["job_id"]) > 64:
+        raise bad_field(where + "job_id", "'job_id' must be 1-64 characters")
+    if urlsplit(item["callback_url"]).scheme not in ("http", "https"):
+        raise bad_field(where + "callback_url", "'callback_url' must be an http(s) URL")
+    request_id = item.get("request_id")
+    if not isinstance(request_id, str) or not request_id:
+        request_id = current_request_id.get()
+    return QueuedJob(item["job_id"], item["data"], item["callback_url"], request_id)
+
+
+def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
+    """Queue JOBS in one transaction, wake the workers, and log each."""
+    parts = _parts()
+    queued_at = utc_now()
+    positions = parts.queue.enqueue_many(jobs)
+    parts.pool.jobs_ready.notify()
+    parts.metrics.jobs_accepted.inc(len(jobs))
+    for job, position in zip(jobs, positions, strict=True):
+        logger.info(
+            "job queued at position %d",
+            position,
+            extra={
+                "event": "job_queued",
+                "position": position,
+                "job_id": job.job_id,
+                "request_id": job.request_id,
+            },
+        )
+    return [
+        {"job_id": job.job_id, "position": position, "queued_at": queued_at}
+        for job, position in zip(jobs, positions, strict=True)
+    ]
+
+
 @bp.post("/job_submit")
 @require_service_signature
 def job_submit() -> tuple[Response, int]:
+    """Queue one job."""
     body = json_body("job_id", "data", "callback_url")
-    for name in ("job_id", "data", "callback_url"):
-        if not isinstance(body[name], str):
-            raise bad_field(name, f"'{name}' must be a string")
-    if not body["job_id"] or len(body["job_id"]) > 64:
-        raise bad_field("job_id", "'job_id' must be 1-64 characters")
-    if urlsplit(body["callback_url"]).scheme not in ("http", "https"):
-        raise bad_field("callback_url", "'callback_url' must be an http(s) URL")
-    parts = _parts()
-    job = QueuedJob(body["job_id"], body["data"], body["callback_url"], current_request_id.get())
-    queued_at = utc_now()
-    position = parts.queue.enqueue(job)
-    parts.pool.jobs_ready.notify()
-    parts.metrics.jobs_accepted.inc()
-    token = current_job_id.set(job.job_id)
-    logger.info(
-        "job queued at position %d", position, extra={"event": "job_queued", "position": position}
-    )
-    current_job_id.reset(token)
-    return jsonify(status="queued", job_id=job.job_id, position=position, queued_at=queued_at), 202
+    (accepted,) = _accept([_queued_job(body)])
+    return jsonify(status="queued", **accepted), 202
+
+
+@bp.post("/job_submit/batch")
+@require_service_signature
+def job_submit_batch() -> tuple[Response, int]:
+    """Queue several jobs in one call: how the middleware forwards under load."""
+    items = json_body("jobs")["jobs"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise bad_field("jobs", f"'jobs' must be a list of 1 to {MAX_BATCH} jobs")
+    jobs = [_queued_job(item, f"jobs[{n}].") for n, item in enumerate(items)]
+    return jsonify(status="queued", jobs=_accept(jobs)), 202
 
 
 @bp.get("/queue_size")
@@ -152,6 +191,7 @@ def queue_size() -> Response:
         running=queue.running(),
         oldest_queued_age_s=queue.oldest_age_s(),
         callbacks_pending=_parts().outbox.pending(),
+        callbacks_waiting_retry=_parts().outbox.waiting_for_retry(),
     )
 
 

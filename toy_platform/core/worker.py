@@ -9,17 +9,19 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 from toy_platform.core.processing import reverse_text
-from toy_platform.jobqueue import CallbackOutbox, QueuedJob, SqliteJobQueue
+from toy_platform.jobqueue import Callback, CallbackOutbox, QueuedJob, SqliteJobQueue
 from toy_platform.security import ServiceAuth
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
 
 logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
+CALLBACK_BATCH = 50
 MAX_BACKOFF_S = 30.0
 
 
@@ -153,15 +155,20 @@ class CorePool:
         seen = self.callbacks_ready.version
         while not self.stopping.is_set():
             self.wait_if_paused()
-            callback = self.outbox.lease_next()
-            if callback is None:
+            callbacks = self.outbox.lease_batch(CALLBACK_BATCH)
+            if not callbacks:
                 due = self.outbox.next_due_in_s()
                 timeout = 1.0 if due is None else min(max(due, 0.05), 1.0)
                 seen = self.callbacks_ready.wait(seen, timeout=timeout)
                 continue
-            self._deliver(session, callback)
+            if len(callbacks) == 1:
+                self._deliver(session, callbacks[0])
+                continue
+            for url, group in _by_batch_url(callbacks).items():
+                self._deliver_batch(session, url, group)
 
-    def _deliver(self, session: requests.Session, callback: Any) -> None:
+    def _deliver(self, session: requests.Session, callback: Callback) -> None:
+        """POST one callback to its URL (the usual case when the middleware keeps up)."""
         rid_token = current_request_id.set(callback.request_id)
         job_token = current_job_id.set(callback.job_id)
         payload = dict(callback.payload, delivery_attempt=callback.attempts)
@@ -177,7 +184,31 @@ class CorePool:
             current_request_id.reset(rid_token)
         self._settle(callback, payload["status"], outcome)
 
-    def _settle(self, callback: Any, status: str, outcome: str) -> None:
+    def _deliver_batch(self, session: requests.Session, url: str, group: list[Callback]) -> None:
+        """POST several callbacks to the middleware's batch endpoint in one call."""
+        items = [
+            dict(
+                c.payload,
+                job_id=c.job_id,
+                attempt=_attempt_of(c.url),
+                delivery_attempt=c.attempts,
+                request_id=c.request_id,
+            )
+            for c in group
+        ]
+        try:
+            response = session.post(url, json={"callbacks": items}, timeout=CALLBACK_TIMEOUT_S)
+            outcome = _classify(response)
+            results = response.json()["results"] if outcome == "delivered" else None
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            outcome, results = f"retry: {type(exc).__name__}: {_short(exc)}", None
+        for n, callback in enumerate(group):
+            each = outcome
+            if results is not None and results[n].get("outcome") == "not_found":
+                each = "dropped: the middleware does not know the job (reset?)"
+            self._settle(callback, callback.payload["status"], each)
+
+    def _settle(self, callback: Callback, status: str, outcome: str) -> None:
         extra = {
             "event": "callback_" + outcome.split(":")[0],
             "job_id": callback.job_id,
@@ -204,6 +235,23 @@ class CorePool:
         else:
             logger.warning("callback %s dropped: %s", status, outcome, extra=extra)
         self.callbacks_ready.notify()
+
+
+def _by_batch_url(callbacks: list[Callback]) -> dict[str, list[Callback]]:
+    """Callbacks grouped by the batch endpoint of the middleware they go to."""
+    groups: dict[str, list[Callback]] = {}
+    for callback in callbacks:
+        parts = urlsplit(callback.url)
+        base = parts.path.rsplit("/job_callback/", 1)[0]
+        groups.setdefault(f"{parts.scheme}://{parts.netloc}{base}/job_callbacks", []).append(
+            callback
+        )
+    return groups
+
+
+def _attempt_of(url: str) -> int:
+    values = parse_qs(urlsplit(url).query).get("attempt", ["1"])
+    return int(values[0]) if values[0].isdigit() else 1
 
 
 def _classify(response: requests.Response) -> str:

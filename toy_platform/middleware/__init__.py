@@ -17,7 +17,7 @@ from toy_platform import __version__
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.health import add_supervisor_facts, describe_error, probe_all
-from toy_platform.jobs import STATUSES, JobStore
+from toy_platform.jobs import STATUSES, CallbackOutcome, JobStore
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import (
     TokenVerifier,
@@ -230,44 +230,85 @@ def retry_job(job_id: str) -> Response:
     return jsonify(retried)
 
 
+CALLBACK_STATUSES = ("running", "succeeded", "failed")
+MAX_CALLBACK_BATCH = 500
+
+
+def _callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str | None]:
+    """The checked update of one callback and its history note, or a 400 naming the field."""
+    if not isinstance(body, dict) or body.get("status") not in CALLBACK_STATUSES:
+        raise bad_field(where + "status", "'status' must be running, succeeded or failed")
+    for name in ("result", "error", "started_at", "completed_at"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise bad_field(where + name, f"'{name}' must be a string or null")
+    delivery = body.get("delivery_attempt")
+    detail = None
+    if isinstance(delivery, int) and not isinstance(delivery, bool) and delivery > 1:
+        detail = f"callback delivered after {delivery} attempts"
+    return body, detail
+
+
+def _record_callback(job_id: str, update: dict[str, Any], outcome: CallbackOutcome) -> None:
+    extra = {
+        "job_id": job_id,
+        "status": update["status"],
+        "delivery_attempt": update.get("delivery_attempt"),
+    }
+    if isinstance(update.get("request_id"), str):
+        extra["request_id"] = update["request_id"]
+    if outcome.job is None:
+        logger.warning("callback for unknown job", extra={"event": "callback_unknown_job", **extra})
+        return
+    _parts().callbacks.labels(update["status"], str(outcome.changed).lower()).inc()
+    logger.info(
+        "callback %s (%s)",
+        update["status"],
+        "applied" if outcome.changed else "no change",
+        extra={"event": "callback_received", "changed": outcome.changed, **extra},
+    )
+
+
 @bp.post("/job_callback/<job_id>")
 @require_service_signature
 def job_callback(job_id: str) -> Response:
-    body = json_body("status")
-    status = body["status"]
-    if status not in ("running", "succeeded", "failed"):
-        raise bad_field("status", "'status' must be running, succeeded or failed")
-    for name in ("result", "error", "started_at", "completed_at"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise bad_field(name, f"'{name}' must be a string or null")
+    """The core reports one job's progress."""
+    update, detail = _callback_update(json_body("status"))
     attempt = _int_arg("attempt", 1, 1, 10**6)
-    delivery = body.get("delivery_attempt")
-    detail = (
-        f"callback delivered after {delivery} attempts"
-        if (isinstance(delivery, int) and delivery > 1)
-        else None
-    )
-    token = current_job_id.set(job_id)
-    try:
-        outcome = _parts().store.apply_callback(job_id, attempt, body, detail)
-        if outcome.job is None:
-            logger.warning("callback for unknown job", extra={"event": "callback_unknown_job"})
-            raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
-        _parts().callbacks.labels(status, str(outcome.changed).lower()).inc()
-        logger.info(
-            "callback %s (%s)",
-            status,
-            "applied" if outcome.changed else "no change",
-            extra={
-                "event": "callback_received",
-                "status": status,
-                "changed": outcome.changed,
-                "delivery_attempt": delivery,
-            },
-        )
-    finally:
-        current_job_id.reset(token)
+    outcome = _parts().store.apply_callback(job_id, attempt, update, detail)
+    _record_callback(job_id, update, outcome)
+    if outcome.job is None:
+        raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
     return jsonify(job_id=job_id, status=outcome.job["status"], changed=outcome.changed)
+
+
+@bp.post("/job_callbacks")
+@require_service_signature
+def job_callbacks() -> Response:
+    """The core reports several jobs' progress in one call (how it catches up under load).
+
+    Each item is a /job_callback body plus its job_id and attempt; each gets its own outcome.
+    """
+    items = json_body("callbacks")["callbacks"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_CALLBACK_BATCH:
+        raise bad_field("callbacks", f"'callbacks' must be a list of 1 to {MAX_CALLBACK_BATCH}")
+    batch = []
+    for n, item in enumerate(items):
+        update, detail = _callback_update(item, f"callbacks[{n}].")
+        job_id, attempt = update.get("job_id"), update.get("attempt", 1)
+        if not isinstance(job_id, str) or not job_id:
+            raise bad_field(f"callbacks[{n}].job_id", "'job_id' must be a non-empty string")
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+            raise bad_field(f"callbacks[{n}].attempt", "'attempt' must be a whole number >= 1")
+        batch.append((job_id, attempt, update, detail))
+    outcomes = _parts().store.apply_callbacks(batch)
+    results = []
+    for (job_id, _, update, _), outcome in zip(batch, outcomes, strict=True):
+        _record_callback(job_id, update, outcome)
+        result = (
+            "not_found" if outcome.job is None else ("applied" if outcome.changed else "unchanged")
+        )
+        results.append({"job_id": job_id, "outcome": result})
+    return jsonify(results=results)
 
 
 @bp.post("/reset")
@@ -319,6 +360,7 @@ def platform_status() -> Response:
         jobs_by_status=parts.store.counts_by_status(),
         jobs_waiting_for_core=parts.store.waiting_for_core(),
         callbacks_pending=queue.get("callbacks_pending"),
+        callbacks_waiting_retry=queue.get("callbacks_waiting_retry"),
         checked_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     )
 

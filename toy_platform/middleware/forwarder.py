@@ -14,13 +14,14 @@ from toy_platform.core.worker import Signal
 from toy_platform.health import describe_error
 from toy_platform.jobs import JobStore, utc_now
 from toy_platform.security import ServiceAuth
-from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+from toy_platform.tracing import outgoing_headers
 
 logger = logging.getLogger(__name__)
 FORWARD_TIMEOUT_S = 5.0
 PARALLEL_FORWARDS = 8
 MAX_BACKOFF_S = 5.0
-MAX_IN_FLIGHT = PARALLEL_FORWARDS * 4
+FORWARD_BATCH = 50
+MAX_IN_FLIGHT = PARALLEL_FORWARDS * FORWARD_BATCH
 
 
 class Forwarder:
@@ -76,8 +77,8 @@ class Forwarder:
         seen = self.wakeup.version
         while not self.stopping.is_set():
             batch = self._take_batch()
-            for job in batch:
-                self._pool.submit(self._forward, job)
+            for start in range(0, len(batch), FORWARD_BATCH):
+                self._pool.submit(self._forward, batch[start : start + FORWARD_BATCH])
             if self._failures:  # core is not taking jobs: back off, whatever arrives
                 self.stopping.wait(min(MAX_BACKOFF_S, 0.25 * 2**self._failures))
                 seen = self.wakeup.version
@@ -94,35 +95,38 @@ class Forwarder:
             self._inflight.update(job["job_id"] for job in batch)
         return batch
 
-    def _forward(self, job: dict[str, Any]) -> None:
-        rid_token = current_request_id.set(job["request_id"])
-        job_token = current_job_id.set(job["job_id"])
+    def _forward(self, jobs: list[dict[str, Any]]) -> None:
         try:
             sent_at = utc_now()
-            accepted = self._send(job)
-            if accepted is not None:
-                self.store.mark_forwarded(
-                    job["job_id"],
-                    job["attempt"],
-                    sent_at,
-                    accepted.get("queued_at"),
-                    accepted.get("position", 0),
-                )
+            accepted = self._send(jobs)
+            if accepted:
+                for job, answer in zip(jobs, accepted, strict=True):
+                    answer.update(attempt=job["attempt"], sent_at=sent_at)
+                self.store.mark_forwarded(accepted)
         finally:
             with self._lock:
-                self._inflight.discard(job["job_id"])
+                self._inflight.difference_update(job["job_id"] for job in jobs)
             self.wakeup.notify()
-            current_job_id.reset(job_token)
-            current_request_id.reset(rid_token)
 
-    def _send(self, job: dict[str, Any]) -> dict[str, Any] | None:
-        """POST the job to the core; its 202 body, or None when it did not take it."""
-        callback_url = f"{self.callback_base}/job_callback/{job['job_id']}?attempt={job['attempt']}"
+    def _send(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """POST the jobs to the core, alone or as a batch; what it answered for each job, or
+        None when it did not take them."""
+        items = [
+            {
+                "job_id": job["job_id"],
+                "data": job["data"],
+                "callback_url": f"{self.callback_base}/job_callback/{job['job_id']}"
+                f"?attempt={job['attempt']}",
+                "request_id": job["request_id"],
+            }
+            for job in jobs
+        ]
+        single = len(items) == 1
         try:
             response = self._session().post(
-                f"{self.core_url}/job_submit",
-                json={"job_id": job["job_id"], "data": job["data"], "callback_url": callback_url},
-                headers=outgoing_headers(),
+                f"{self.core_url}/job_submit" + ("" if single else "/batch"),
+                json=items[0] if single else {"jobs": items},
+                headers=outgoing_headers(jobs[0]["request_id"] if single else None),
                 timeout=FORWARD_TIMEOUT_S,
             )
         except requests.RequestException as exc:
@@ -134,12 +138,20 @@ class Forwarder:
         if self._failures:
             logger.info("core accepts jobs again", extra={"event": "core_reachable"})
         self._failures = 0
-        self.forwards.labels("accepted").inc()
-        accepted: dict[str, Any] = response.json()
-        logger.info(
-            "job forwarded to core",
-            extra={"event": "job_forwarded", "position": accepted.get("position")},
-        )
+        self.forwards.labels("accepted").inc(len(jobs))
+        body = response.json()
+        accepted: list[dict[str, Any]] = [body] if single else body["jobs"]
+        for job, answer in zip(jobs, accepted, strict=True):
+            logger.info(
+                "job forwarded to core",
+                extra={
+                    "event": "job_forwarded",
+                    "position": answer.get("position"),
+                    "job_id": job["job_id"],
+                    "request_id": job["request_id"],
+                    "batch_size": len(jobs),
+                },
+            )
         return accepted
 
     def _failed(self, reason: str) -> None:
