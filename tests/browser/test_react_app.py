@@ -7,9 +7,7 @@ core is stopped and green again after, and logs out.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,45 +16,7 @@ import requests
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _stop(platform: Any, name: str) -> None:
-    # Under `serve`: stop a supervised child and keep it down.
-    stop = getattr(platform, "stop_child", None) or platform.stop_service
-    stop(name)
-
-
-def _start(platform: Any, name: str) -> None:
-    start = getattr(platform, "start_child", None) or platform.start_service
-    start(name)
 
 
 def _require_built(web_url: str) -> None:
@@ -143,12 +103,12 @@ def test_react_app_end_to_end(
         page.screenshot(path=str(artifacts_dir / "react-dashboard.png"), full_page=True)
 
         # Stop the core: the header's light turns red and names it.
-        _stop(platform, "core")
+        platform.stop_child("core")
         try:
             expect(indicator).to_have_text(re.compile(r"core is (down|not ready)"), timeout=20_000)
             expect(indicator).to_have_class(re.compile(r"status-bad"))
         finally:
-            _start(platform, "core")
+            platform.start_child("core")
         expect(indicator).to_have_text("All systems operational", timeout=30_000)
 
         # Logout returns to the login page and forgets the token.
