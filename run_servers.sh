@@ -4,6 +4,8 @@
 # Any option of `toy-platform serve` may follow, e.g. ./run_servers.sh --job-delay 5
 set -euo pipefail
 cd "$(dirname "$0")"
-./setup_env.sh
+TOY_PLATFORM_WEB_OPTIONAL=1 ./setup_env.sh
 export TOY_PLATFORM_LOG_DIR=${TOY_PLATFORM_LOG_DIR:-$PWD/logs}
-exec .venv/bin/toy-platform serve "$@"
+web=()
+[[ -f toy_platform/web_dist/index.html ]] || web=(--no-web)
+exec .venv/bin/toy-platform serve ${web[@]+"${web[@]}"} "$@"

@@ -12,7 +12,8 @@ STAMP_DIR=$VENV/.toy-platform-stamps
 
 say() { printf '==> %s\n' "$*"; }
 
-checksum() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+# cksum is POSIX, so this works on Linux and macOS alike.
+checksum() { cat "$@" 2>/dev/null | cksum | tr ' ' '-'; }
 
 setup_python() {
   if [[ ! -x $VENV/bin/python && ! -x $VENV/Scripts/python.exe ]]; then
@@ -44,7 +45,7 @@ setup_web() {
   fi
   local sources; sources="$(find frontend_react/src frontend_react/index.html frontend_react/public \
       frontend_react/vite.config.ts frontend_react/package.json -type f 2>/dev/null | sort \
-      | xargs cat 2>/dev/null | sha256sum | cut -c1-16)"
+      | xargs cat 2>/dev/null | cksum | tr ' ' '-')"
   if [[ ! -f toy_platform/web_dist/index.html || "$(cat "$STAMP_DIR/web" 2>/dev/null)" != "$sources" ]]; then
     say "building the web app"
     (cd frontend_react && npm run build --silent)
@@ -53,4 +54,7 @@ setup_web() {
 }
 
 setup_python
-setup_web
+if ! setup_web; then
+  [[ ${TOY_PLATFORM_WEB_OPTIONAL:-0} == 1 ]] || exit 1
+  echo "warning: the web app is not built; the platform runs without it" >&2
+fi

@@ -31,6 +31,9 @@ class JobQueue(Protocol):
     def enqueue(self, job: QueuedJob) -> int:
         """Add a job (a job_id already queued is kept once); return its position."""
 
+    def enqueue_many(self, jobs: list[QueuedJob]) -> list[int]:
+        """enqueue for several jobs at once; return their positions."""
+
     def claim(self) -> QueuedJob | None:
         """Take the oldest queued job, or None when there is none."""
 
