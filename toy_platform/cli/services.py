@@ -198,6 +198,9 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     except KeyboardInterrupt:
         click.echo("Stopping...")
     finally:
+        # A second Ctrl+C must not cut the shutdown short and leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         supervisor.stop()
 
 
