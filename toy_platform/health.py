@@ -31,9 +31,16 @@ def describe_error(exc: Exception, timeout: float = PROBE_TIMEOUT_S) -> str:
 
 
 def probe(
-    url: str, session: requests.Session | None = None, timeout: float = PROBE_TIMEOUT_S
+    url: str,
+    session: requests.Session | None = None,
+    timeout: float = PROBE_TIMEOUT_S,
+    health_path: str = "/healthz",
+    ready_path: str | None = "/readyz",
 ) -> dict[str, Any]:
-    """A component's health: up (answers /healthz), ready (/readyz), and why not."""
+    """A component's health: up (answers HEALTH_PATH), ready (READY_PATH), and why not.
+
+    A component without a readiness check (ready_path None) is ready when it is up.
+    """
     http = session or requests
     status: dict[str, Any] = {
         "up": False,
@@ -46,26 +53,40 @@ def probe(
     }
     started = time.perf_counter()
     try:
-        health = http.get(f"{url}/healthz", timeout=timeout, headers=outgoing_headers())
+        health = http.get(f"{url}{health_path}", timeout=timeout, headers=outgoing_headers())
         status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        body = health.json()
+        body = _json_object(health)
         status.update(up=health.ok, version=body.get("version"), uptime_s=body.get("uptime_s"))
         if not health.ok:
-            status["reason"] = f"/healthz answered HTTP {health.status_code}"
+            status["reason"] = f"{health_path} answered HTTP {health.status_code}"
+            return status
+        if ready_path is None:
+            status["ready"] = True
             return status
         # /readyz may itself wait up to PROBE_TIMEOUT_S on a hung dependency: allow for that.
         ready_timeout = timeout + READYZ_GRACE_S
         try:
-            ready = http.get(f"{url}/readyz", timeout=ready_timeout, headers=outgoing_headers())
+            ready = http.get(
+                f"{url}{ready_path}", timeout=ready_timeout, headers=outgoing_headers()
+            )
         except requests.Timeout:
-            status["reason"] = f"/readyz gave no answer within {ready_timeout:g} s (a check hangs)"
+            status["reason"] = f"{ready_path} gave no answer within {ready_timeout:g} s"
             return status
         status["ready"] = ready.status_code == 200
         if not status["ready"]:
-            status["reason"] = ready.json().get("reason") or f"HTTP {ready.status_code}"
+            status["reason"] = _json_object(ready).get("reason") or f"HTTP {ready.status_code}"
     except (requests.RequestException, ValueError) as exc:
         status["reason"] = describe_error(exc, timeout)
     return status
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when it answered something else."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def probe_all(urls: dict[str, str], timeout: float = PROBE_TIMEOUT_S) -> dict[str, dict[str, Any]]:

@@ -25,7 +25,6 @@ The `--json` shape (stable; fields are added, never renamed or removed)::
 from __future__ import annotations
 
 import contextvars
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
@@ -36,7 +35,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from toy_platform.config import Settings
-from toy_platform.health import PROBE_TIMEOUT_S, describe_error, probe, read_supervisor
+from toy_platform.health import PROBE_TIMEOUT_S, probe, read_supervisor
 from toy_platform.logview import parse_time
 
 SERVICES = ("auth", "middleware", "core")
@@ -80,18 +79,7 @@ def component_urls(settings: Settings, record: dict[str, Any] | None) -> dict[st
 
 def probe_frontend(url: str, path: str, timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
     """A front-end only has a liveness endpoint: up and ready are the same thing."""
-    status: dict[str, Any] = {"up": False, "ready": False, "reason": None, "url": url}
-    status.update(latency_ms=None, version=None, uptime_s=None)
-    started = time.perf_counter()
-    try:
-        response = requests.get(f"{url}{path}", timeout=timeout)
-        status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        status["up"] = status["ready"] = response.ok
-        if not response.ok:
-            status["reason"] = f"{path} answered HTTP {response.status_code}"
-    except requests.RequestException as exc:
-        status["reason"] = describe_error(exc, timeout)
-    return status
+    return probe(url, timeout=timeout, health_path=path, ready_path=None)
 
 
 def fetch_metrics(url: str, timeout: float = PROBE_TIMEOUT_S) -> Metrics | None:
