@@ -21,6 +21,16 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 @pytest.fixture
+def services(tmp_path: Path) -> Iterator[Platform]:
+    """Auth, core and middleware run one by one, so a test can kill and restart each."""
+    platform = Platform(tmp_path, job_delay=0.2)
+    try:
+        yield platform.start_all_services()
+    finally:
+        platform.stop()
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A user name no other test uses, so tests can share one platform."""
     return f"user{next(_counter)}"

@@ -29,16 +29,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         platform.stop()
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Platform]:
-    """Auth, core and middleware run one by one, so a test can kill and restart each."""
-    platform = Platform(tmp_path, job_delay=0.3)
-    try:
-        yield platform.start_all_services()
-    finally:
-        platform.stop()
-
-
 def test_first_start_prints_a_random_admin_password_that_works(tmp_path: Path) -> None:
     platform = Platform(tmp_path)
     platform.admin_password = ""  # let serve generate one

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -12,15 +10,6 @@ from harness import Platform, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Platform]:
-    platform = Platform(tmp_path, job_delay=0.05)
-    try:
-        yield platform.start_all_services()
-    finally:
-        platform.stop()
 
 
 def log_lines(platform: Platform, service: str) -> list[dict]:
