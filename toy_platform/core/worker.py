@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
 CALLBACK_BATCH = 50
+COALESCE_S = 0.03
 MAX_BACKOFF_S = 30.0
 
 
@@ -163,9 +164,11 @@ class CorePool:
                 continue
             if len(callbacks) == 1:
                 self._deliver(session, callbacks[0])
-                continue
-            for url, group in _by_batch_url(callbacks).items():
-                self._deliver_batch(session, url, group)
+            else:
+                for url, group in _by_batch_url(callbacks).items():
+                    self._deliver_batch(session, url, group)
+            # Busy: let a few more callbacks gather, so they go out in one call, not one each.
+            self.stopping.wait(COALESCE_S)
 
     def _deliver(self, session: requests.Session, callback: Callback) -> None:
         """POST one callback to its URL (the usual case when the middleware keeps up)."""

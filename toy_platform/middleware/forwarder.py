@@ -21,6 +21,7 @@ FORWARD_TIMEOUT_S = 5.0
 PARALLEL_FORWARDS = 8
 MAX_BACKOFF_S = 5.0
 FORWARD_BATCH = 50
+COALESCE_S = 0.03
 MAX_IN_FLIGHT = PARALLEL_FORWARDS * FORWARD_BATCH
 
 
@@ -84,6 +85,9 @@ class Forwarder:
                 seen = self.wakeup.version
             elif not batch:
                 seen = self.wakeup.wait(seen, timeout=1.0)
+            else:
+                # Busy: let a few more jobs arrive, so they go out in one call, not one each.
+                self.stopping.wait(COALESCE_S)
 
     def _take_batch(self) -> list[dict[str, Any]]:
         """Unforwarded jobs not already on their way, keeping few in memory at once."""
