@@ -6,6 +6,7 @@ import click
 
 from toy_platform import __version__
 from toy_platform.cli.chaos import chaos_group
+from toy_platform.cli.observe import doctor_command, logs_command, status_command
 from toy_platform.cli.services import (
     auth_command,
     core_command,
@@ -32,16 +33,11 @@ for command in (
     dashboard_command,
     user_group,
     chaos_group,
+    status_command,
+    logs_command,
+    doctor_command,
 ):
     cli.add_command(command)
-
-try:  # the observability commands
-    from toy_platform.cli.observe import doctor_command, logs_command, status_command
-
-    for command in (status_command, logs_command, doctor_command):
-        cli.add_command(command)
-except ImportError:  # pragma: no cover - while observe.py is not there
-    pass
 
 
 def main() -> None:
