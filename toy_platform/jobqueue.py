@@ -223,6 +223,15 @@ class CallbackOutbox:
                 (time.time() + delay_s, error, seq),
             )
 
+    def retry_now(self, url_prefix: str) -> int:
+        """Callbacks to URLs under URL_PREFIX that wait out a back-off become due at once."""
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_at = 0 WHERE next_attempt_at > ?"
+                " AND substr(url, 1, ?) = ?",
+                (time.time(), len(url_prefix), url_prefix),
+            ).rowcount
+
     def release_leases(self) -> None:
         """After a restart no sender holds a lease: make every callback sendable again."""
         with self.db.transaction() as conn:

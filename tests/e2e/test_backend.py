@@ -14,6 +14,7 @@ import psutil
 import pytest
 import requests
 from harness import Platform, answers, wait_until
+from prometheus_client.parser import text_string_to_metric_families
 
 from toy_platform.client import PlatformClient, PlatformError
 
@@ -173,7 +174,7 @@ def test_jobs_queued_at_core_survive_a_hard_kill_of_core(services: Platform) -> 
 
 def test_results_survive_the_middleware_being_down(services: Platform) -> None:
     admin = services.client()
-    ids = [admin.submit_job(f"j{n}", f"data-{n}")["job_id"] for n in range(3)]
+    ids = [admin.submit_job(f"j{n}", f"data-{n}")["job_id"] for n in range(8)]
     wait_until(
         lambda: all(
             any(e["status"] == "forwarded" for e in admin.get_job(i)["events"]) for i in ids
@@ -199,6 +200,9 @@ def test_results_survive_the_middleware_being_down(services: Platform) -> None:
         assert done["status"] == "succeeded", done
     retried = [e for e in admin.get_job(ids[0])["events"] if e["status"] == "succeeded"]
     assert "attempts" in (retried[0]["detail"] or ""), "the history counts the retries"
+    assert requests_answered(services, "middleware", "/job_callbacks") >= 1, (
+        "the callbacks that piled up went back in a batch"
+    )
 
 
 def test_a_job_submitted_while_core_is_down_is_accepted_and_done_later(
@@ -206,10 +210,26 @@ def test_a_job_submitted_while_core_is_down_is_accepted_and_done_later(
 ) -> None:
     admin = services.client()
     services.kill_service("core")
-    job = admin.submit_job("later", "abc")
-    assert job["status"] == "queued"
+    jobs = [admin.submit_job(f"later-{n}", f"abc{n}") for n in range(5)]
+    assert {job["status"] for job in jobs} == {"queued"}
     services.start_service("core")
-    assert admin.wait_for_job(job["job_id"], timeout=30)["result"] == "cba"
+    for n, job in enumerate(jobs):
+        assert admin.wait_for_job(job["job_id"], timeout=30)["result"] == f"{n}cba"
+    assert requests_answered(services, "core", "/job_submit/batch") >= 1, (
+        "the jobs that waited for core went to it in a batch"
+    )
+
+
+def requests_answered(platform: Platform, service: str, endpoint: str) -> float:
+    """How many requests SERVICE answered on ENDPOINT, from its /metrics."""
+    text = requests.get(f"{platform.url(service)}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "toy_platform_http_requests_total"
+        and sample.labels.get("endpoint") == endpoint
+    )
 
 
 def test_idempotency_key_prevents_a_duplicate_after_a_retry(served: Platform) -> None:

@@ -231,3 +231,14 @@ def test_a_bad_batch_is_refused_whole(
     assert response.status_code == 400
     assert response.get_json()["field"] == field
     assert core_app.extensions["core"].queue.size() == 0
+
+
+def test_callbacks_waiting_out_a_back_off_can_be_sent_at_once(tmp_path) -> None:
+    _, outbox = open_core_store(tmp_path)
+    outbox.add("a", "http://mw:1/job_callback/a", {"status": "running"}, None)
+    outbox.add("b", "http://other:2/job_callback/b", {"status": "running"}, None)
+    for callback in outbox.lease_batch(2):
+        outbox.retry_later(callback.seq, 3600, "connection refused")
+    assert outbox.lease_next() is None
+    assert outbox.retry_now("http://mw:1/") == 1
+    assert [c.job_id for c in outbox.lease_batch(5)] == ["a"]

@@ -232,6 +232,9 @@ class CorePool:
             )
             return
         self.outbox.delivered(callback)
+        if callback.attempts > 1:  # the middleware answers again: send what waited at once
+            parts = urlsplit(callback.url)
+            self.outbox.retry_now(f"{parts.scheme}://{parts.netloc}/")
         self.metrics.callbacks.labels(outcome.split(":")[0]).inc()
         if outcome == "delivered":
             logger.info("callback %s delivered", status, extra=extra)
