@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +47,6 @@ class ServiceState:
     started_at: float = field(default_factory=time.time)
     readiness: list[tuple[str, ReadinessCheck]] = field(default_factory=list)
     paused_until: float = 0.0
-    pause_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_if_paused(self) -> None:
         """Hang while a chaos pause is on: the service is alive but does not answer."""
@@ -224,15 +221,10 @@ def _common_endpoints(svc: ServiceState) -> Any:
             raise ApiError(
                 400, "'seconds' must be a number from 0 to 600", "invalid_field", field="seconds"
             )
-        with svc.pause_lock:
-            svc.paused_until = time.time() + float(seconds)
+        svc.paused_until = time.time() + float(seconds)
         logger.warning(
             "chaos: pausing for %s s", seconds, extra={"event": "chaos_pause", "seconds": seconds}
         )
         return jsonify(paused_s=seconds), 202
 
     return bp
-
-
-def load_json_resource(name: str) -> Any:
-    return json.loads(resources.files("toy_platform.openapi").joinpath(name).read_text())
