@@ -114,7 +114,15 @@ def add_supervisor_facts(components: dict[str, dict[str, Any]], settings: Settin
     """Add restarts and last exit codes from the supervisor's record, where there is one."""
     children = (read_supervisor(settings) or {}).get("children", {})
     for name, component in components.items():
-        child = children.get(name, {})
-        component["restarts"] = child.get("restarts")
-        component["last_exit_code"] = child.get("last_exit_code")
-        component["last_exit_at"] = child.get("last_exit_at")
+        component.update(supervisor_facts(children.get(name, {})))
+
+
+def supervisor_facts(child: dict[str, Any]) -> dict[str, Any]:
+    """What the supervisor recorded of one child: restarts, last exit code and time."""
+    return {key: child.get(key) for key in ("restarts", "last_exit_code", "last_exit_at")}
+
+
+def child_pid(settings: Settings, name: str) -> int | None:
+    """The pid `toy-platform serve` recorded for child NAME, if any."""
+    pid = (read_supervisor(settings) or {}).get("children", {}).get(name, {}).get("pid")
+    return pid if isinstance(pid, int) else None

@@ -35,7 +35,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from toy_platform.config import Settings
-from toy_platform.health import PROBE_TIMEOUT_S, probe, read_supervisor
+from toy_platform.health import PROBE_TIMEOUT_S, probe, read_supervisor, supervisor_facts
 from toy_platform.logview import parse_time
 
 SERVICES = ("auth", "middleware", "core")
@@ -139,9 +139,7 @@ def _add_supervisor(components: dict[str, dict[str, Any]], record: dict[str, Any
     for name, component in components.items():
         child = children.get(name, {})
         component["supervisor_state"] = child.get("state")
-        component["restarts"] = child.get("restarts")
-        component["last_exit_code"] = child.get("last_exit_code")
-        component["last_exit_at"] = child.get("last_exit_at")
+        component.update(supervisor_facts(child))
 
 
 def _supervisor_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:

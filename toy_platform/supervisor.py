@@ -262,14 +262,6 @@ class Supervisor:
             logger.warning("cannot write %s: %s", self.state_file, exc)
 
 
-def read_child_pid(state_file: Path, name: str) -> int | None:
-    try:
-        pid = json.loads(state_file.read_text())["children"][name]["pid"]
-        return int(pid) if pid else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def hold_file(data_dir: Path, name: str) -> Path:
     """While this file exists, the supervisor keeps child NAME stopped."""
     return data_dir / "hold" / name

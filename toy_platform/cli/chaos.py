@@ -8,9 +8,9 @@ import requests
 
 from toy_platform.cli.options import common_options
 from toy_platform.config import Settings
-from toy_platform.health import SUPERVISOR_FILE, describe_error
+from toy_platform.health import SUPERVISOR_FILE, child_pid, describe_error
 from toy_platform.security import ServiceAuth, load_service_key
-from toy_platform.supervisor import hold_file, read_child_pid
+from toy_platform.supervisor import hold_file
 
 CHILDREN = ("auth", "core", "middleware", "web", "dashboard")
 
@@ -26,7 +26,7 @@ def chaos_group() -> None:
 def kill(settings: Settings, component: str) -> None:
     """Kill COMPONENT hard; `toy-platform serve` notices and restarts it."""
     state_file = settings.data_dir / SUPERVISOR_FILE
-    pid = read_child_pid(state_file, component)
+    pid = child_pid(settings, component)
     if pid is None:
         raise click.ClickException(
             f"no running {component} recorded in {state_file};"
