@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from toy_platform.db import Database
+from toy_platform.db import Database, GroupCommit
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 _RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
@@ -70,6 +70,15 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
+class _NewJob:
+    owner: str
+    job_name: str
+    data: str
+    request_id: str | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
 class CallbackOutcome:
     changed: bool
     job: dict[str, Any] | None
@@ -80,6 +89,7 @@ class JobStore:
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, _SCHEMA)
+        self._insert = GroupCommit(self.db, self._insert_one)
 
     def create(
         self,
@@ -89,21 +99,42 @@ class JobStore:
         request_id: str | None,
         idempotency_key: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store a new job; with a known idempotency key, return that job instead (, False)."""
+        """Store a new job; with a known idempotency key, return that job instead (, False).
+
+        Jobs submitted at the same moment share one transaction (see GroupCommit)."""
+        return self._insert(_NewJob(owner, job_name, data, request_id, idempotency_key))
+
+    def _insert_one(self, conn: sqlite3.Connection, new: _NewJob) -> tuple[dict[str, Any], bool]:
+        if new.idempotency_key:
+            existing = self._by_idempotency_key(conn, new.owner, new.idempotency_key)
+            if existing is not None:
+                return existing, False
         now, job_id = utc_now(), uuid.uuid4().hex
-        with self.db.transaction() as conn:
-            if idempotency_key:
-                existing = self._by_idempotency_key(conn, owner, idempotency_key)
-                if existing is not None:
-                    return existing, False
-            conn.execute(
-                "INSERT INTO jobs (job_id, job_name, owner, data, created_at, created_epoch,"
-                " request_id, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, job_name, owner, data, now, time.time(), request_id, idempotency_key),
-            )
-            _add_event(conn, job_id, "submitted", "middleware", f"by {owner}", now)
-            job = self._get(conn, job_id)
-        assert job is not None
+        conn.execute(
+            "INSERT INTO jobs (job_id, job_name, owner, data, created_at, created_epoch,"
+            " request_id, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                new.job_name,
+                new.owner,
+                new.data,
+                now,
+                time.time(),
+                new.request_id,
+                new.idempotency_key,
+            ),
+        )
+        _add_event(conn, job_id, "submitted", "middleware", f"by {new.owner}", now)
+        job = dict.fromkeys(PUBLIC_FIELDS)
+        job.update(
+            job_id=job_id,
+            job_name=new.job_name,
+            owner=new.owner,
+            status="queued",
+            created_at=now,
+            request_id=new.request_id,
+            attempt=1,
+        )
         return job, True
 
     def _by_idempotency_key(

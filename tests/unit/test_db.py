@@ -1,0 +1,92 @@
+"""GroupCommit: writes from many threads share transactions, and each one still lands."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from toy_platform.db import Database, GroupCommit
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS items (value INTEGER NOT NULL UNIQUE);"
+
+
+def insert(conn: sqlite3.Connection, value: int) -> int:
+    conn.execute("INSERT INTO items (value) VALUES (?)", (value,))
+    return value * 10
+
+
+def stored(db: Database) -> list[int]:
+    return [row["value"] for row in db.query("SELECT value FROM items ORDER BY value")]
+
+
+def test_a_lone_write_is_committed_and_returns_its_result(tmp_path: Path) -> None:
+    db = Database(tmp_path / "t.db", SCHEMA)
+    assert GroupCommit(db, insert)(7) == 70
+    assert stored(Database(tmp_path / "t.db", SCHEMA)) == [7]
+
+
+def test_waiting_writers_share_a_transaction(tmp_path: Path) -> None:
+    db = Database(tmp_path / "t.db", SCHEMA)
+    transactions = 0
+    original = db._transaction_held
+
+    def counting(conn: sqlite3.Connection):  # type: ignore[no-untyped-def]
+        nonlocal transactions
+        transactions += 1
+        return original(conn)
+
+    db._transaction_held = counting  # type: ignore[method-assign]
+    commit = GroupCommit(db, insert)
+    results: dict[int, int] = {}
+
+    def write(value: int) -> None:
+        results[value] = commit(value)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(40)]
+    with db._write_lock:  # hold the writers back so they queue up behind the lock
+        for thread in threads:
+            thread.start()
+        while len(commit._queue) < len(threads):
+            threading.Event().wait(0.001)
+    for thread in threads:
+        thread.join()
+    assert results == {n: n * 10 for n in range(40)}
+    assert stored(db) == list(range(40))
+    assert transactions == 1
+
+
+def test_one_failing_write_does_not_fail_the_others(tmp_path: Path) -> None:
+    db = Database(tmp_path / "t.db", SCHEMA)
+    commit = GroupCommit(db, insert)
+    commit(3)
+    outcomes: dict[int, object] = {}
+
+    def write(value: int) -> None:
+        try:
+            outcomes[value] = commit(value)
+        except sqlite3.IntegrityError as exc:
+            outcomes[value] = exc
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in (1, 2, 3, 4)]
+    with db._write_lock:
+        for thread in threads:
+            thread.start()
+        while len(commit._queue) < len(threads):
+            threading.Event().wait(0.001)
+    for thread in threads:
+        thread.join()
+    assert outcomes[1] == 10 and outcomes[2] == 20 and outcomes[4] == 40
+    assert isinstance(outcomes[3], sqlite3.IntegrityError)
+    assert stored(db) == [1, 2, 3, 4]
+
+
+def test_a_failing_lone_write_raises_and_leaves_nothing(tmp_path: Path) -> None:
+    db = Database(tmp_path / "t.db", SCHEMA)
+    commit = GroupCommit(db, insert)
+    commit(1)
+    with pytest.raises(sqlite3.IntegrityError):
+        commit(1)
+    assert stored(db) == [1]
