@@ -207,12 +207,14 @@ class CallbackOutbox:
                 leased.append(Callback(**fields))
         return leased
 
-    def delivered(self, callback: Callback) -> None:
-        """Forget CALLBACK and the older ones of its job that it made needless."""
+    def delivered(self, callbacks: list[Callback]) -> None:
+        """Forget CALLBACKS and the older ones of their jobs that they made needless."""
+        if not callbacks:
+            return
         with self.db.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "DELETE FROM outbox WHERE job_id = ? AND url = ? AND seq <= ?",
-                (callback.job_id, callback.url, callback.seq),
+                [(c.job_id, c.url, c.seq) for c in callbacks],
             )
 
     def retry_later(self, seq: int, delay_s: float, error: str) -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_cors import CORS
@@ -80,16 +80,33 @@ def create_service_app(settings: Settings, name: str, cors: bool = False) -> Fla
     app.config["MAX_CONTENT_LENGTH"] = settings.max_data_bytes * 6 + 64 * 1024
     register_error_handlers(app)
     if cors:
-        CORS(
-            app,
-            origins=list(settings.allowed_origins),
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER],
-            max_age=600,
-        )
+        _install_cors(app, settings)
     _install_request_hooks(app, svc)
     app.register_blueprint(_common_endpoints(svc))
     return app
+
+
+def _install_cors(app: Flask, settings: Settings) -> None:
+    """flask-cors for exactly the front-ends' origins, run only for requests that name one.
+
+    Browsers send Origin on every cross-origin call; scripts and services do not, and on
+    a busy service flask-cors' work for them was a sixth of the time of a simple request.
+    """
+    CORS(
+        app,
+        origins=list(settings.allowed_origins),
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER],
+        max_age=600,
+    )
+    cors_after_request = cast(Callable[[Response], Response], app.after_request_funcs[None].pop())
+
+    @app.after_request
+    def _cors(response: Response) -> Response:
+        response.vary.add("Origin")
+        if "Origin" not in request.headers:
+            return response
+        return cors_after_request(response)
 
 
 def _install_request_hooks(app: Flask, svc: ServiceState) -> None:

@@ -80,8 +80,8 @@ def test_outbox_sends_only_the_newest_callback_of_a_job(tmp_path) -> None:
     assert (first.job_id, first.payload["status"]) == ("a", "succeeded")
     assert (second.job_id, second.payload["status"]) == ("b", "running")
     assert outbox.lease_next() is None
-    outbox.delivered(first)
-    outbox.delivered(second)
+    outbox.delivered([first])
+    outbox.delivered([second])
     assert outbox.pending() == 0, "a's running callback went with its succeeded one"
 
 
@@ -91,7 +91,7 @@ def test_outbox_sends_one_callback_of_a_job_at_a_time(tmp_path) -> None:
     running = outbox.lease_next()
     outbox.add("a", "u", {"status": "succeeded"}, None)
     assert outbox.lease_next() is None, "the succeeded callback waits for the one in flight"
-    outbox.delivered(running)
+    outbox.delivered([running])
     final = outbox.lease_next()
     assert (final.payload["status"], final.attempts) == ("succeeded", 1)
 

@@ -303,6 +303,20 @@ def test_cors_allows_exactly_the_front_end_origins(mw: FlaskClient, settings: Se
     assert "Access-Control-Allow-Origin" not in evil.headers
 
 
+def test_cors_headers_on_answers_to_a_front_end_and_vary_on_all(
+    mw: FlaskClient, settings: Settings, tokens: dict[str, str]
+) -> None:
+    from_web = mw.get("/list_jobs", headers={**bearer(tokens["alice"]), "Origin": settings.web_url})
+    assert from_web.headers["Access-Control-Allow-Origin"] == settings.web_url
+    assert "X-Request-ID" in from_web.headers["Access-Control-Expose-Headers"]
+    from_script = mw.get("/list_jobs", headers=bearer(tokens["alice"]))
+    assert "Access-Control-Allow-Origin" not in from_script.headers
+    assert "Origin" in from_web.headers["Vary"] and "Origin" in from_script.headers["Vary"]
+    refused = mw.get("/list_jobs", headers={"Origin": settings.web_url})
+    assert refused.status_code == 401
+    assert refused.headers["Access-Control-Allow-Origin"] == settings.web_url
+
+
 def callbacks(mw: FlaskClient, settings: Settings, items: list):
     raw = json.dumps({"callbacks": items}).encode()
     return mw.post(

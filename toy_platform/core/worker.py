@@ -15,14 +15,14 @@ import requests
 
 from toy_platform.core.processing import reverse_text
 from toy_platform.jobqueue import Callback, CallbackOutbox, QueuedJob, SqliteJobQueue
-from toy_platform.security import ServiceAuth
+from toy_platform.security import service_session
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
 
 logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
 CALLBACK_BATCH = 50
-COALESCE_S = 0.03
+COALESCE_S = 0.1
 MAX_BACKOFF_S = 30.0
 
 
@@ -151,8 +151,7 @@ class CorePool:
     # -- callback senders ----------------------------------------------------
 
     def _send_loop(self) -> None:
-        session = requests.Session()
-        session.auth = ServiceAuth(self.service_key)
+        session = service_session(self.service_key)
         seen = self.callbacks_ready.version
         while not self.stopping.is_set():
             self.wait_if_paused()
@@ -185,7 +184,7 @@ class CorePool:
         finally:
             current_job_id.reset(job_token)
             current_request_id.reset(rid_token)
-        self._settle(callback, payload["status"], outcome)
+        self._settle([callback], [outcome])
 
     def _deliver_batch(self, session: requests.Session, url: str, group: list[Callback]) -> None:
         """POST several callbacks to the middleware's batch endpoint in one call."""
@@ -205,13 +204,25 @@ class CorePool:
             results = response.json()["results"] if outcome == "delivered" else None
         except (requests.RequestException, ValueError, KeyError) as exc:
             outcome, results = f"retry: {type(exc).__name__}: {_short(exc)}", None
-        for n, callback in enumerate(group):
-            each = outcome
-            if results is not None and results[n].get("outcome") == "not_found":
-                each = "dropped: the middleware does not know the job (reset?)"
-            self._settle(callback, callback.payload["status"], each)
+        outcomes = [outcome] * len(group)
+        for n, result in enumerate(results or []):
+            if result.get("outcome") == "not_found":
+                outcomes[n] = "dropped: the middleware does not know the job (reset?)"
+        self._settle(group, outcomes)
 
-    def _settle(self, callback: Callback, status: str, outcome: str) -> None:
+    def _settle(self, callbacks: list[Callback], outcomes: list[str]) -> None:
+        """Forget the callbacks that went through (in one transaction), back off the others."""
+        done = [c for c, o in zip(callbacks, outcomes, strict=True) if not o.startswith("retry")]
+        self.outbox.delivered(done)
+        for callback, outcome in zip(callbacks, outcomes, strict=True):
+            self._record(callback, outcome)
+        # The middleware answers again: send what waited out a back-off at once.
+        for origin in {_origin(c.url) for c in done if c.attempts > 1}:
+            self.outbox.retry_now(origin)
+        self.callbacks_ready.notify()
+
+    def _record(self, callback: Callback, outcome: str) -> None:
+        status = callback.payload["status"]
         extra = {
             "event": "callback_" + outcome.split(":")[0],
             "job_id": callback.job_id,
@@ -231,16 +242,16 @@ class CorePool:
                 extra=extra | {"retry_in_s": round(delay, 2)},
             )
             return
-        self.outbox.delivered(callback)
-        if callback.attempts > 1:  # the middleware answers again: send what waited at once
-            parts = urlsplit(callback.url)
-            self.outbox.retry_now(f"{parts.scheme}://{parts.netloc}/")
         self.metrics.callbacks.labels(outcome.split(":")[0]).inc()
         if outcome == "delivered":
             logger.info("callback %s delivered", status, extra=extra)
         else:
             logger.warning("callback %s dropped: %s", status, outcome, extra=extra)
-        self.callbacks_ready.notify()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
 
 
 def _by_batch_url(callbacks: list[Callback]) -> dict[str, list[Callback]]:

@@ -25,7 +25,7 @@ from toy_platform.middleware.identity import (
     current_identity,
     login_required,
 )
-from toy_platform.security import ServiceAuth
+from toy_platform.security import service_session
 from toy_platform.service import create_service_app, require_service_signature, state
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
 
@@ -76,8 +76,7 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     svc = app.extensions["toy_platform"]
     registry: CollectorRegistry = svc.registry
     store = JobStore(settings.data_dir / "middleware.sqlite3")
-    core = requests.Session()
-    core.auth = ServiceAuth(svc.service_key)
+    core = service_session(svc.service_key)
     parts = MiddlewareParts(
         settings=settings,
         store=store,

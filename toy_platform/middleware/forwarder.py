@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter
 from toy_platform.core.worker import Signal
 from toy_platform.health import describe_error
 from toy_platform.jobs import JobStore, utc_now
-from toy_platform.security import ServiceAuth
+from toy_platform.security import service_session
 from toy_platform.tracing import outgoing_headers
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ FORWARD_TIMEOUT_S = 5.0
 PARALLEL_FORWARDS = 8
 MAX_BACKOFF_S = 5.0
 FORWARD_BATCH = 50
-COALESCE_S = 0.03
+COALESCE_S = 0.1
 MAX_IN_FLIGHT = PARALLEL_FORWARDS * FORWARD_BATCH
 
 
@@ -69,8 +69,7 @@ class Forwarder:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.auth = ServiceAuth(self.service_key)
+            session = service_session(self.service_key)
             self._local.session = session
         return session
 
