@@ -69,6 +69,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key sent again with another job_name or data: a client bug, not a retry."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
 @dataclass(frozen=True)
 class _NewJob:
     owner: str
@@ -106,7 +114,7 @@ class JobStore:
 
     def _insert_one(self, conn: sqlite3.Connection, new: _NewJob) -> tuple[dict[str, Any], bool]:
         if new.idempotency_key:
-            existing = self._by_idempotency_key(conn, new.owner, new.idempotency_key)
+            existing = self._by_idempotency_key(conn, new)
             if existing is not None:
                 return existing, False
         now, job_id = utc_now(), uuid.uuid4().hex
@@ -137,12 +145,12 @@ class JobStore:
         )
         return job, True
 
-    def _by_idempotency_key(
-        self, conn: sqlite3.Connection, owner: str, key: str
-    ) -> dict[str, Any] | None:
+    def _by_idempotency_key(self, conn: sqlite3.Connection, new: _NewJob) -> dict[str, Any] | None:
+        """The job this user already submitted with this key in the last 24 h, if any."""
         row = conn.execute(
-            "SELECT job_id, created_epoch FROM jobs WHERE owner = ? AND idempotency_key = ?",
-            (owner, key),
+            "SELECT job_id, created_epoch, job_name, data FROM jobs"
+            " WHERE owner = ? AND idempotency_key = ?",
+            (new.owner, new.idempotency_key),
         ).fetchone()
         if row is None:
             return None
@@ -151,6 +159,8 @@ class JobStore:
                 "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?", (row["job_id"],)
             )
             return None
+        if (row["job_name"], row["data"]) != (new.job_name, new.data):
+            raise IdempotencyKeyReused(row["job_id"])
         return self._get(conn, row["job_id"])
 
     def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:

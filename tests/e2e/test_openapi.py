@@ -517,6 +517,14 @@ def test_job_submit_errors(check: Checker, admin_token: str) -> None:
         "invalid_header",
         request_valid=False,
     )
+    key = {"Idempotency-Key": "openapi-key-reused"}
+    check("middleware", submit(check, admin_token, headers=key), 202)
+    check(
+        "middleware",
+        submit(check, admin_token, data="something else", headers=key),
+        422,
+        "idempotency_key_reused",
+    )
 
 
 def test_job_submit_too_large(check: Checker, admin_token: str) -> None:

@@ -144,6 +144,22 @@ def test_idempotency_key_returns_the_same_job(mw: FlaskClient, tokens: dict[str,
     assert mw.get("/list_jobs", headers=bearer(tokens["alice"])).get_json()["total"] == 1
 
 
+def test_idempotency_key_reused_for_another_job_is_refused(
+    mw: FlaskClient, tokens: dict[str, str]
+) -> None:
+    headers = {"Idempotency-Key": "k-2"}
+    first = submit(mw, tokens["alice"], headers=headers).get_json()
+    for changed in ({"job_name": "other"}, {"data": "other data"}):
+        body = {"job_name": "job", "data": "hello", **changed}
+        response = mw.post("/job_submit", json=body, headers={**bearer(tokens["alice"]), **headers})
+        assert response.status_code == 422
+        error = response.get_json()
+        assert error["code"] == "idempotency_key_reused"
+        assert error["field"] == "Idempotency-Key"
+        assert error["job_id"] == first["job_id"]
+    assert mw.get("/list_jobs", headers=bearer(tokens["alice"])).get_json()["total"] == 1
+
+
 def test_list_jobs_hides_other_users_jobs(mw: FlaskClient, tokens: dict[str, str]) -> None:
     submit(mw, tokens["alice"], name="a1")
     submit(mw, tokens["alice"], name="a2")

@@ -17,7 +17,7 @@ from toy_platform import __version__
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.health import add_supervisor_facts, describe_error, probe_all
-from toy_platform.jobs import STATUSES, CallbackOutcome, JobStore
+from toy_platform.jobs import STATUSES, CallbackOutcome, IdempotencyKeyReused, JobStore
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import (
     TokenVerifier,
@@ -151,9 +151,19 @@ def job_submit() -> tuple[Response, int]:
             field="Idempotency-Key",
         )
     parts = _parts()
-    job, created = parts.store.create(
-        current_identity().username, name, data, current_request_id.get(), key
-    )
+    try:
+        job, created = parts.store.create(
+            current_identity().username, name, data, current_request_id.get(), key
+        )
+    except IdempotencyKeyReused as exc:
+        raise ApiError(
+            422,
+            f"Idempotency-Key '{key}' was already used for another job ({exc.job_id}) with a"
+            " different job_name or data; use a new key for a new job",
+            "idempotency_key_reused",
+            field="Idempotency-Key",
+            job_id=exc.job_id,
+        ) from exc
     token = current_job_id.set(job["job_id"])
     if created:
         parts.submitted.inc()
