@@ -12,7 +12,9 @@ import argparse
 import statistics
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from tqdm import tqdm
 
@@ -35,19 +37,41 @@ def succeeded_count(client: PlatformClient) -> int:
     return client.list_jobs(status="succeeded", limit=1)["total"]
 
 
+def completion_latencies(client: PlatformClient, prefix: str, expected: int) -> list[float]:
+    """Seconds from submit to result of this run's jobs, as the middleware recorded them."""
+    latencies: list[float] = []
+    offset = 0
+    while len(latencies) < expected:
+        page = client.list_jobs(status="succeeded", limit=1000, offset=offset)
+        if not page["jobs"]:
+            break
+        for job in page["jobs"]:
+            if job["job_name"].startswith(prefix) and job.get("completed_at"):
+                created = datetime.fromisoformat(job["created_at"])
+                completed = datetime.fromisoformat(str(job["completed_at"]))
+                latencies.append((completed - created).total_seconds())
+        offset += len(page["jobs"])
+    return latencies
+
+
+def ms(values: list[float], percent: int) -> str:
+    return f"{statistics.quantiles(values, n=100)[percent - 1] * 1000:.0f} ms"
+
+
 def main() -> None:
     args = parse_args()
     login = PlatformClient(args.auth_url, args.middleware_url)
     token = login.login(args.username, args.password)["token"]
     baseline = succeeded_count(login)
     local = threading.local()
+    prefix = f"load-{uuid.uuid4().hex[:6]}-"
     latencies: list[float] = []
 
     def submit(n: int) -> None:
         if not hasattr(local, "client"):  # one HTTP session per client thread
             local.client = PlatformClient(args.auth_url, args.middleware_url, token=token)
         started = time.perf_counter()
-        local.client.submit_job(f"load-{n}", f"payload number {n}")
+        local.client.submit_job(f"{prefix}{n}", f"payload number {n}")
         latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -69,11 +93,13 @@ def main() -> None:
             time.sleep(0.1)
     total_s = time.perf_counter() - started
 
-    quantiles = statistics.quantiles(latencies, n=100)
     print(f"jobs: {args.jobs}, clients: {args.clients}")
     print(f"submits/s:        {args.jobs / submit_s:8.1f}")
     print(f"completed jobs/s: {done / total_s:8.1f}  ({done} of {args.jobs} in {total_s:.1f} s)")
-    print(f"submit latency:   p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms")
+    print(f"submit latency:   p50 {ms(latencies, 50)}, p99 {ms(latencies, 99)}")
+    finished = completion_latencies(login, prefix, args.jobs)
+    if len(finished) >= 2:
+        print(f"submit to result: p50 {ms(finished, 50)}, p99 {ms(finished, 99)}")
 
 
 if __name__ == "__main__":
