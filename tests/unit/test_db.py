@@ -18,6 +18,19 @@ def insert(conn: sqlite3.Connection, value: int) -> int:
     return value * 10
 
 
+def write_together(
+    db: Database, commit: GroupCommit[int, int], threads: list[threading.Thread]
+) -> None:
+    """Start THREADS while the write lock is held, so they all queue before one of them writes."""
+    with db._write_lock:
+        for thread in threads:
+            thread.start()
+        while len(commit._queue) < len(threads):
+            threading.Event().wait(0.001)
+    for thread in threads:
+        thread.join()
+
+
 def stored(db: Database) -> list[int]:
     return [row["value"] for row in db.query("SELECT value FROM items ORDER BY value")]
 
@@ -45,14 +58,7 @@ def test_waiting_writers_share_a_transaction(tmp_path: Path) -> None:
     def write(value: int) -> None:
         results[value] = commit(value)
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(40)]
-    with db._write_lock:  # hold the writers back so they queue up behind the lock
-        for thread in threads:
-            thread.start()
-        while len(commit._queue) < len(threads):
-            threading.Event().wait(0.001)
-    for thread in threads:
-        thread.join()
+    write_together(db, commit, [threading.Thread(target=write, args=(n,)) for n in range(40)])
     assert results == {n: n * 10 for n in range(40)}
     assert stored(db) == list(range(40))
     assert transactions == 1
@@ -70,14 +76,7 @@ def test_one_failing_write_does_not_fail_the_others(tmp_path: Path) -> None:
         except sqlite3.IntegrityError as exc:
             outcomes[value] = exc
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in (1, 2, 3, 4)]
-    with db._write_lock:
-        for thread in threads:
-            thread.start()
-        while len(commit._queue) < len(threads):
-            threading.Event().wait(0.001)
-    for thread in threads:
-        thread.join()
+    write_together(db, commit, [threading.Thread(target=write, args=(n,)) for n in (1, 2, 3, 4)])
     assert outcomes[1] == 10 and outcomes[2] == 20 and outcomes[4] == 40
     assert isinstance(outcomes[3], sqlite3.IntegrityError)
     assert stored(db) == [1, 2, 3, 4]
