@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
+import urllib3
 
 from toy_platform.config import Settings
 from toy_platform.tracing import outgoing_headers
@@ -19,10 +20,14 @@ SUPERVISOR_FILE = "supervisor.json"
 
 
 def describe_error(exc: Exception, timeout: float = PROBE_TIMEOUT_S) -> str:
-    """A short, human reason for a failed HTTP call."""
-    if isinstance(exc, requests.Timeout):
+    """A short, human reason for a failed HTTP call (requests' or urllib3's error)."""
+    # urllib3's NewConnectionError (refused, unknown host) is a TimeoutError for history's sake.
+    refused = isinstance(exc, urllib3.exceptions.NewConnectionError)
+    if isinstance(exc, requests.Timeout) or (
+        isinstance(exc, urllib3.exceptions.TimeoutError) and not refused
+    ):
         return f"no answer within {timeout:g} s (timeout)"
-    if isinstance(exc, requests.ConnectionError):
+    if refused or isinstance(exc, (requests.ConnectionError, urllib3.exceptions.ProtocolError)):
         text = str(exc)
         if "refused" in text.lower() or "10061" in text:
             return "connection refused (not running?)"
