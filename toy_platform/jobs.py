@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS job_events (
 );
 CREATE INDEX IF NOT EXISTS job_events_job ON job_events (job_id, seq);
 """
+INSERT_EVENT = "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)"
 
 
 def utc_now() -> str:
@@ -89,7 +90,7 @@ class _NewJob:
 @dataclass(frozen=True)
 class CallbackOutcome:
     changed: bool
-    job: dict[str, Any] | None
+    status: str | None  # the job's status afterwards; None when there is no such job
 
 
 class JobStore:
@@ -242,6 +243,7 @@ class JobStore:
     def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
         """Record that the core accepted jobs: dicts of job_id, attempt, sent_at (when we sent
         it), queued_at (when the core queued it) and position."""
+        events: list[tuple[str, str, str, str, str | None]] = []
         with self.db.transaction() as conn:
             for job in accepted:
                 updated = conn.execute(
@@ -249,15 +251,13 @@ class JobStore:
                     (job["job_id"], job["attempt"]),
                 ).rowcount
                 if updated:
-                    _add_event(conn, job["job_id"], "forwarded", "middleware", None, job["sent_at"])
-                    _add_event(
-                        conn,
-                        job["job_id"],
-                        "queued",
-                        "core",
-                        f"position {job['position']}",
-                        job.get("queued_at") or job["sent_at"],
+                    job_id, sent_at = job["job_id"], job["sent_at"]
+                    queued_at = job.get("queued_at") or sent_at
+                    events.append((job_id, sent_at, "forwarded", "middleware", None))
+                    events.append(
+                        (job_id, queued_at, "queued", "core", f"position {job['position']}")
                     )
+            conn.executemany(INSERT_EVENT, events)
 
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
         clause, params = ("WHERE owner = ?", (owner,)) if owner else ("", ())
@@ -290,24 +290,25 @@ def _apply(
     if row is None:
         return CallbackOutcome(False, None)
     stale = row["attempt"] != attempt or _RANK[status] <= _RANK[row["status"]]
-    if not stale:
-        conn.execute(
-            "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"
-            " completed_at = ?, result = ?, error = ? WHERE job_id = ?",
-            (
-                status,
-                update.get("started_at"),
-                update.get("completed_at"),
-                update.get("result"),
-                update.get("error"),
-                job_id,
-            ),
-        )
-        if row["status"] == "queued" and status != "running" and update.get("started_at"):
-            # the 'running' callback was overtaken by this one: keep the history whole
-            _add_event(conn, job_id, "running", "core", None, update["started_at"])
-        _add_event(conn, job_id, status, "core", detail)
-    return CallbackOutcome(not stale, JobStore._get(conn, job_id))
+    if stale:
+        return CallbackOutcome(False, row["status"])
+    conn.execute(
+        "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"
+        " completed_at = ?, result = ?, error = ? WHERE job_id = ?",
+        (
+            status,
+            update.get("started_at"),
+            update.get("completed_at"),
+            update.get("result"),
+            update.get("error"),
+            job_id,
+        ),
+    )
+    if row["status"] == "queued" and status != "running" and update.get("started_at"):
+        # the 'running' callback was overtaken by this one: keep the history whole
+        _add_event(conn, job_id, "running", "core", None, update["started_at"])
+    _add_event(conn, job_id, status, "core", detail)
+    return CallbackOutcome(True, status)
 
 
 def _add_event(
@@ -318,7 +319,4 @@ def _add_event(
     detail: str | None,
     at: str | None = None,
 ) -> None:
-    conn.execute(
-        "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)",
-        (job_id, at or utc_now(), status, service, detail),
-    )
+    conn.execute(INSERT_EVENT, (job_id, at or utc_now(), status, service, detail))

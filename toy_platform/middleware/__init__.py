@@ -265,7 +265,7 @@ def _record_callback(job_id: str, update: dict[str, Any], outcome: CallbackOutco
     }
     if isinstance(update.get("request_id"), str):
         extra["request_id"] = update["request_id"]
-    if outcome.job is None:
+    if outcome.status is None:
         logger.warning("callback for unknown job", extra={"event": "callback_unknown_job", **extra})
         return
     _parts().callbacks.labels(update["status"], str(outcome.changed).lower()).inc()
@@ -285,9 +285,9 @@ def job_callback(job_id: str) -> Response:
     attempt = _int_arg("attempt", 1, 1, 10**6)
     outcome = _parts().store.apply_callback(job_id, attempt, update, detail)
     _record_callback(job_id, update, outcome)
-    if outcome.job is None:
+    if outcome.status is None:
         raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
-    return jsonify(job_id=job_id, status=outcome.job["status"], changed=outcome.changed)
+    return jsonify(job_id=job_id, status=outcome.status, changed=outcome.changed)
 
 
 @bp.post("/job_callbacks")
@@ -314,7 +314,9 @@ def job_callbacks() -> Response:
     for (job_id, _, update, _), outcome in zip(batch, outcomes, strict=True):
         _record_callback(job_id, update, outcome)
         result = (
-            "not_found" if outcome.job is None else ("applied" if outcome.changed else "unchanged")
+            "not_found"
+            if outcome.status is None
+            else ("applied" if outcome.changed else "unchanged")
         )
         results.append({"job_id": job_id, "outcome": result})
     return jsonify(results=results)
