@@ -98,6 +98,7 @@ def _install_cors(app: Flask, settings: Settings) -> None:
         expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER],
         max_age=600,
+        always_send=False,  # no Origin, no CORS headers, error answers included
     )
     cors_after_request = cast(Callable[[Response], Response], app.after_request_funcs[None].pop())
 

@@ -331,6 +331,10 @@ def test_cors_headers_on_answers_to_a_front_end_and_vary_on_all(
     refused = mw.get("/list_jobs", headers={"Origin": settings.web_url})
     assert refused.status_code == 401
     assert refused.headers["Access-Control-Allow-Origin"] == settings.web_url
+    # errors answered to a script carry no CORS headers either
+    for error in (mw.get("/list_jobs"), mw.get("/no/such/route")):
+        assert error.status_code in (401, 404)
+        assert "Access-Control-Allow-Origin" not in error.headers
 
 
 def callbacks(mw: FlaskClient, settings: Settings, items: list):
