@@ -46,6 +46,14 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return self.stream.tell() >= self.maxBytes
 
 
+def skip_unused_record_fields() -> None:
+    """Our lines never name their source file, thread or process: a service need not gather
+    them for every record (the logging HOWTO's "Optimization" knobs). Process-wide, so only
+    for the services' own processes, not where other code's formatters may want them."""
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+
 def log_file(settings: Settings, service: str) -> Any:
     return settings.log_dir / f"{service}.log"
 
@@ -53,10 +61,6 @@ def log_file(settings: Settings, service: str) -> Any:
 def configure_logging(settings: Settings, service: str, console: bool = True) -> None:
     """Send this process's logs to <log_dir>/<service>.log as JSON and to stderr readably."""
     settings.log_dir.mkdir(parents=True, exist_ok=True)
-    # No line names its source file, thread or process: skip gathering them for every record
-    # (the logging HOWTO's "Optimization" knobs; a busy service logs thousands of lines a second).
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handlers: dict[str, dict[str, Any]] = {
         "file": {
             "()": SizeRotatingFileHandler,

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,25 @@ def log_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_env(platform: Platform, monkeypatch: pytest.MonkeyPatch, log_dir: Path) -> Iterator[None]:
+    with dashboard_env(platform, monkeypatch, log_dir):
+        yield
+
+
+@pytest.fixture
+def failing_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """A platform whose core fails every job, with the dashboard pointed at it."""
+    failing = Platform(tmp_path / "failing", job_delay=0.1, extra_args=["--failure-rate", "1"])
+    try:
+        with dashboard_env(failing.serve(), monkeypatch, tmp_path / "logs"):
+            yield failing
+    finally:
+        failing.stop()
+
+
+@contextmanager
+def dashboard_env(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, log_dir: Path
+) -> Iterator[None]:
     """The environment the supervisor gives the dashboard; logging restored afterwards."""
     for name in ENV_SETTINGS:
         monkeypatch.delenv(name, raising=False)
@@ -37,13 +57,15 @@ def app_env(platform: Platform, monkeypatch: pytest.MonkeyPatch, log_dir: Path) 
     monkeypatch.setenv("TOY_PLATFORM_LOG_DIR", str(log_dir))
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    yield
-    session._setup.clear()
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    try:
+        yield
+    finally:
+        session._setup.clear()
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @pytest.fixture
@@ -274,6 +296,26 @@ def test_stopped_core_shows_as_down(platform: Platform, user: str) -> None:
     finally:
         platform.start_child("core")
     wait_for_status(at, "patient", "succeeded", timeout=40)
+
+
+def test_a_failed_job_shows_its_error_and_retry_runs_it_again(
+    failing_platform: Platform, unique_name: str
+) -> None:
+    failing_platform.add_user(unique_name, PASSWORD)
+    at = submit(logged_in(unique_name), "doomed", "abc")
+    failed = wait_for_status(at, "doomed", "failed")
+    assert "simulated failure" in str(failed["result"])  # the "Result / error" column
+    assert failed["attempt"] == 1
+    assert any("simulated failure" in e.value for e in at.main.error)
+    assert any("attempt 1" in c.value for c in at.main.caption)
+
+    click(at, "Retry")
+    assert any("Job doomed queued again." in s.value for s in at.success)
+    assert any("attempt 2" in c.value for c in at.main.caption)
+    assert wait_for_status(at, "doomed", "failed")["attempt"] == 2
+    events = list(at.main.dataframe[1].value["status"])
+    assert "retry_requested" in events
+    assert events.count("failed") == 2
 
 
 @pytest.mark.usefixtures("app_env")

@@ -17,7 +17,7 @@ import waitress
 
 from toy_platform.cli.options import common_options, settings_to_env
 from toy_platform.config import Settings
-from toy_platform.log import configure_logging
+from toy_platform.log import configure_logging, skip_unused_record_fields
 from toy_platform.supervisor import ChildSpec, Supervisor, service_argv
 from toy_platform.users import UserStore
 
@@ -51,6 +51,7 @@ def announce_admin(settings: Settings, password: str | None) -> None:
 def run_service(settings: Settings, name: str) -> None:
     """Run one service in this process under waitress until it is stopped."""
     configure_logging(settings, name)
+    skip_unused_record_fields()
     port = getattr(settings, f"{name}_port")
     if name == "auth":
         announce_admin(settings, ensure_admin(settings))
