@@ -46,6 +46,22 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return self.stream.tell() >= self.maxBytes
 
 
+class ConsoleFormatter(logging.Formatter):
+    """A readable line, ending with the request and job it belongs to when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s [%(service)s] %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = [
+            f"{name}={value}"
+            for name in ("request_id", "job_id")
+            if (value := getattr(record, name, None))
+        ]
+        return f"{line} ({', '.join(ids)})" if ids else line
+
+
 def skip_unused_record_fields() -> None:
     """Our lines never name their source file, thread or process: a service need not gather
     them for every record (the logging HOWTO's "Optimization" knobs). Process-wide, so only
@@ -93,11 +109,7 @@ def configure_logging(settings: Settings, service: str, console: bool = True) ->
                     "rename_fields": {"levelname": "level", "name": "logger"},
                     "timestamp": "time",
                 },
-                "console": {
-                    "format": "%(asctime)s %(levelname)-7s [%(service)s] %(message)s"
-                    " (request_id=%(request_id)s)",
-                    "datefmt": "%H:%M:%S",
-                },
+                "console": {"()": ConsoleFormatter},
             },
             "handlers": handlers,
             "root": {"level": settings.log_level, "handlers": list(handlers)},

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from toy_platform.config import Settings
+from toy_platform.log import ConsoleFormatter, ContextFilter, configure_logging, log_file
+from toy_platform.tracing import current_job_id, current_request_id
+
+
+def console_line(message: str) -> str:
+    """The console line of a record logged by the core, in the current request context."""
+    record = logging.LogRecord("toy_platform.core", logging.WARNING, __file__, 1, message, (), None)
+    ContextFilter("core").filter(record)
+    return ConsoleFormatter().format(record)
+
+
+def test_console_lines_name_the_request_and_job_only_when_there_is_one() -> None:
+    outside = console_line("outside any request")
+    request_token = current_request_id.set("req-1")
+    job_token = current_job_id.set("job-9")
+    try:
+        inside = console_line("inside a request")
+    finally:
+        current_job_id.reset(job_token)
+        current_request_id.reset(request_token)
+
+    assert outside.endswith("WARNING [core] outside any request")
+    assert inside.endswith("WARNING [core] inside a request (request_id=req-1, job_id=job-9)")
+
+
+@pytest.fixture
+def service_logger(settings: Settings) -> Iterator[logging.Logger]:
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    configure_logging(settings, "core", console=False)
+    yield logging.getLogger("toy_platform.test")
+    for handler in root.handlers[:]:
+        handler.close()
+        root.removeHandler(handler)
+    root.setLevel(level)
+    for handler in handlers:
+        root.addHandler(handler)
+
+
+def test_the_log_file_holds_one_json_object_per_line_with_the_ids(
+    service_logger: logging.Logger, settings: Settings
+) -> None:
+    token = current_request_id.set("req-2")
+    try:
+        service_logger.info("stored", extra={"event": "job_stored", "job_id": "job-3"})
+    finally:
+        current_request_id.reset(token)
+    service_logger.info("no request here")
+
+    lines = log_file(settings, "core").read_text().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["service"] == "core" and first["event"] == "job_stored"
+    assert (first["request_id"], first["job_id"]) == ("req-2", "job-3")
+    assert second["request_id"] is None and second["event"] == "no request here"
