@@ -9,6 +9,7 @@ so every accepted job runs at least once.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,23 @@ CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id, url, seq);
 """
 
 
+def _queue_positions(conn: sqlite3.Connection, seqs: list[int]) -> list[int]:
+    """Each row's place among the queued jobs (1 = next), counted in one pass over the queue.
+
+    A count per job would read the queue once per job: a batch sent to a long queue
+    then held the write lock for a long time (100 jobs behind 50,000: 0.4 s).
+    """
+    places: dict[int, int] = {}
+    queued_so_far, previous = 0, 0
+    for seq in sorted(set(seqs)):
+        queued_so_far += conn.execute(
+            "SELECT COUNT(*) FROM queue WHERE state = 'queued' AND seq > ? AND seq <= ?",
+            (previous, seq),
+        ).fetchone()[0]
+        places[seq], previous = queued_so_far, seq
+    return [places[seq] for seq in seqs]
+
+
 class SqliteJobQueue:
     """The queue in a SQLite file (core's data dir)."""
 
@@ -100,15 +118,16 @@ class SqliteJobQueue:
                 " VALUES (?, ?, ?, ?, ?)",
                 [(j.job_id, j.data, j.callback_url, j.request_id, now) for j in jobs],
             )
-            positions = []
-            for job in jobs:
-                row = conn.execute(
-                    "SELECT COUNT(*) FROM queue WHERE state = 'queued' AND seq <="
-                    " (SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?)",
-                    (job.job_id, job.callback_url),
-                ).fetchone()
-                positions.append(int(row[0]))
-        return positions
+            seqs = [
+                int(
+                    conn.execute(
+                        "SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?",
+                        (job.job_id, job.callback_url),
+                    ).fetchone()[0]
+                )
+                for job in jobs
+            ]
+            return _queue_positions(conn, seqs)
 
     def claim(self) -> QueuedJob | None:
         with self.db.transaction() as conn:

@@ -43,6 +43,16 @@ def test_queue_is_first_in_first_out(tmp_path) -> None:
     assert queue.size() == 0
 
 
+def test_a_batch_reports_each_jobs_place_in_the_queue(tmp_path) -> None:
+    queue, _ = open_core_store(tmp_path)
+    queue.enqueue_many([job(n) for n in range(5)])
+    assert queue.claim().job_id == "job-0"  # running: no longer waiting
+    batch = [job(7), job(2), job(0), job(8), job(7)]
+    # job-7 and job-8 join behind job-1..4; job-2 is already second; job-0 waits for nothing
+    assert queue.enqueue_many(batch) == [5, 2, 0, 6, 5]
+    assert queue.size() == 6
+
+
 def test_a_job_sent_twice_is_queued_once(tmp_path) -> None:
     queue, _ = open_core_store(tmp_path)
     queue.enqueue(job(1))
