@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import waitress
 
+from toy_platform import httpserver
 from toy_platform.cli.options import common_options, settings_to_env
 from toy_platform.config import Settings
 from toy_platform.log import configure_logging, skip_unused_record_fields
@@ -68,13 +68,12 @@ def run_service(settings: Settings, name: str) -> None:
         extra={"event": "service_started", "port": port},
     )
     try:
-        waitress.serve(
+        httpserver.serve(
             app,
             host=settings.host,
             port=port,
             threads=settings.threads,
             ident=f"toy-platform-{name}",
-            _quiet=True,
             channel_timeout=30,
             connection_limit=500,
         )
