@@ -6,7 +6,7 @@ set -euo pipefail
 AUTH=${AUTH:-http://127.0.0.1:6300}
 API=${API:-http://127.0.0.1:6302}
 USERNAME=${USERNAME:-admin}
-: "${PASSWORD:?set PASSWORD to the user's password}"
+: "${PASSWORD:?set PASSWORD to the password of $USERNAME}"
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 step() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 

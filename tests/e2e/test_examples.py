@@ -1,0 +1,117 @@
+"""The scripts in examples/ run as the README shows, against the real platform."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import Platform
+
+pytestmark = pytest.mark.e2e
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(tmp_path_factory.mktemp("examples"), job_delay=0.0)
+    try:
+        yield running.serve()
+    finally:
+        running.stop()
+
+
+def run_example(
+    platform: Platform, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        list(args),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**platform.env(), **(env or {})},
+        cwd=EXAMPLES.parent,
+    )
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def service_urls(platform: Platform) -> list[str]:
+    return ["--auth-url", platform.auth_url, "--middleware-url", platform.middleware_url]
+
+
+def test_submit_batch_prints_each_jobs_result(platform: Platform) -> None:
+    result = run_example(
+        platform,
+        sys.executable,
+        str(EXAMPLES / "submit_batch.py"),
+        *service_urls(platform),
+        "--password",
+        platform.admin_password,
+        "hello",
+        "ab\U0001f44d\U0001f3fde\u0301",
+    )
+    assert "submitted 2 jobs" in result.stdout
+    assert re.search(r"example-0\s+succeeded\s+olleh$", result.stdout, re.M), result.stdout
+    assert re.search(
+        r"example-1\s+succeeded\s+e\u0301\U0001f44d\U0001f3fdba$", result.stdout, re.M
+    ), result.stdout
+
+
+def test_submit_batch_says_why_when_the_password_is_wrong(platform: Platform) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "submit_batch.py"), *service_urls(platform)]
+        + ["--password", "not-the-password", "hello"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=platform.env(),
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_load_reports_throughput_and_latency_for_every_job(platform: Platform) -> None:
+    result = run_example(
+        platform,
+        sys.executable,
+        str(EXAMPLES / "load.py"),
+        *service_urls(platform),
+        "--password",
+        platform.admin_password,
+        "--jobs",
+        "40",
+        "--clients",
+        "4",
+    )
+    out = result.stdout
+    assert "jobs: 40, clients: 4" in out
+    assert re.search(r"completed jobs/s: +[\d.]+ +\(40 of 40 in", out), out
+    assert re.search(r"submit latency: +p50 \d+ ms, p99 \d+ ms", out), out
+    assert re.search(r"submit to result: p50 \d+ ms, p99 \d+ ms", out), out
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_curl_walkthrough_runs_from_login_to_platform_status(platform: Platform) -> None:
+    result = run_example(
+        platform,
+        "bash",
+        str(EXAMPLES / "curl_walkthrough.sh"),
+        env={
+            "AUTH": platform.auth_url,
+            "API": platform.middleware_url,
+            "PASSWORD": platform.admin_password,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+    )
+    out = result.stdout
+    assert "status: succeeded" in out
+    assert '"result": "mroftalp ,olleh"' in out
+    assert '{"error":"\'data\' is required","code":"invalid_field","field":"data"}' in out, out
+    assert '"code":"unauthorized"' in out, out
+    assert '"all_ready": true' in out, out
