@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 from toy_platform.client import PlatformClient
@@ -46,6 +47,18 @@ def answers(url: str) -> bool:
         return requests.get(url, timeout=1).ok
     except requests.RequestException:
         return False
+
+
+def all_gone(pids: list[int], timeout: float = 15) -> None:
+    """Wait until none of PIDS runs any more (a zombie awaiting its parent counts as gone)."""
+
+    def gone() -> bool:
+        return not any(
+            psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+            for p in pids
+        )
+
+    wait_until(gone, timeout, what="no process left behind")
 
 
 @dataclass

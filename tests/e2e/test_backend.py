@@ -10,10 +10,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
-from harness import Platform, answers, wait_until
+from harness import Platform, all_gone, answers, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from toy_platform.client import PlatformClient, PlatformError
@@ -278,16 +277,7 @@ def test_serve_restarts_a_killed_child_and_stops_cleanly(tmp_path: Path) -> None
     finally:
         platform.stop()
     assert platform.processes == {}
-    wait_until(
-        lambda: (
-            not any(
-                psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                for p in pids
-            )
-        ),
-        15,
-        what="no orphans",
-    )
+    all_gone(pids)
 
 
 def test_the_package_runs_as_python_dash_m(tmp_path: Path) -> None:
