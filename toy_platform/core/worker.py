@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
 CALLBACK_BATCH = 50
-COALESCE_S = 0.1
+COALESCE_S = 0.05  # 0.1 gave the same throughput with 50 ms more from submit to result
 MAX_BACKOFF_S = 30.0
 
 

@@ -21,7 +21,7 @@ FORWARD_TIMEOUT_S = 5.0
 PARALLEL_FORWARDS = 8
 MAX_BACKOFF_S = 5.0
 FORWARD_BATCH = 50
-COALESCE_S = 0.1
+COALESCE_S = 0.05  # 0.1 gave the same throughput with 50 ms more from submit to result
 MAX_IN_FLIGHT = PARALLEL_FORWARDS * FORWARD_BATCH
 
 
