@@ -41,20 +41,17 @@ def run_example(
     return result
 
 
-def service_urls(platform: Platform) -> list[str]:
-    return ["--auth-url", platform.auth_url, "--middleware-url", platform.middleware_url]
+def python_example(platform: Platform, script: str, *args: str, password: str = "") -> list[str]:
+    """The command line of a Python example, pointed at PLATFORM and logging in as admin."""
+    urls = ["--auth-url", platform.auth_url, "--middleware-url", platform.middleware_url]
+    login = ["--password", password or platform.admin_password]
+    return [sys.executable, str(EXAMPLES / script), *urls, *login, *args]
 
 
 def test_submit_batch_prints_each_jobs_result(platform: Platform) -> None:
     result = run_example(
         platform,
-        sys.executable,
-        str(EXAMPLES / "submit_batch.py"),
-        *service_urls(platform),
-        "--password",
-        platform.admin_password,
-        "hello",
-        "ab\U0001f44d\U0001f3fde\u0301",
+        *python_example(platform, "submit_batch.py", "hello", "ab\U0001f44d\U0001f3fde\u0301"),
     )
     assert "submitted 2 jobs" in result.stdout
     assert re.search(r"example-0\s+succeeded\s+olleh$", result.stdout, re.M), result.stdout
@@ -65,8 +62,7 @@ def test_submit_batch_prints_each_jobs_result(platform: Platform) -> None:
 
 def test_submit_batch_says_why_when_the_password_is_wrong(platform: Platform) -> None:
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "submit_batch.py"), *service_urls(platform)]
-        + ["--password", "not-the-password", "hello"],
+        python_example(platform, "submit_batch.py", "hello", password="not-the-password"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -78,16 +74,7 @@ def test_submit_batch_says_why_when_the_password_is_wrong(platform: Platform) ->
 
 def test_load_reports_throughput_and_latency_for_every_job(platform: Platform) -> None:
     result = run_example(
-        platform,
-        sys.executable,
-        str(EXAMPLES / "load.py"),
-        *service_urls(platform),
-        "--password",
-        platform.admin_password,
-        "--jobs",
-        "40",
-        "--clients",
-        "4",
+        platform, *python_example(platform, "load.py", "--jobs", "40", "--clients", "4")
     )
     out = result.stdout
     assert "jobs: 40, clients: 4" in out
