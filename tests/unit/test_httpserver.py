@@ -13,7 +13,6 @@ from waitress import wasyncore
 
 from toy_platform.httpserver import TaskFlushedChannel, create_server
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MIB = 1024 * 1024
 
 
