@@ -54,8 +54,12 @@ def test_run_servers_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> No
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # a failed check: stop serve so it stops its children
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     all_gone(pids)
     assert not any(answers(f"{platform.url(name)}/healthz") for name in platform.ports)
