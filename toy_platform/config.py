@@ -20,6 +20,7 @@ DEFAULT_DASHBOARD_PORT = 8501
 DEFAULT_JOB_DELAY = 2.0
 DEFAULT_MAX_DATA_BYTES = 1024 * 1024
 DEFAULT_TOKEN_TTL = 30 * 60
+DEFAULT_STALL_AFTER = 30.0
 
 SERVICES = ("auth", "core", "middleware")
 
@@ -53,6 +54,12 @@ class Settings:
     service_key: str | None = field(default=None, repr=False)
     admin_password: str | None = field(default=None, repr=False)
     threads: int = 16
+    stall_after: float = DEFAULT_STALL_AFTER
+    # Given by `toy-platform serve` to each child (TOY_PLATFORM_INSTANCE_ID and
+    # TOY_PLATFORM_SUPERVISOR_PID): the child shows the first in /healthz, so serve knows
+    # the answer is its own child's, and exits when the second process is gone.
+    instance_id: str | None = None
+    supervisor_pid: int | None = None
 
     def url_of(self, service: str) -> str:
         """The base URL of a service, without a trailing slash."""

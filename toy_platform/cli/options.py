@@ -14,6 +14,7 @@ from toy_platform import config
 from toy_platform.config import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+PORT = click.IntRange(1, 65535)
 
 _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
@@ -30,11 +31,11 @@ _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--data-dir",), {"type": click.Path(path_type=Path), "help": "Keep databases here instead."}),
     (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Write logs here instead."}),
     (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
-    (("--auth-port",), {"type": int, "help": f"[{config.DEFAULT_AUTH_PORT}]"}),
-    (("--core-port",), {"type": int, "help": f"[{config.DEFAULT_CORE_PORT}]"}),
-    (("--middleware-port",), {"type": int, "help": f"[{config.DEFAULT_MIDDLEWARE_PORT}]"}),
-    (("--web-port",), {"type": int, "help": f"[{config.DEFAULT_WEB_PORT}]"}),
-    (("--dashboard-port",), {"type": int, "help": f"[{config.DEFAULT_DASHBOARD_PORT}]"}),
+    (("--auth-port",), {"type": PORT, "help": f"[{config.DEFAULT_AUTH_PORT}]"}),
+    (("--core-port",), {"type": PORT, "help": f"[{config.DEFAULT_CORE_PORT}]"}),
+    (("--middleware-port",), {"type": PORT, "help": f"[{config.DEFAULT_MIDDLEWARE_PORT}]"}),
+    (("--web-port",), {"type": PORT, "help": f"[{config.DEFAULT_WEB_PORT}]"}),
+    (("--dashboard-port",), {"type": PORT, "help": f"[{config.DEFAULT_DASHBOARD_PORT}]"}),
     (("--auth-url",), {"help": "The auth service's URL, when it runs elsewhere."}),
     (("--core-url",), {"help": "The core service's URL, when it runs elsewhere."}),
     (("--middleware-url",), {"help": "The middleware's URL, when it runs elsewhere."}),
@@ -81,6 +82,14 @@ _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--stall-after",),
+        {
+            "type": click.FloatRange(1),
+            "help": "Seconds a service's queue may have work with nothing moving before it is"
+            f" not ready; serve restarts it after twice that [{config.DEFAULT_STALL_AFTER:g}].",
+        },
+    ),
+    (
         ("--log-max-bytes",),
         {"type": click.IntRange(1024), "help": "Rotate a service's log at this size [5242880]."},
     ),
@@ -102,7 +111,7 @@ _SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     ),
 ]
 
-ENV_ONLY = ("service_key", "admin_password")
+ENV_ONLY = ("service_key", "admin_password", "instance_id", "supervisor_pid")
 
 
 def _setting_name(decls: tuple[str, ...]) -> str:
@@ -135,7 +144,12 @@ def common_options(command: F) -> F:
 
 
 def _env_only() -> dict[str, Any]:
-    return {name: os.environ.get(f"TOY_PLATFORM_{name.upper()}") for name in ENV_ONLY}
+    values: dict[str, Any] = {
+        name: os.environ.get(f"TOY_PLATFORM_{name.upper()}") for name in ENV_ONLY
+    }
+    pid = values["supervisor_pid"]
+    values["supervisor_pid"] = int(pid) if pid and pid.isdigit() else None
+    return values
 
 
 def settings_to_env(settings: Settings) -> dict[str, str]:
