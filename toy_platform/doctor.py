@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import json
 import os
-import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +18,9 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
+from toy_platform import serve_record
 from toy_platform.config import Settings
-from toy_platform.health import PROBE_TIMEOUT_S, probe
+from toy_platform.health import PROBE_TIMEOUT_S, SUPERVISOR_FILE, direct_session, probe
 from toy_platform.logview import describe_fields, last_error, parse_time
 from toy_platform.security import SERVICE_KEY_FILE, SIGNING_KEY_FILE, service_key_fingerprint
 from toy_platform.statusview import (
@@ -35,7 +35,6 @@ RESTART_WINDOW_S = 600.0
 RESTARTS_TOO_MANY = 3
 REFUSED = "connection refused"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})
-OUR_SCRIPTS = frozenset({"toy-platform", "toy-platform-serve"})
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,8 @@ def run_checks(settings: Settings) -> list[Problem]:
     """Every check, config first, then each component, then what the supervisor saw."""
     record = supervisor_record(settings)
     looks = look_all(component_urls(settings, record))
-    problems = check_config(settings, any_up=any(look.status["up"] for look in looks.values()))
+    problems = check_supervisor(settings, record)
+    problems += check_config(settings, any_up=any(look.status["up"] for look in looks.values()))
     problems += check_writable_dirs(settings)
     for look in sorted(looks.values(), key=lambda look: look.status["up"]):
         problems += check_component(settings, look, looks, record)
@@ -100,7 +100,7 @@ def look_all(urls: dict[str, str]) -> dict[str, Look]:
 def look_at(name: str, url: str) -> Look:
     """Probe one component; for a service, also read its /healthz body and clock."""
     if name in FRONTENDS:
-        return Look(name, url, probe_frontend(url, FRONTENDS[name]), {})
+        return Look(name, url, probe_frontend(name, url), {})
     status = probe(url)
     look = Look(name, url, status, {})
     if status["up"]:
@@ -111,7 +111,8 @@ def look_at(name: str, url: str) -> Look:
 def _read_health(look: Look) -> None:
     try:
         sent = time.time()
-        response = requests.get(f"{look.url}/healthz", timeout=PROBE_TIMEOUT_S)
+        with direct_session() as http:
+            response = http.get(f"{look.url}/healthz", timeout=PROBE_TIMEOUT_S)
         middle = (sent + time.time()) / 2
         body = response.json()
         look.health = body if isinstance(body, dict) else {}
@@ -120,6 +121,42 @@ def _read_health(look: Look) -> None:
             look.clock_offset_s = parsedate_to_datetime(date).timestamp() - middle
     except (requests.RequestException, ValueError, TypeError):
         return
+
+
+# -- the supervisor ------------------------------------------------------------
+
+
+def check_supervisor(settings: Settings, record: dict[str, Any] | None) -> list[Problem]:
+    """A serve that is frozen, or gone without stopping its services, restarts nothing."""
+    if not record or record.get("running"):
+        return []
+    path = settings.data_dir / SUPERVISOR_FILE
+    updated = _clock(record.get("updated_at"))
+    pid = record.get("pid")
+    if record.get("state") == "frozen":
+        return [
+            Problem(
+                "supervisor",
+                f"`toy-platform serve` is not running: its record {path} is stale (last"
+                f" updated at {updated}; {record.get('state_reason')}); nothing restarts a"
+                " component that stops or hangs",
+                f"if you suspended it (Ctrl+Z), resume it (`fg`, or `kill -CONT {pid}`);"
+                f" else stop it (`kill {pid}`; `taskkill /PID {pid} /F` on Windows) and"
+                " start `toy-platform serve` again",
+            )
+        ]
+    if serve_record.stopped_cleanly(record):
+        return []
+    return [
+        Problem(
+            "supervisor",
+            f"`toy-platform serve` is not running: it went without stopping its services"
+            f" (its record {path} was last updated at {updated};"
+            f" {record.get('state_reason')}); nothing restarts a component that stops",
+            "start it again with `toy-platform serve` (with the options it had); if you"
+            f" now run the services one by one instead, delete {path}",
+        )
+    ]
 
 
 # -- config and directories ----------------------------------------------------
@@ -269,7 +306,7 @@ def down_problem(settings: Settings, look: Look, record: dict[str, Any] | None) 
         owner = port_owner(port)
         if owner is not None:
             problem = foreign_port_problem(look, port, owner) if not owner.ours else None
-            problem = problem or hung_problem(look, reason, owner)
+            problem = problem or hung_problem(look, reason, owner, record)
             note = _last_error_note(settings, look.name)
             return Problem(problem.component, problem.problem + note, problem.fix)
     if REFUSED in reason:
@@ -311,13 +348,21 @@ def foreign_port_problem(look: Look, port: int, owner: PortOwner) -> Problem:
     )
 
 
-def hung_problem(look: Look, reason: str, owner: PortOwner) -> Problem:
-    return Problem(
-        look.name,
-        f"runs ({owner.description}) but does not answer: {reason}",
-        "wait: `toy-platform serve` restarts it after 30 s without answers;"
-        f" or restart it yourself (`toy-platform chaos kill {look.name}`)",
-    )
+def hung_problem(
+    look: Look, reason: str, owner: PortOwner, record: dict[str, Any] | None = None
+) -> Problem:
+    if record and record.get("running") and look.name in serve_record.children(record):
+        fix = (
+            "wait: `toy-platform serve` restarts it after 30 s without answers;"
+            f" or restart it yourself (`toy-platform chaos kill {look.name}`)"
+        )
+    else:
+        where = f" (PID {owner.pid})" if owner.pid else ""
+        fix = (
+            f"no supervisor watches it: stop that process{where} and start the platform"
+            " again with `toy-platform serve`"
+        )
+    return Problem(look.name, f"runs ({owner.description}) but does not answer: {reason}", fix)
 
 
 def wrong_service_problem(look: Look, answered_as: str) -> Problem:
@@ -348,6 +393,11 @@ def _not_ready_fix(settings: Settings, name: str, blamed: str) -> str:
         return f"check that {settings.data_dir} is writable and the disk is not full"
     if blamed == "workers":
         return f"restart it (`toy-platform chaos kill {name}` under serve) and read its log"
+    if name == "web":
+        return (
+            "build the web app as the reason says (or install a wheel that carries it), or"
+            " run `toy-platform serve --no-web`"
+        )
     return f"read its log: `toy-platform logs --service {name} --level WARNING`"
 
 
@@ -401,16 +451,7 @@ def describe_process(pid: int) -> PortOwner:
 
 def is_our_program(args: list[str]) -> bool:
     """True for `python -m toy_platform ...`, `toy-platform ...` and our Streamlit dashboard."""
-    if any(a == "toy_platform" and b == "-m" for b, a in zip(args, args[1:], strict=False)):
-        return True
-    if any(_path_parts(arg)[-1].removesuffix(".exe") in OUR_SCRIPTS for arg in args[:2]):
-        return True
-    return any("dashboard_streamlit" in _path_parts(arg) for arg in args)
-
-
-def _path_parts(arg: str) -> list[str]:
-    """The parts of a path written for any OS (`/` or `\\`)."""
-    return re.split(r"[\\/]", arg.lower())
+    return serve_record.our_command(args) is not None
 
 
 def _unknown_owner(port: int) -> PortOwner:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,11 +11,24 @@ import requests
 import urllib3
 
 from toy_platform.config import Settings
+from toy_platform.serve_record import RECORD_FILE, read_record
 from toy_platform.tracing import outgoing_headers
 
 PROBE_TIMEOUT_S = 2.0
 READYZ_GRACE_S = 1.5
-SUPERVISOR_FILE = "supervisor.json"
+SUPERVISOR_FILE = RECORD_FILE
+
+
+def direct_session() -> requests.Session:
+    """A session for calls to the platform's own services: straight to the URL it is given.
+
+    Proxy variables (HTTP_PROXY, ALL_PROXY, ...) and the system proxy (Windows, macOS) are
+    for the way out, not for our own services on loopback or the LAN: through a proxy a
+    healthy service looks down or slow. (security.service_session is the signed kind.)
+    """
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def describe_error(exc: Exception, timeout: float = PROBE_TIMEOUT_S) -> str:
@@ -44,9 +56,12 @@ def probe(
 ) -> dict[str, Any]:
     """A component's health: up (answers HEALTH_PATH), ready (READY_PATH), and why not.
 
-    A component without a readiness check (ready_path None) is ready when it is up.
+    A component without a readiness check (ready_path None, or a process too old to have
+    one: it answers 404 there) is ready when it is up. Never through a proxy.
     """
-    http = session or requests
+    if session is None:
+        with direct_session() as own:
+            return probe(url, own, timeout, health_path, ready_path)
     status: dict[str, Any] = {
         "up": False,
         "ready": False,
@@ -58,7 +73,7 @@ def probe(
     }
     started = time.perf_counter()
     try:
-        health = http.get(f"{url}{health_path}", timeout=timeout, headers=outgoing_headers())
+        health = session.get(f"{url}{health_path}", timeout=timeout, headers=outgoing_headers())
         status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         body = _json_object(health)
         status.update(up=health.ok, version=body.get("version"), uptime_s=body.get("uptime_s"))
@@ -68,21 +83,29 @@ def probe(
         if ready_path is None:
             status["ready"] = True
             return status
-        # /readyz may itself wait up to PROBE_TIMEOUT_S on a hung dependency: allow for that.
-        ready_timeout = timeout + READYZ_GRACE_S
-        try:
-            ready = http.get(
-                f"{url}{ready_path}", timeout=ready_timeout, headers=outgoing_headers()
-            )
-        except requests.Timeout:
-            status["reason"] = f"{ready_path} gave no answer within {ready_timeout:g} s"
-            return status
-        status["ready"] = ready.status_code == 200
-        if not status["ready"]:
-            status["reason"] = _json_object(ready).get("reason") or f"HTTP {ready.status_code}"
+        _check_ready(session, status, f"{url}{ready_path}", ready_path, timeout)
     except (requests.RequestException, ValueError) as exc:
         status["reason"] = describe_error(exc, timeout)
     return status
+
+
+def _check_ready(
+    session: requests.Session, status: dict[str, Any], url: str, path: str, timeout: float
+) -> None:
+    # /readyz may itself wait up to PROBE_TIMEOUT_S on a hung dependency: allow for that.
+    ready_timeout = timeout + READYZ_GRACE_S
+    try:
+        ready = session.get(url, timeout=ready_timeout, headers=outgoing_headers())
+    except requests.Timeout:
+        status["reason"] = f"{path} gave no answer within {ready_timeout:g} s"
+        return
+    if ready.status_code == 404:  # an older process without a readiness check
+        status["ready"] = True
+        return
+    status["ready"] = ready.status_code == 200
+    if not status["ready"]:
+        body = _json_object(ready)
+        status["reason"] = body.get("reason") or body.get("error") or f"HTTP {ready.status_code}"
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
@@ -106,13 +129,7 @@ def probe_all(urls: dict[str, str], timeout: float = PROBE_TIMEOUT_S) -> dict[st
 
 def read_supervisor(settings: Settings) -> dict[str, Any] | None:
     """What `toy-platform serve` recorded about its children, if it runs on this machine."""
-    try:
-        data: dict[str, Any] = json.loads(
-            (settings.data_dir / SUPERVISOR_FILE).read_text(encoding="utf-8")
-        )
-        return data
-    except (OSError, ValueError):
-        return None
+    return read_record(settings.data_dir)
 
 
 def add_supervisor_facts(components: dict[str, dict[str, Any]], settings: Settings) -> None:
@@ -125,9 +142,3 @@ def add_supervisor_facts(components: dict[str, dict[str, Any]], settings: Settin
 def supervisor_facts(child: dict[str, Any]) -> dict[str, Any]:
     """What the supervisor recorded of one child: restarts, last exit code and time."""
     return {key: child.get(key) for key in ("restarts", "last_exit_code", "last_exit_at")}
-
-
-def child_pid(settings: Settings, name: str) -> int | None:
-    """The pid `toy-platform serve` recorded for child NAME, if any."""
-    pid = (read_supervisor(settings) or {}).get("children", {}).get(name, {}).get("pid")
-    return pid if isinstance(pid, int) else None

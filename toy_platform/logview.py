@@ -25,6 +25,7 @@ LEVEL_COLOURS = {"DEBUG": "bright_black", "WARNING": "yellow", "ERROR": "red", "
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TAIL_BYTES = 1024 * 1024
+READ_CHUNK_BYTES = 256 * 1024
 
 Record = dict[str, Any]
 
@@ -88,15 +89,40 @@ def service_files(log_dir: Path, service: str) -> list[Path]:
 
 
 def read_file(path: Path) -> Iterator[Record]:
-    """The JSON records of one file; other lines are skipped."""
+    """The JSON records of one file; other lines are skipped.
+
+    The file is read a chunk at a time and closed between chunks, so a slow reader (a pager
+    after `toy-platform logs`) never holds it open: on Windows, a service cannot rotate a
+    log file another process has open.
+    """
+    position, pending = 0, b""
+    while True:
+        data = read_chunk(path, position, READ_CHUNK_BYTES)
+        if not data:
+            break
+        position += len(data)
+        lines = (pending + data).split(b"\n")
+        pending = lines.pop()
+        yield from _records(lines)
+    yield from _records([pending])
+
+
+def read_chunk(path: Path, position: int, size: int = -1) -> bytes:
+    """Up to SIZE bytes of PATH from POSITION (all of the rest when SIZE is -1); b"" when
+    the file cannot be read. The file is open only during this call."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                record = parse_line(line)
-                if record is not None:
-                    yield record
+        with path.open("rb") as handle:
+            handle.seek(position)
+            return handle.read(size)
     except OSError:
-        return
+        return b""
+
+
+def _records(lines: Iterable[bytes]) -> Iterator[Record]:
+    for raw in lines:
+        record = parse_line(raw.decode("utf-8", errors="replace"))
+        if record is not None:
+            yield record
 
 
 def read_service(log_dir: Path, service: str) -> Iterator[Record]:
@@ -161,16 +187,11 @@ def last_error(log_dir: Path, service: str) -> Record | None:
 
 def _tail_records(path: Path, size: int = TAIL_BYTES) -> Iterator[Record]:
     """The records in the last SIZE bytes of PATH."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - size))
-            data = handle.read()
-    except OSError:
+    stat = _stat(path)
+    if stat is None:
         return
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        record = parse_line(line)
-        if record is not None:
-            yield record
+    data = read_chunk(path, max(0, stat.st_size - size))
+    yield from _records(data.split(b"\n"))
 
 
 # -- formatting ----------------------------------------------------------------
@@ -235,12 +256,18 @@ def as_json(record: Record) -> str:
 
 @dataclass
 class _Tail:
-    """Where we are in one live log file; notices rotation and truncation."""
+    """Where we are in one live log file; notices rotation and truncation.
+
+    The file is opened, read from the saved position and closed on each poll, never held
+    open in between: on Windows a service cannot rotate (rename) a file another process has
+    open. Rotation shows as a new identity (device, inode / file index) at the path,
+    truncation as a size below the saved position.
+    """
 
     path: Path
     position: int = 0
     identity: tuple[int, int] | None = None
-    pending: str = ""
+    pending: bytes = b""
 
     def start_at_end(self) -> None:
         stat = _stat(self.path)
@@ -256,9 +283,9 @@ class _Tail:
         records: list[Record] = []
         if self.identity is not None and identity != self.identity:
             records = self._finish_rotated()
-            self.position, self.pending = 0, ""
+            self.position, self.pending = 0, b""
         elif stat.st_size < self.position:
-            self.position, self.pending = 0, ""
+            self.position, self.pending = 0, b""
         self.identity = identity
         return records + self._read_from_position(self.path)
 
@@ -271,21 +298,15 @@ class _Tail:
         return self._read_from_position(rotated) + self._flush()
 
     def _flush(self) -> list[Record]:
-        record, self.pending = parse_line(self.pending), ""
-        return [record] if record is not None else []
+        records, self.pending = list(_records([self.pending])), b""
+        return records
 
     def _read_from_position(self, path: Path) -> list[Record]:
-        try:
-            with path.open("rb") as handle:
-                handle.seek(self.position)
-                data = handle.read()
-        except OSError:
-            return []
+        data = read_chunk(path, self.position)
         self.position += len(data)
-        text = self.pending + data.decode("utf-8", errors="replace")
-        lines = text.split("\n")
+        lines = (self.pending + data).split(b"\n")
         self.pending = lines.pop()
-        return [r for r in map(parse_line, lines) if r is not None]
+        return list(_records(lines))
 
 
 def _stat(path: Path) -> os.stat_result | None:

@@ -14,12 +14,17 @@ The `--json` shape (stable; fields are added, never renamed or removed)::
           "restarts": int | null, "last_exit_code": int | null, "last_exit_at": str | null
         }
       },
-      "supervisor": {"running": bool, "pid": int | null, "updated_at": str | null} | null,
+      "supervisor": {"running": bool, "pid": int | null, "updated_at": str | null,
+                     "state": "running" | "frozen" | "gone",
+                     "reason": str | null} | null,  # null: no `serve` ever ran on this home
       "queue": {"size", "oldest_age_s", "running", "callbacks_pending",
-                "callbacks_waiting_retry", "workers_alive"},   # numbers or null (core down)
+                "callbacks_waiting_retry", "callbacks_parked", "workers_alive",
+                "callback_senders_alive", "thread_restarts"},  # numbers or null (core down)
       "jobs": {"by_status": {status: int} | null, "submitted_total", "waiting_for_core",
                "oldest_queued_age_s"}                           # numbers or null (middleware down)
     }
+
+"ok" is also false while the supervisor is frozen: it exists, but restarts nothing.
 """
 
 from __future__ import annotations
@@ -30,17 +35,26 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
-import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from toy_platform import serve_record
 from toy_platform.config import Settings
-from toy_platform.health import PROBE_TIMEOUT_S, probe, read_supervisor, supervisor_facts
+from toy_platform.health import (
+    PROBE_TIMEOUT_S,
+    direct_session,
+    probe,
+    read_supervisor,
+    supervisor_facts,
+)
 from toy_platform.logview import parse_time
 
 SERVICES = ("auth", "middleware", "core")
-FRONTENDS = {"web": "/healthz", "dashboard": "/_stcore/health"}
-SUPERVISOR_FRESH_S = 60.0
+# Each front-end's liveness and readiness paths (the dashboard has no readiness check).
+FRONTENDS: dict[str, tuple[str, str | None]] = {
+    "web": ("/healthz", "/readyz"),
+    "dashboard": ("/_stcore/health", None),
+}
 MARKS = {"ok": ("OK", "green"), "not_ready": ("NOT READY", "yellow"), "down": ("DOWN", "red")}
 
 Metrics = dict[str, float]
@@ -50,44 +64,44 @@ Metrics = dict[str, float]
 
 
 def supervisor_record(settings: Settings) -> dict[str, Any] | None:
-    """The supervisor's record, with `running` telling whether it is alive right now."""
+    """The supervisor's record, with what it is doing right now added.
+
+    `running` (alive and rewriting its record), `alive` (its process exists, maybe frozen),
+    `state` and `state_reason` (why it is not running).
+    """
     record = read_supervisor(settings)
     if record is None:
         return None
-    record["running"] = supervisor_alive(record)
+    state = serve_record.serve_state(record)
+    record.update(
+        running=state.running, alive=state.alive, state=state.state, state_reason=state.reason
+    )
     return record
-
-
-def supervisor_alive(record: dict[str, Any]) -> bool:
-    """True when the recorded `serve` process exists and wrote its record recently."""
-    pid, updated = record.get("pid"), parse_time(record.get("updated_at"))
-    if not isinstance(pid, int) or updated is None:
-        return False
-    fresh = (datetime.now(timezone.utc) - updated).total_seconds() < SUPERVISOR_FRESH_S
-    return fresh and psutil.pid_exists(pid)
 
 
 def component_urls(settings: Settings, record: dict[str, Any] | None) -> dict[str, str]:
     """Where each component answers: the three services, and the front-ends serve runs."""
     urls = {name: settings.url_of(name) for name in SERVICES}
-    children = (record or {}).get("children", {}) if (record or {}).get("running") else {}
+    children = serve_record.children(record) if (record or {}).get("alive") else {}
     for name in FRONTENDS:
         if name in children:
             urls[name] = str(children[name].get("url") or getattr(settings, f"{name}_url"))
     return urls
 
 
-def probe_frontend(url: str, path: str, timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
-    """A front-end only has a liveness endpoint: up and ready are the same thing."""
-    return probe(url, timeout=timeout, health_path=path, ready_path=None)
+def probe_frontend(name: str, url: str, timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
+    """A front-end: its own liveness path, and readiness where it has one."""
+    health_path, ready_path = FRONTENDS[name]
+    return probe(url, timeout=timeout, health_path=health_path, ready_path=ready_path)
 
 
 def fetch_metrics(url: str, timeout: float = PROBE_TIMEOUT_S) -> Metrics | None:
     """A service's /metrics as {"name{label=value,...}": value}; None when unavailable."""
     try:
-        response = requests.get(f"{url}/metrics", timeout=timeout)
-        response.raise_for_status()
-        return parse_metrics(response.text)
+        with direct_session() as http:
+            response = http.get(f"{url}/metrics", timeout=timeout)
+            response.raise_for_status()
+            return parse_metrics(response.text)
     except (requests.RequestException, ValueError):
         return None
 
@@ -114,8 +128,9 @@ def gather(settings: Settings) -> dict[str, Any]:
         components = {name: future.result() for name, future in probes.items()}
         core_metrics, mw_metrics = metrics["core"].result(), metrics["middleware"].result()
     _add_supervisor(components, record)
+    frozen = (record or {}).get("state") == "frozen"
     return {
-        "ok": all(c["ready"] for c in components.values()),
+        "ok": all(c["ready"] for c in components.values()) and not frozen,
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "components": components,
         "supervisor": _supervisor_summary(record),
@@ -129,13 +144,13 @@ def _run(function: Any, *args: Any) -> Any:
 
 
 def _probe_one(name: str, url: str) -> dict[str, Any]:
-    status = probe_frontend(url, FRONTENDS[name]) if name in FRONTENDS else probe(url)
+    status = probe_frontend(name, url) if name in FRONTENDS else probe(url)
     state = "ok" if status["ready"] else "not_ready" if status["up"] else "down"
     return {"state": state, **status}
 
 
 def _add_supervisor(components: dict[str, dict[str, Any]], record: dict[str, Any] | None) -> None:
-    children = (record or {}).get("children", {}) if (record or {}).get("running") else {}
+    children = serve_record.children(record) if (record or {}).get("running") else {}
     for name, component in components.items():
         child = children.get(name, {})
         component["supervisor_state"] = child.get("state")
@@ -149,20 +164,29 @@ def _supervisor_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:
         "running": record["running"],
         "pid": record.get("pid"),
         "updated_at": record.get("updated_at"),
+        "state": record["state"],
+        "reason": record["state_reason"],
     }
 
 
 def queue_figures(metrics: Metrics | None) -> dict[str, float | None]:
-    """The core's queue figures, or nulls when its metrics could not be read."""
+    """The core's queue figures, or nulls when its metrics could not be read.
+
+    A figure an older core does not report is null too.
+    """
     names = {
         "size": "toy_platform_queue_size",
         "oldest_age_s": "toy_platform_queue_oldest_age_seconds",
         "running": "toy_platform_jobs_running",
         "callbacks_pending": "toy_platform_callbacks_pending",
         "callbacks_waiting_retry": "toy_platform_callbacks_waiting_retry",
+        "callbacks_parked": "toy_platform_callbacks_parked",
         "workers_alive": "toy_platform_workers_alive",
+        "callback_senders_alive": "toy_platform_callback_senders_alive",
     }
-    return {key: _number(metrics, name) for key, name in names.items()}
+    figures = {key: _number(metrics, name) for key, name in names.items()}
+    figures["thread_restarts"] = _total(metrics, "toy_platform_thread_restarts_total")
+    return figures
 
 
 def job_figures(metrics: Metrics | None) -> dict[str, Any]:
@@ -181,6 +205,14 @@ def job_figures(metrics: Metrics | None) -> dict[str, Any]:
         "waiting_for_core": _number(metrics, "toy_platform_jobs_waiting_for_core"),
         "oldest_queued_age_s": _number(metrics, "toy_platform_jobs_oldest_queued_age_seconds"),
     }
+
+
+def _total(metrics: Metrics | None, name: str) -> float | None:
+    """The sum of NAME's samples over all labels (0 when none was counted yet)."""
+    if metrics is None:
+        return None
+    total = sum(value for key, value in metrics.items() if key.split("{", 1)[0] == name)
+    return int(total) if float(total).is_integer() else round(total, 3)
 
 
 def _number(metrics: Metrics | None, name: str) -> float | None:
@@ -250,33 +282,69 @@ def supervisor_note(name: str, component: dict[str, Any]) -> str:
 def _supervisor_lines(supervisor: dict[str, Any] | None) -> list[str]:
     if supervisor is None or supervisor["running"]:
         return []
+    updated = _local_clock(supervisor.get("updated_at"))
+    if supervisor.get("state") == "frozen":
+        head = click.style("the supervisor (`toy-platform serve`) is not running", fg="red")
+    else:
+        head = click.style("the supervisor (`toy-platform serve`) is not running", fg="yellow")
     return [
         "",
-        click.style("`toy-platform serve` is not running", fg="yellow")
-        + f" (its record was last updated {_local_clock(supervisor.get('updated_at'))});"
-        " nothing restarts a component that stops.",
+        f"{head}: its record is stale (last updated at {updated};"
+        f" {supervisor.get('reason') or 'it is gone'}). Nothing restarts a component that"
+        " stops or hangs.",
     ]
 
 
 def figure_lines(queue: dict[str, Any], jobs: dict[str, Any]) -> list[str]:
-    """Queue size, jobs by status, oldest queued age and callbacks waiting for retry."""
+    """Queue size, threads, jobs by status, oldest queued age and callbacks."""
     unknown = click.style("unknown (core metrics unavailable)", fg="yellow")
     if queue["size"] is None:
         queue_text = unknown
     else:
         queue_text = f"{queue['size']} queued, {queue['running']} running"
         queue_text += f", oldest waiting {human_duration(queue['oldest_age_s'] or 0)}"
-        queue_text += f", {queue['workers_alive']} worker threads alive"
     lines = [f"{'queue':<11} {queue_text}"]
+    if queue["size"] is not None:
+        lines.append(f"{'threads':<11} {threads_text(queue)}")
     lines.append(f"{'jobs':<11} {_jobs_text(jobs)}")
-    if queue["callbacks_waiting_retry"] is None:
-        callbacks = unknown
-    else:
-        waiting = queue["callbacks_waiting_retry"]
-        text = f"{waiting} waiting for retry, {queue['callbacks_pending']} pending"
-        callbacks = click.style(text, fg="yellow") if waiting else text
-    lines.append(f"{'callbacks':<11} {callbacks}")
+    lines.append(
+        f"{'callbacks':<11} {callbacks_text(queue) if queue['size'] is not None else unknown}"
+    )
     return lines
+
+
+def threads_text(queue: dict[str, Any]) -> str:
+    """`1 worker alive, 1 callback sender alive, restarted 2 times` (red when none alive)."""
+    parts = [_alive(queue["workers_alive"], "worker")]
+    if queue.get("callback_senders_alive") is not None:
+        parts.append(_alive(queue["callback_senders_alive"], "callback sender"))
+    restarts = queue.get("thread_restarts")
+    if restarts:
+        parts.append(click.style(f"restarted {_times(restarts)} after dying", fg="yellow"))
+    return ", ".join(parts)
+
+
+def _alive(count: Any, what: str) -> str:
+    if count is None:
+        return f"{what}s: unknown"
+    text = f"{count} {what}{'s' if count != 1 else ''} alive"
+    return click.style(text, fg="red", bold=True) if count == 0 else text
+
+
+def _times(count: Any) -> str:
+    return f"{count} time{'s' if count != 1 else ''}"
+
+
+def callbacks_text(queue: dict[str, Any]) -> str:
+    """`2 waiting for retry, 0 pending, 1 parked (cannot be delivered)`."""
+    if queue["callbacks_waiting_retry"] is None:
+        return click.style("unknown", fg="yellow")
+    waiting = queue["callbacks_waiting_retry"]
+    text = f"{waiting} waiting for retry, {queue['callbacks_pending']} pending"
+    parked = queue.get("callbacks_parked")
+    if parked:
+        return click.style(f"{text}, {parked} parked (cannot be delivered)", fg="yellow")
+    return click.style(text, fg="yellow") if waiting else text
 
 
 def _jobs_text(jobs: dict[str, Any]) -> str:

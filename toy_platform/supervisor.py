@@ -254,12 +254,24 @@ class Supervisor:
         record = {
             "pid": os.getpid(),
             "updated_at": _iso(),
+            "settings": _settings_record(self.settings),
             "children": {name: child.record() for name, child in self.children.items()},
         }
         try:
             write_private(self.state_file, json.dumps(record, indent=2).encode())
         except OSError as exc:
             logger.warning("cannot write %s: %s", self.state_file, exc)
+
+
+def _settings_record(settings: Settings) -> dict[str, Any]:
+    """Where this serve's services answer and its files are, for status, logs and doctor."""
+    names = ("host", "auth_port", "core_port", "middleware_port", "web_port", "dashboard_port")
+    record: dict[str, Any] = {name: getattr(settings, name) for name in names}
+    for name in ("auth_url", "core_url", "middleware_url", "web_url", "dashboard_url"):
+        record[name] = getattr(settings, name)
+    for name in ("log_dir", "data_dir", "config_dir"):
+        record[name] = str(getattr(settings, name))
+    return record
 
 
 def hold_file(data_dir: Path, name: str) -> Path:

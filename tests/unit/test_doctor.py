@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from harness import free_ports
+from serve_fakes import Processes, child, write_record
 
 from toy_platform import doctor
 from toy_platform.config import load_settings
 from toy_platform.doctor import Look
+from toy_platform.statusview import supervisor_record
 
 
 def look(name: str, up: bool = True, ready: bool = True, **extra: Any) -> Look:
@@ -171,3 +173,68 @@ def test_nothing_running_and_no_users(tmp_path: Path) -> None:
     assert set(by_component) == {"auth", "core", "middleware"}
     assert "toy-platform serve" in by_component["core"].fix
     assert any("users.json is missing" in p.problem for p in problems)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    started = Processes()
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+def test_a_frozen_supervisor(tmp_path: Path, processes: Processes) -> None:
+    settings = load_settings(home=tmp_path)
+    serve = processes.ours("serve")
+    write_record(settings.data_dir, serve, updated_ago=45)
+    problems = doctor.check_supervisor(settings, supervisor_record(settings))
+    assert [p.component for p in problems] == ["supervisor"]
+    assert "`toy-platform serve` is not running: its record" in problems[0].problem
+    assert "is stale" in problems[0].problem and f"pid {serve.pid} is alive" in problems[0].problem
+    assert f"kill -CONT {serve.pid}" in problems[0].fix
+
+
+def test_a_supervisor_gone_without_stopping_its_services(
+    tmp_path: Path, processes: Processes
+) -> None:
+    settings = load_settings(home=tmp_path)
+    children = {"core": child(processes.ours("core"))}
+    write_record(settings.data_dir, processes.exited(), children)
+    problems = doctor.check_supervisor(settings, supervisor_record(settings))
+    assert [p.component for p in problems] == ["supervisor"]
+    assert "went without stopping its services" in problems[0].problem
+    assert "is not running" in problems[0].problem
+
+
+def test_a_supervisor_that_stopped_cleanly_or_runs_is_fine(
+    tmp_path: Path, processes: Processes
+) -> None:
+    settings = load_settings(home=tmp_path)
+    stopped = {"core": child(processes.ours("core"), state="stopped")}
+    write_record(settings.data_dir, processes.exited(), stopped)
+    assert doctor.check_supervisor(settings, supervisor_record(settings)) == []
+    write_record(
+        settings.data_dir, processes.ours("serve"), {"core": child(processes.ours("core"))}
+    )
+    assert doctor.check_supervisor(settings, supervisor_record(settings)) == []
+    assert doctor.check_supervisor(settings, None) == []
+
+
+def test_a_hung_service_without_a_supervisor_is_not_left_to_one() -> None:
+    hung = look("core", up=False, ready=False, reason="no answer within 2 s (timeout)")
+    owner = doctor.PortOwner(1234, "PID 1234 python", True)
+    alone = doctor.hung_problem(hung, "timeout", owner, None)
+    assert "no supervisor watches it" in alone.fix and "PID 1234" in alone.fix
+    record = {"running": True, "children": {"core": {"pid": 1234}}}
+    watched = doctor.hung_problem(hung, "timeout", owner, record)
+    assert "`toy-platform serve` restarts it" in watched.fix
+    frozen = doctor.hung_problem(hung, "timeout", owner, {**record, "running": False})
+    assert "no supervisor watches it" in frozen.fix
+
+
+def test_a_web_app_that_is_not_built(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    web = look("web", ready=False, reason="the web app is not built: install a wheel")
+    problem = doctor.not_ready_problem(settings, web, {"web": web})
+    assert "not built" in problem.problem and "--no-web" in problem.fix

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import logging.handlers
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -199,3 +202,80 @@ def test_logs_command_without_log_dir(tmp_path: Path) -> None:
     result = CliRunner().invoke(logs_command, ["--log-dir", str(tmp_path / "none")])
     assert result.exit_code == 0
     assert "no logs yet" in result.output
+
+
+def open_paths() -> set[str]:
+    return {Path(f.path).name for f in psutil.Process().open_files()}
+
+
+def test_follow_keeps_no_file_open_between_polls(tmp_path: Path) -> None:
+    """On Windows a service cannot rotate a log file another process holds open."""
+    live = tmp_path / "core.log"
+    live.write_text(line("core", "before", 3))
+    follower = logview.Follower(tmp_path, LogFilter(services=("core",)))
+    with live.open("a") as handle:
+        handle.write(line("core", "new", 1))
+    assert events(follower.poll()) == ["new"]
+    assert "core.log" not in open_paths()
+
+
+def test_reading_history_keeps_no_file_open_while_the_reader_waits(log_dir: Path) -> None:
+    """`toy-platform logs | less`: the pager may wait for minutes between reads."""
+    records = logview.merged(log_dir, LogFilter())
+    assert next(records)["event"] == "oldest"
+    assert not {name for name in open_paths() if ".log" in name}
+    assert len(list(records)) == 7
+
+
+def utf8_line(service: str, event: str, minutes_ago: float, **fields: object) -> bytes:
+    """A log line with its non-ASCII text as UTF-8 (our services escape it; others may not)."""
+    record = json.loads(line(service, event, minutes_ago, **fields))
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode()
+
+
+def test_history_across_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logview, "READ_CHUNK_BYTES", 7)
+    (tmp_path / "core.log").write_bytes(
+        utf8_line("core", "first", 2, note="héllo wörld 👋🏽") + utf8_line("core", "second", 1)
+    )
+    records = list(logview.read_service(tmp_path, "core"))
+    assert events(records) == ["first", "second"]
+    assert records[0]["note"] == "héllo wörld 👋🏽"
+
+
+def test_follow_a_line_cut_inside_a_character(tmp_path: Path) -> None:
+    live = tmp_path / "core.log"
+    live.write_bytes(b"")
+    follower = logview.Follower(tmp_path, LogFilter(services=("core",)))
+    data = utf8_line("core", "accented", 0, note="é€")
+    cut = data.index("€".encode()) + 1
+    with live.open("ab") as handle:
+        handle.write(data[:cut])
+    assert follower.poll() == []
+    with live.open("ab") as handle:
+        handle.write(data[cut:])
+    assert [r["note"] for r in follower.poll()] == ["é€"]
+
+
+def test_follow_while_a_rotating_handler_rotates(tmp_path: Path) -> None:
+    """The services' own log handler rotates the file between (and during) our polls."""
+    handler = logging.handlers.RotatingFileHandler(
+        tmp_path / "core.log", maxBytes=600, backupCount=50, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    writer = logging.getLogger("test_logview.rotating")
+    writer.propagate = False
+    writer.addHandler(handler)
+    try:
+        follower = logview.Follower(tmp_path, LogFilter(services=("core",)))
+        seen: list[str] = []
+        for n in range(40):
+            writer.warning(line("core", f"event{n}", 0).strip())
+            if n % 3 == 0:
+                seen += events(follower.poll())
+        seen += events(follower.poll())
+    finally:
+        writer.removeHandler(handler)
+        handler.close()
+    assert len(list(tmp_path.glob("core.log.*"))) > 3  # it did rotate, several times
+    assert seen == [f"event{n}" for n in range(40)]

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from toy_platform import doctor, logview, statusview
-from toy_platform.cli.options import common_options
+from toy_platform.cli.options import observing_options
 from toy_platform.config import Settings
 from toy_platform.log import LOG_SERVICES
 
@@ -32,21 +32,25 @@ from toy_platform.log import LOG_SERVICES
     metavar="[SECONDS]",
     help="Refresh every SECONDS [2] until Ctrl+C.",
 )
-@common_options
+@observing_options("dirs", "addresses")
 def status_command(settings: Settings, json_output: bool, watch: float | None) -> None:
     """Is everything OK? One line per component, then the queue and the jobs.
 
     Reads /healthz, /readyz and /metrics of each service: no login needed.
-    Exit code 0 when every component is ready, 1 otherwise.
+    The ports, URLs and dirs you do not give come from the `toy-platform serve`
+    running on this home (its supervisor.json). Exit code 0 when every component
+    is ready (and the supervisor, if any, is not frozen), 1 otherwise.
 
     \b
     --json prints one object:
       ok, checked_at, components{name: {state (ok|not_ready|down), up, ready,
       reason, url, latency_ms, version, uptime_s, supervisor_state, restarts,
-      last_exit_code, last_exit_at}}, supervisor{running, pid, updated_at}|null,
-      queue{size, oldest_age_s, running, callbacks_pending,
-      callbacks_waiting_retry, workers_alive}, jobs{by_status, submitted_total,
-      waiting_for_core, oldest_queued_age_s} (null where a service is down).
+      last_exit_code, last_exit_at}}, supervisor{running, state (running|
+      frozen|gone), reason, pid, updated_at}|null, queue{size, oldest_age_s,
+      running, callbacks_pending, callbacks_waiting_retry, callbacks_parked,
+      workers_alive, callback_senders_alive, thread_restarts}, jobs{by_status,
+      submitted_total, waiting_for_core, oldest_queued_age_s} (null where a
+      service is down).
     """
     if watch is None:
         sys.exit(_show_status(settings, json_output))
@@ -117,7 +121,7 @@ def _parse_since(
 @click.option("--lines", "-n", type=click.IntRange(0), help="Only the last N matching lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl+C.")
 @click.option("--json", "json_output", is_flag=True, help="Print the JSON lines as they are.")
-@common_options
+@observing_options("dirs")
 def logs_command(
     settings: Settings,
     services: tuple[str, ...],
@@ -132,6 +136,7 @@ def logs_command(
     """Every service's log merged in time order: follow one request or job across services.
 
     Reads <log dir>/<service>.log and its rotated files (.log.1, .log.2, ...).
+    Without --log-dir: the log dir of the last `toy-platform serve` on this home.
     """
     log_filter = logview.LogFilter(
         services=services,
@@ -184,14 +189,16 @@ def _echo_all(records: Iterable[logview.Record], json_output: bool) -> None:
 
 @click.command(name="doctor")
 @click.option("--json", "json_output", is_flag=True, help='Print {"ok", "problems": [...]}.')
-@common_options
+@observing_options("dirs", "addresses")
 def doctor_command(settings: Settings, json_output: bool) -> None:
     """Find the usual reasons the platform is down, and say what to do. No login needed.
 
     Checks ports, services not running or not ready (with their last logged
     error), users.json and keys, service keys that differ between services,
-    clocks, the log dir, and components the supervisor restarts again and again.
-    Exit code 0 when no problems are found, 1 otherwise.
+    clocks, the log dir, components the supervisor restarts again and again, and
+    a supervisor that is frozen or gone. The ports, URLs and dirs you do not give
+    come from the `toy-platform serve` running on this home. Exit code 0 when no
+    problems are found, 1 otherwise.
     """
     problems = doctor.run_checks(settings)
     if json_output:

@@ -1,4 +1,14 @@
-"""The options every subcommand accepts, each also settable by a TOY_PLATFORM_* variable."""
+"""The options of the subcommands, in groups, each also settable by a TOY_PLATFORM_* variable.
+
+A command declares the groups it uses, e.g. `@common_options("dirs", "addresses")`; only
+those show in its --help. The other options are still accepted (hidden), so one set of
+options or variables works with every subcommand. `@common_options` alone takes them all.
+
+`@observing_options(...)` is for the commands that look at a running `toy-platform serve`
+(status, doctor, logs, chaos): what the user did not give explicitly (neither as an option
+nor as a variable) comes from that serve's record in the data dir, so they find its ports,
+URLs and log dir without repeating the options serve was started with.
+"""
 
 from __future__ import annotations
 
@@ -6,112 +16,133 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import click
+from click.core import ParameterSource
 
-from toy_platform import config
+from toy_platform import config, serve_record
 from toy_platform.config import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 PORT = click.IntRange(1, 65535)
+Group = Literal["dirs", "addresses", "service", "jobs", "logging"]
+Option = tuple[tuple[str, ...], dict[str, Any]]
+LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
 
-_SETTING_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
-    (
-        ("--home",),
-        {
-            "type": click.Path(path_type=Path),
-            "help": "Keep config, data and logs under DIR/config, DIR/data, DIR/logs.",
-        },
-    ),
-    (
-        ("--config-dir",),
-        {"type": click.Path(path_type=Path), "help": "Keep users.json and keys here instead."},
-    ),
-    (("--data-dir",), {"type": click.Path(path_type=Path), "help": "Keep databases here instead."}),
-    (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Write logs here instead."}),
-    (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
-    (("--auth-port",), {"type": PORT, "help": f"[{config.DEFAULT_AUTH_PORT}]"}),
-    (("--core-port",), {"type": PORT, "help": f"[{config.DEFAULT_CORE_PORT}]"}),
-    (("--middleware-port",), {"type": PORT, "help": f"[{config.DEFAULT_MIDDLEWARE_PORT}]"}),
-    (("--web-port",), {"type": PORT, "help": f"[{config.DEFAULT_WEB_PORT}]"}),
-    (("--dashboard-port",), {"type": PORT, "help": f"[{config.DEFAULT_DASHBOARD_PORT}]"}),
-    (("--auth-url",), {"help": "The auth service's URL, when it runs elsewhere."}),
-    (("--core-url",), {"help": "The core service's URL, when it runs elsewhere."}),
-    (("--middleware-url",), {"help": "The middleware's URL, when it runs elsewhere."}),
-    (
-        ("--job-delay",),
-        {
-            "type": click.FloatRange(0),
-            "help": f"Simulated seconds of work per job [{config.DEFAULT_JOB_DELAY:g}].",
-        },
-    ),
-    (
-        ("--workers",),
-        {
-            "type": click.IntRange(1, 64),
-            "help": "Core worker threads; 1 keeps jobs strictly in order [1].",
-        },
-    ),
-    (
-        ("--failure-rate",),
-        {
-            "type": click.FloatRange(0, 1),
-            "help": "Share of jobs the core fails on purpose, to see failures and retries [0].",
-        },
-    ),
-    (
-        ("--max-data-bytes",),
-        {
-            "type": click.IntRange(1),
-            "help": f"Largest job data accepted [{config.DEFAULT_MAX_DATA_BYTES}].",
-        },
-    ),
-    (
-        ("--token-ttl",),
-        {
-            "type": click.IntRange(30),
-            "help": f"Token lifetime in seconds [{config.DEFAULT_TOKEN_TTL}].",
-        },
-    ),
-    (
-        ("--cors-origin", "cors_origins"),
-        {
-            "multiple": True,
-            "help": "Another browser origin allowed to call auth and middleware (repeatable).",
-        },
-    ),
-    (
-        ("--stall-after",),
-        {
-            "type": click.FloatRange(1),
-            "help": "Seconds a service's queue may have work with nothing moving before it is"
-            f" not ready; serve restarts it after twice that [{config.DEFAULT_STALL_AFTER:g}].",
-        },
-    ),
-    (
-        ("--log-max-bytes",),
-        {"type": click.IntRange(1024), "help": "Rotate a service's log at this size [5242880]."},
-    ),
-    (
-        ("--log-backup-count",),
-        {"type": click.IntRange(0), "help": "Rotated log files kept per service [5]."},
-    ),
-    (
-        ("--console-log-level",),
-        {
-            "type": click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-            "help": "What a service prints on the console [--log-level; WARNING for the"
-            " services under serve].",
-        },
-    ),
-    (
-        ("--log-level",),
-        {"type": click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)},
-    ),
-]
+OPTION_GROUPS: dict[Group, list[Option]] = {
+    "dirs": [
+        (
+            ("--home",),
+            {
+                "type": click.Path(path_type=Path),
+                "help": "Keep config, data and logs under DIR/config, DIR/data, DIR/logs.",
+            },
+        ),
+        (
+            ("--config-dir",),
+            {"type": click.Path(path_type=Path), "help": "Keep users.json and keys here instead."},
+        ),
+        (
+            ("--data-dir",),
+            {"type": click.Path(path_type=Path), "help": "Keep databases here instead."},
+        ),
+        (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Write logs here instead."}),
+    ],
+    "addresses": [
+        (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
+        (("--auth-port",), {"type": PORT, "help": f"[{config.DEFAULT_AUTH_PORT}]"}),
+        (("--core-port",), {"type": PORT, "help": f"[{config.DEFAULT_CORE_PORT}]"}),
+        (("--middleware-port",), {"type": PORT, "help": f"[{config.DEFAULT_MIDDLEWARE_PORT}]"}),
+        (("--web-port",), {"type": PORT, "help": f"[{config.DEFAULT_WEB_PORT}]"}),
+        (("--dashboard-port",), {"type": PORT, "help": f"[{config.DEFAULT_DASHBOARD_PORT}]"}),
+        (("--auth-url",), {"help": "The auth service's URL, when it runs elsewhere."}),
+        (("--core-url",), {"help": "The core service's URL, when it runs elsewhere."}),
+        (("--middleware-url",), {"help": "The middleware's URL, when it runs elsewhere."}),
+    ],
+    "service": [
+        (
+            ("--max-data-bytes",),
+            {
+                "type": click.IntRange(1),
+                "help": f"Largest job data accepted [{config.DEFAULT_MAX_DATA_BYTES}].",
+            },
+        ),
+        (
+            ("--token-ttl",),
+            {
+                "type": click.IntRange(30),
+                "help": f"Token lifetime in seconds [{config.DEFAULT_TOKEN_TTL}].",
+            },
+        ),
+        (
+            ("--cors-origin", "cors_origins"),
+            {
+                "multiple": True,
+                "help": "Another browser origin allowed to call auth and middleware (repeatable).",
+            },
+        ),
+        (
+            ("--stall-after",),
+            {
+                "type": click.FloatRange(1),
+                "help": "Seconds a service's queue may have work with nothing moving before it"
+                " is not ready; serve restarts it after twice that"
+                f" [{config.DEFAULT_STALL_AFTER:g}].",
+            },
+        ),
+    ],
+    "jobs": [
+        (
+            ("--job-delay",),
+            {
+                "type": click.FloatRange(0),
+                "help": f"Simulated seconds of work per job [{config.DEFAULT_JOB_DELAY:g}].",
+            },
+        ),
+        (
+            ("--workers",),
+            {
+                "type": click.IntRange(1, 64),
+                "help": "Core worker threads; 1 keeps jobs strictly in order [1].",
+            },
+        ),
+        (
+            ("--failure-rate",),
+            {
+                "type": click.FloatRange(0, 1),
+                "help": "Share of jobs the core fails on purpose, to see failures and retries [0].",
+            },
+        ),
+    ],
+    "logging": [
+        (
+            ("--log-max-bytes",),
+            {
+                "type": click.IntRange(1024),
+                "help": "Rotate a service's log at this size [5242880].",
+            },
+        ),
+        (
+            ("--log-backup-count",),
+            {"type": click.IntRange(0), "help": "Rotated log files kept per service [5]."},
+        ),
+        (
+            ("--console-log-level",),
+            {
+                "type": LEVELS,
+                "help": "What a service prints on the console [--log-level; WARNING for the"
+                " services under serve].",
+            },
+        ),
+        (("--log-level",), {"type": LEVELS, "help": "What a service writes to its log [INFO]."}),
+    ],
+}
+ALL_GROUPS: tuple[Group, ...] = tuple(OPTION_GROUPS)
+_SETTING_OPTIONS: list[Option] = [option for group in OPTION_GROUPS.values() for option in group]
 
 ENV_ONLY = ("service_key", "admin_password", "instance_id", "supervisor_pid")
+EXPLICIT_SOURCES = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 def _setting_name(decls: tuple[str, ...]) -> str:
@@ -123,24 +154,77 @@ def _envvar(decls: tuple[str, ...]) -> str:
     return "TOY_PLATFORM_" + _setting_name(decls).upper()
 
 
-def common_options(command: F) -> F:
-    """Add every setting option to COMMAND and pass it a `settings: Settings` instead."""
+@overload
+def common_options(command: F, /) -> F: ...
 
+
+@overload
+def common_options(*groups: Group) -> Callable[[F], F]: ...
+
+
+def common_options(*args: Any) -> Any:
+    """Add the setting options to a command and pass it a `settings: Settings` instead.
+
+    `@common_options` takes every group; `@common_options("dirs", ...)` shows only those
+    groups in --help (the others stay accepted, hidden).
+    """
+    if len(args) == 1 and callable(args[0]):
+        return _decorate(args[0], ALL_GROUPS, observing=False)
+    groups = _checked(args)
+    return lambda command: _decorate(command, groups, observing=False)
+
+
+def observing_options(*groups: Group) -> Callable[[F], F]:
+    """common_options for commands that look at a running serve (status, doctor, logs, chaos).
+
+    A setting not given explicitly (option or TOY_PLATFORM_* variable) is taken from the
+    record of the serve on this home: its addresses while it is alive, its log and config
+    dirs even after it stopped (its logs stay there).
+    """
+    chosen = _checked(groups)
+    return lambda command: _decorate(command, chosen, observing=True)
+
+
+def _checked(groups: tuple[Any, ...]) -> tuple[Group, ...]:
+    unknown = [group for group in groups if group not in OPTION_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown option groups {unknown}; known: {list(OPTION_GROUPS)}")
+    return groups
+
+
+def _decorate(command: F, groups: tuple[Group, ...], observing: bool) -> F:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        given = {}
+        ctx = click.get_current_context()
+        given: dict[str, Any] = {}
         for decls, _ in _SETTING_OPTIONS:
             name = _setting_name(decls)
-            given[name] = kwargs.pop(name)
-        if not given["cors_origins"]:
-            given["cors_origins"] = None
+            value = kwargs.pop(name)
+            if ctx.get_parameter_source(name) in EXPLICIT_SOURCES and value is not None:
+                given[name] = value
         given.update(_env_only())
+        if observing:
+            given = {**from_running_serve(given), **given}
         kwargs["settings"] = load_settings(**given)
         return command(**kwargs)
 
+    shown = {decls for group in groups for decls, _ in OPTION_GROUPS[group]}
     for decls, attrs in reversed(_SETTING_OPTIONS):
-        wrapper = click.option(*decls, envvar=_envvar(decls), show_envvar=True, **attrs)(wrapper)
+        option = click.option(
+            *decls, envvar=_envvar(decls), show_envvar=True, hidden=decls not in shown, **attrs
+        )
+        wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def from_running_serve(given: dict[str, Any]) -> dict[str, Any]:
+    """Settings from the record of the serve whose data dir GIVEN points at (see above)."""
+    data_dir = load_settings(**given).data_dir
+    record = serve_record.read_record(data_dir)
+    if record is None:
+        return {}
+    alive = serve_record.serve_state(record).alive
+    return serve_record.recorded_settings(record, set(given), alive)
 
 
 def _env_only() -> dict[str, Any]:
@@ -149,7 +233,7 @@ def _env_only() -> dict[str, Any]:
     }
     pid = values["supervisor_pid"]
     values["supervisor_pid"] = int(pid) if pid and pid.isdigit() else None
-    return values
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def settings_to_env(settings: Settings) -> dict[str, str]:
