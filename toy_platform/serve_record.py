@@ -21,8 +21,9 @@ RECORD_FILE = "supervisor.json"
 STALE_AFTER_S = 6.0
 # psutil's create_time can move by up to a second between processes (boot time rounding).
 CREATE_TIME_TOLERANCE_S = 1.0
-# `started_at` (whole seconds) is the fallback for records without a child's create_time.
-STARTED_AT_TOLERANCE_S = 2.0
+# `started_at` (whole seconds, so up to 1 s early, on top of the above) is the fallback for
+# records without a child's create_time.
+STARTED_AT_TOLERANCE_S = 3.0
 OUR_SCRIPTS = {"toy-platform": None, "toy-platform-serve": "serve"}
 ADDRESS_FIELDS = (
     "host",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -12,8 +13,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
+import psutil
 import pytest
 from harness import Platform, free_ports, wait_until
 
@@ -23,12 +26,28 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """Our own platform, since these tests stop components."""
-    running = Platform(tmp_path_factory.mktemp("observe"), job_delay=0.1)
+    """Our own platform, since these tests stop components; its logs outside its home."""
+    log_dir = tmp_path_factory.mktemp("observe-logs")
+    running = Platform(
+        tmp_path_factory.mktemp("observe"), job_delay=0.1, extra_args=["--log-dir", str(log_dir)]
+    )
     try:
         yield running.serve()
     finally:
         running.stop()
+
+
+def toy_platform(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `toy-platform ARGS` with exactly these options and environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "toy_platform", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def lines_of(output: str) -> dict[str, str]:
@@ -61,8 +80,18 @@ def test_status_json_shape(platform: Platform) -> None:
     assert set(core) >= {"reason", "url", "latency_ms", "restarts", "last_exit_code"}
     assert core["url"] == platform.core_url
     assert status["supervisor"]["running"] is True
-    assert set(status["queue"]) >= {"size", "oldest_age_s", "callbacks_waiting_retry"}
+    assert status["supervisor"]["state"] == "running"
+    assert set(status["queue"]) >= {
+        "size",
+        "oldest_age_s",
+        "callbacks_waiting_retry",
+        "callbacks_parked",
+        "workers_alive",
+        "callback_senders_alive",
+        "thread_restarts",
+    }
     assert status["queue"]["size"] == 0
+    assert status["queue"]["workers_alive"] >= 1
     assert isinstance(status["jobs"]["by_status"], dict)
 
 
@@ -246,3 +275,119 @@ def test_status_when_nothing_runs(tmp_path: Path) -> None:
     status = json.loads(result.stdout)
     assert {c["state"] for c in status["components"].values()} == {"down"}
     assert status["queue"]["size"] is None and status["jobs"]["by_status"] is None
+
+
+def lines_ok(result: subprocess.CompletedProcess[str], platform: Platform) -> dict[str, str]:
+    """The status lines, checked to be OK at this platform's own URLs."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = lines_of(result.stdout)
+    for name in ("auth", "core", "middleware"):
+        assert lines[name].split()[1] == "OK", result.stdout
+        assert platform.url(name) in lines[name], result.stdout
+    return lines
+
+
+def test_status_logs_and_doctor_find_serve_from_its_home_alone(platform: Platform) -> None:
+    """Ports and the log dir given to serve are not repeated: they come from its record."""
+    env = platform.env()
+    home = ["--home", str(platform.home)]
+    lines_ok(toy_platform("status", *home, env=env), platform)
+    client = platform.client()
+    job = client.wait_for_job(client.submit_job("found", "logs")["job_id"], timeout=30)
+    logs = toy_platform("logs", "--job-id", job["job_id"], "--json", *home, env=env)
+    assert logs.returncode == 0 and "no logs yet" not in logs.stderr, logs.stderr
+    assert {json.loads(x)["service"] for x in logs.stdout.splitlines()} >= {"core", "middleware"}
+    doctor = toy_platform("doctor", *home, env=env)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    # An explicit option still wins.
+    other = toy_platform("status", *home, f"--core-port={free_ports(1)[0]}", env=env)
+    assert other.returncode == 1 and lines_of(other.stdout)["core"].split()[1] == "DOWN"
+
+
+def test_status_and_doctor_never_go_through_a_proxy(platform: Platform) -> None:
+    closed = f"http://127.0.0.1:{free_ports(1)[0]}"
+    env = {k: v for k, v in platform.env().items() if k.lower() != "no_proxy"}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        env[name] = closed
+    lines_ok(toy_platform("status", *platform.common_args(), env=env), platform)
+    doctor = toy_platform("doctor", *platform.common_args(), env=env)
+    assert doctor.returncode == 0 and "no problems found" in doctor.stdout, doctor.stdout
+
+
+@posix_only
+def test_status_doctor_and_chaos_when_serve_is_frozen(platform: Platform) -> None:
+    serve = platform.processes["serve"]
+    state_file = platform.home / "data" / "supervisor.json"
+    core_pid = json.loads(state_file.read_text())["children"]["core"]["pid"]
+    serve.send_signal(signal.SIGSTOP)
+    try:
+
+        def frozen() -> dict[str, Any] | None:
+            status = json.loads(platform.cli("status", "--json", check=False).stdout)
+            return status if status["supervisor"]["state"] == "frozen" else None
+
+        status = wait_until(frozen, 30, 0.5, what="status to see serve frozen")
+        assert status["ok"] is False and status["supervisor"]["running"] is False
+        assert all(c["state"] == "ok" for c in status["components"].values())
+        text = platform.cli("status", check=False)
+        assert text.returncode == 1
+        assert "the supervisor (`toy-platform serve`) is not running" in text.stdout
+        assert f"pid {serve.pid} is alive but has not updated its record" in text.stdout
+        assert "stopped (Ctrl+Z or SIGSTOP)" in text.stdout
+        doctor = platform.cli("doctor", check=False)
+        assert doctor.returncode == 1 and doctor.stdout.startswith("supervisor "), doctor.stdout
+        assert f"kill -CONT {serve.pid}" in doctor.stdout
+        kill = platform.cli("chaos", "kill", "core", check=False)
+        assert kill.returncode == 1 and "nothing was done" in kill.stderr, kill.stderr
+        assert psutil.pid_exists(core_pid)
+    finally:
+        serve.send_signal(signal.SIGCONT)
+    wait_until(lambda: platform.cli("status", check=False).returncode == 0, 30, what="all ok")
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32", reason="platformdirs reads the user folders from Windows itself"
+)
+def test_no_options_at_all_after_run_servers(tmp_path: Path) -> None:
+    """As after ./run_servers.sh: the default home, TOY_PLATFORM_LOG_DIR=./logs, and then
+    `toy-platform status`, `logs` and `doctor` typed without a single option."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOY_PLATFORM_")}
+    for name, sub in (
+        ("HOME", "home"),
+        ("XDG_DATA_HOME", "home/.local/share"),
+        ("XDG_CONFIG_HOME", "home/.config"),
+        ("XDG_STATE_HOME", "home/.local/state"),
+    ):
+        env[name] = str(tmp_path / sub)
+    # Ports other than the defaults, so this never meets another platform on this machine.
+    ports = dict(zip(("auth", "core", "middleware"), free_ports(3), strict=True))
+    serve_args = ["--no-web", "--no-dashboard", "--job-delay", "0.1"]
+    serve_args += [f"--{name}-port={port}" for name, port in ports.items()]
+    serve_env = {**env, "TOY_PLATFORM_LOG_DIR": str(tmp_path / "checkout" / "logs")}
+    serve_env["TOY_PLATFORM_ADMIN_PASSWORD"] = "first-admin-pass"
+    out = tmp_path / "serve.out"
+    with out.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "toy_platform", "serve", *serve_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=serve_env,
+        )
+    try:
+        wait_until(lambda: "Ready." in out.read_text(), 90, what="serve to be ready")
+        status = toy_platform("status", env=env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        for name, port in ports.items():
+            line = lines_of(status.stdout)[name]
+            assert line.split()[1] == "OK" and f":{port}" in line, status.stdout
+        logs = toy_platform("logs", "--service", "core", env=env)
+        assert logs.returncode == 0 and "no logs yet" not in logs.stderr, logs.stderr
+        assert "service_started" in logs.stdout
+        doctor = toy_platform("doctor", env=env)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    finally:
+        serve.terminate()
+        serve.wait(30)
+    # Stopped: its logs are still found (where else would one look for what happened?).
+    after = toy_platform("logs", "--service", "supervisor", env=env)
+    assert "supervisor_stopped" in after.stdout, after.stdout + after.stderr
