@@ -145,16 +145,29 @@ def check_supervisor(settings: Settings, record: dict[str, Any] | None) -> list[
                 " start `toy-platform serve` again",
             )
         ]
-    if serve_record.stopped_cleanly(record):
+    orphans = record.get("orphans") or []
+    if serve_record.stopped_cleanly(record) and not orphans:
         return []
+    if orphans:
+        pids = [str(serve_record.children(record)[name].get("pid")) for name in orphans]
+        left = f"; its services still run without it: {', '.join(orphans)}"
+        fix = (
+            f"stop them (`kill {' '.join(pids)}`; `taskkill /PID <pid> /F` on Windows), then"
+            " start `toy-platform serve` again"
+        )
+    else:
+        left = ""
+        fix = (
+            "start it again with `toy-platform serve` (with the options it had); if you now"
+            f" run the services one by one instead, delete {path}"
+        )
     return [
         Problem(
             "supervisor",
             f"`toy-platform serve` is not running: it went without stopping its services"
             f" (its record {path} was last updated at {updated};"
-            f" {record.get('state_reason')}); nothing restarts a component that stops",
-            "start it again with `toy-platform serve` (with the options it had); if you"
-            f" now run the services one by one instead, delete {path}",
+            f" {record.get('state_reason')}){left}; nothing restarts a component that stops",
+            fix,
         )
     ]
 

@@ -157,6 +157,12 @@ def _clock(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def local_clock(value: Any) -> str:
+    """An ISO time as local `YYYY-MM-DD HH:MM:SS` (or the value itself when it is not one)."""
+    moment = parse_time(value)
+    return _clock(moment.timestamp()) if moment else str(value)
+
+
 # -- serve itself ----------------------------------------------------------------
 
 
@@ -222,14 +228,32 @@ def verify_child(record: Record, name: str) -> psutil.Process:
     return verify_process(child.get("pid"), name, child.get("create_time"), child.get("started_at"))
 
 
+def children_running(record: Record) -> list[str]:
+    """The recorded children whose processes still run (checked, as for verify_child)."""
+    running = []
+    for name in children(record):
+        try:
+            verify_child(record, name)
+        except NotThatProcess:
+            continue
+        running.append(name)
+    return running
+
+
+def in_use(record: Record) -> bool:
+    """Serve's process, or one of its children, still runs: its addresses are current."""
+    return serve_state(record).alive or bool(children_running(record))
+
+
 # -- where it runs ---------------------------------------------------------------
 
 
-def recorded_settings(record: Record, explicit: set[str], alive: bool) -> dict[str, Any]:
+def recorded_settings(record: Record, explicit: set[str], in_use: bool) -> dict[str, Any]:
     """Settings the record knows and the user did not give (EXPLICIT): to fill them in.
 
-    Addresses come only from a serve that is alive (its services may still answer there);
-    the log and config dirs also from one that is gone (its logs are still there).
+    Addresses only while the record is IN_USE (serve or one of its children still runs, so
+    its services may answer there); the log and config dirs also after it stopped (its
+    logs are still there).
     """
     recorded = record.get("settings")
     if not isinstance(recorded, dict):
@@ -238,7 +262,7 @@ def recorded_settings(record: Record, explicit: set[str], alive: bool) -> dict[s
     for name in DIR_FIELDS:
         if name not in explicit and isinstance(recorded.get(name), str) and recorded[name]:
             fill[name] = recorded[name]
-    if not alive:
+    if not in_use:
         return fill
     for name in ADDRESS_FIELDS:
         value = recorded.get(name)

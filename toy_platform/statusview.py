@@ -16,7 +16,9 @@ The `--json` shape (stable; fields are added, never renamed or removed)::
       },
       "supervisor": {"running": bool, "pid": int | null, "updated_at": str | null,
                      "state": "running" | "frozen" | "gone",
-                     "reason": str | null} | null,  # null: no `serve` ever ran on this home
+                     "reason": str | null,          # why it is not running
+                     "orphans": [str]} | null,      # its children still running after it went
+                                                    # null: no `serve` ever ran on this home
       "queue": {"size", "oldest_age_s", "running", "callbacks_pending",
                 "callbacks_waiting_retry", "callbacks_parked", "workers_alive",
                 "callback_senders_alive", "thread_restarts"},  # numbers or null (core down)
@@ -24,7 +26,8 @@ The `--json` shape (stable; fields are added, never renamed or removed)::
                "oldest_queued_age_s"}                           # numbers or null (middleware down)
     }
 
-"ok" is also false while the supervisor is frozen: it exists, but restarts nothing.
+"ok" is also false while the supervisor is frozen (it exists, but restarts nothing), or gone
+with its services left running.
 """
 
 from __future__ import annotations
@@ -66,15 +69,21 @@ Metrics = dict[str, float]
 def supervisor_record(settings: Settings) -> dict[str, Any] | None:
     """The supervisor's record, with what it is doing right now added.
 
-    `running` (alive and rewriting its record), `alive` (its process exists, maybe frozen),
-    `state` and `state_reason` (why it is not running).
+    `running` (alive and rewriting its record), `state` and `state_reason` (why it is not
+    running), `orphans` (its children still running after it went) and `in_use` (serve or
+    one of its children still runs: they may answer).
     """
     record = read_supervisor(settings)
     if record is None:
         return None
     state = serve_record.serve_state(record)
+    left = [] if state.alive else serve_record.children_running(record)
     record.update(
-        running=state.running, alive=state.alive, state=state.state, state_reason=state.reason
+        running=state.running,
+        in_use=state.alive or bool(left),
+        state=state.state,
+        state_reason=state.reason,
+        orphans=left,
     )
     return record
 
@@ -82,7 +91,7 @@ def supervisor_record(settings: Settings) -> dict[str, Any] | None:
 def component_urls(settings: Settings, record: dict[str, Any] | None) -> dict[str, str]:
     """Where each component answers: the three services, and the front-ends serve runs."""
     urls = {name: settings.url_of(name) for name in SERVICES}
-    children = serve_record.children(record) if (record or {}).get("alive") else {}
+    children = serve_record.children(record) if (record or {}).get("in_use") else {}
     for name in FRONTENDS:
         if name in children:
             urls[name] = str(children[name].get("url") or getattr(settings, f"{name}_url"))
@@ -128,9 +137,9 @@ def gather(settings: Settings) -> dict[str, Any]:
         components = {name: future.result() for name, future in probes.items()}
         core_metrics, mw_metrics = metrics["core"].result(), metrics["middleware"].result()
     _add_supervisor(components, record)
-    frozen = (record or {}).get("state") == "frozen"
+    unsupervised = (record or {}).get("state") == "frozen" or bool((record or {}).get("orphans"))
     return {
-        "ok": all(c["ready"] for c in components.values()) and not frozen,
+        "ok": all(c["ready"] for c in components.values()) and not unsupervised,
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "components": components,
         "supervisor": _supervisor_summary(record),
@@ -166,6 +175,7 @@ def _supervisor_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:
         "updated_at": record.get("updated_at"),
         "state": record["state"],
         "reason": record["state_reason"],
+        "orphans": record["orphans"],
     }
 
 
@@ -287,11 +297,13 @@ def _supervisor_lines(supervisor: dict[str, Any] | None) -> list[str]:
         head = click.style("the supervisor (`toy-platform serve`) is not running", fg="red")
     else:
         head = click.style("the supervisor (`toy-platform serve`) is not running", fg="yellow")
+    orphans = supervisor.get("orphans")
+    left = f" Its services still run without it: {', '.join(orphans)}." if orphans else ""
     return [
         "",
         f"{head}: its record is stale (last updated at {updated};"
         f" {supervisor.get('reason') or 'it is gone'}). Nothing restarts a component that"
-        " stops or hangs.",
+        f" stops or hangs.{left}",
     ]
 
 

@@ -20,6 +20,8 @@ import psutil
 import pytest
 from harness import Platform, free_ports, wait_until
 
+from toy_platform import serve_record
+
 pytestmark = pytest.mark.e2e
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
 
@@ -391,3 +393,37 @@ def test_no_options_at_all_after_run_servers(tmp_path: Path) -> None:
     # Stopped: its logs are still found (where else would one look for what happened?).
     after = toy_platform("logs", "--service", "supervisor", env=env)
     assert "supervisor_stopped" in after.stdout, after.stdout + after.stderr
+
+
+@posix_only
+def test_status_and_doctor_when_serve_is_killed(tmp_path: Path) -> None:
+    """kill -9 of serve: its children exit (or, until they notice, run without it)."""
+    platform = Platform(tmp_path, job_delay=0.1).serve()
+    record = json.loads((tmp_path / "data" / "supervisor.json").read_text())
+    serve = platform.processes.pop("serve")
+    try:
+        serve.kill()
+        serve.wait(10)
+
+        def gone() -> dict[str, Any] | None:
+            status = json.loads(platform.cli("status", "--json", check=False).stdout)
+            return status if status["supervisor"]["state"] == "gone" else None
+
+        status = wait_until(gone, 20, 0.5, what="status to see serve gone")
+        assert status["ok"] is False
+        text = platform.cli("status", check=False)
+        assert text.returncode == 1
+        assert "the supervisor (`toy-platform serve`) is not running" in text.stdout
+        assert f"pid {serve.pid} is not running" in text.stdout
+        assert "Nothing restarts a component" in text.stdout
+        doctor = platform.cli("doctor", check=False)
+        assert doctor.returncode == 1 and doctor.stdout.startswith("supervisor "), doctor.stdout
+        assert "went without stopping its services" in doctor.stdout
+        assert "keeps restarting" not in doctor.stdout  # no advice that relies on serve
+        assert "serve` restarts it" not in doctor.stdout
+    finally:
+        for name in record["children"]:
+            try:
+                serve_record.verify_child(record, name).kill()
+            except (serve_record.NotThatProcess, psutil.Error):
+                pass

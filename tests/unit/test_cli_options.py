@@ -10,7 +10,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from serve_fakes import Processes, write_record
+from serve_fakes import Processes, child, write_record
 
 from toy_platform.cli import cli
 from toy_platform.cli.options import common_options, observing_options
@@ -179,3 +179,12 @@ def test_a_record_without_settings_or_garbage_changes_nothing(
     shown = run(observer, "--home", str(home))
     assert (shown["core_port"], shown["core_url"]) == ("6301", "http://127.0.0.1:6301")
     assert shown["log_dir"] == str(home / "logs")
+
+
+def test_a_gone_serve_whose_services_still_run_gives_its_addresses(
+    tmp_path: Path, processes: Processes
+) -> None:
+    home = tmp_path / "home"
+    children = {"core": child(processes.ours("core"))}
+    write_record(home / "data", processes.exited(), children, settings=recorded(tmp_path))
+    assert run(observer, "--home", str(home))["core_port"] == "7101"

@@ -211,7 +211,10 @@ def test_a_supervisor_that_stopped_cleanly_or_runs_is_fine(
     tmp_path: Path, processes: Processes
 ) -> None:
     settings = load_settings(home=tmp_path)
-    stopped = {"core": child(processes.ours("core"), state="stopped")}
+    core = processes.ours("core")
+    stopped = {"core": child(core, state="stopped")}
+    core.kill()
+    core.wait()
     write_record(settings.data_dir, processes.exited(), stopped)
     assert doctor.check_supervisor(settings, supervisor_record(settings)) == []
     write_record(
@@ -219,6 +222,16 @@ def test_a_supervisor_that_stopped_cleanly_or_runs_is_fine(
     )
     assert doctor.check_supervisor(settings, supervisor_record(settings)) == []
     assert doctor.check_supervisor(settings, None) == []
+
+
+def test_services_left_running_by_a_gone_supervisor(tmp_path: Path, processes: Processes) -> None:
+    settings = load_settings(home=tmp_path)
+    core = processes.ours("core")
+    write_record(settings.data_dir, processes.exited(), {"core": child(core, state="stopped")})
+    problems = doctor.check_supervisor(settings, supervisor_record(settings))
+    assert [p.component for p in problems] == ["supervisor"]
+    assert "its services still run without it: core" in problems[0].problem
+    assert f"kill {core.pid}" in problems[0].fix
 
 
 def test_a_hung_service_without_a_supervisor_is_not_left_to_one() -> None:

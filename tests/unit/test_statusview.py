@@ -221,6 +221,21 @@ def test_status_while_serve_runs_shows_what_it_knows(tmp_path: Path, processes: 
         "updated_at": status["supervisor"]["updated_at"],
         "state": "running",
         "reason": None,
+        "orphans": [],
     }
     core = click.unstyle(statusview.component_line("core", status["components"]["core"]))
     assert "chaos start core" in core and "restarted 2 times" in core
+
+
+def test_status_when_serve_is_gone_and_its_services_still_run(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """Its children answer where the record says, not on the default ports."""
+    settings = nothing_runs(tmp_path)
+    core = processes.ours("core")
+    write_record(settings.data_dir, processes.exited(), {"core": child(core)})
+    status = statusview.gather(settings)
+    assert status["supervisor"]["state"] == "gone"
+    assert status["supervisor"]["orphans"] == ["core"] and status["ok"] is False
+    text = click.unstyle("\n".join(statusview.render(status)))
+    assert "Its services still run without it: core." in text

@@ -39,7 +39,8 @@ def running_serve(settings: Settings, action: str) -> serve_record.Record:
     if not state.running:
         raise click.ClickException(
             f"`toy-platform serve` is not running ({state.reason}; its record {path} was last"
-            f" updated at {state.updated_at}): nothing would {action}, so nothing was done"
+            f" updated at {serve_record.local_clock(state.updated_at)}): nothing would"
+            f" {action}, so nothing was done"
         )
     return record
 

@@ -39,14 +39,15 @@ def status_command(settings: Settings, json_output: bool, watch: float | None) -
     Reads /healthz, /readyz and /metrics of each service: no login needed.
     The ports, URLs and dirs you do not give come from the `toy-platform serve`
     running on this home (its supervisor.json). Exit code 0 when every component
-    is ready (and the supervisor, if any, is not frozen), 1 otherwise.
+    is ready (and the supervisor, if any, is neither frozen nor gone leaving its
+    services running), 1 otherwise.
 
     \b
     --json prints one object:
       ok, checked_at, components{name: {state (ok|not_ready|down), up, ready,
       reason, url, latency_ms, version, uptime_s, supervisor_state, restarts,
       last_exit_code, last_exit_at}}, supervisor{running, state (running|
-      frozen|gone), reason, pid, updated_at}|null, queue{size, oldest_age_s,
+      frozen|gone), reason, orphans, pid, updated_at}|null, queue{size, oldest_age_s,
       running, callbacks_pending, callbacks_waiting_retry, callbacks_parked,
       workers_alive, callback_senders_alive, thread_restarts}, jobs{by_status,
       submitted_total, waiting_for_core, oldest_queued_age_s} (null where a

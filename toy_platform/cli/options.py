@@ -178,8 +178,8 @@ def observing_options(*groups: Group) -> Callable[[F], F]:
     """common_options for commands that look at a running serve (status, doctor, logs, chaos).
 
     A setting not given explicitly (option or TOY_PLATFORM_* variable) is taken from the
-    record of the serve on this home: its addresses while it is alive, its log and config
-    dirs even after it stopped (its logs stay there).
+    record of the serve on this home: its addresses while it (or one of its children) still
+    runs, its log and config dirs even after it stopped (its logs stay there).
     """
     chosen = _checked(groups)
     return lambda command: _decorate(command, chosen, observing=True)
@@ -223,8 +223,7 @@ def from_running_serve(given: dict[str, Any]) -> dict[str, Any]:
     record = serve_record.read_record(data_dir)
     if record is None:
         return {}
-    alive = serve_record.serve_state(record).alive
-    return serve_record.recorded_settings(record, set(given), alive)
+    return serve_record.recorded_settings(record, set(given), serve_record.in_use(record))
 
 
 def _env_only() -> dict[str, Any]:
