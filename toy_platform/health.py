@@ -53,15 +53,17 @@ def probe(
     timeout: float = PROBE_TIMEOUT_S,
     health_path: str = "/healthz",
     ready_path: str | None = "/readyz",
+    keep: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """A component's health: up (answers HEALTH_PATH), ready (READY_PATH), and why not.
 
     A component without a readiness check (ready_path None, or a process too old to have
-    one: it answers 404 there) is ready when it is up. Never through a proxy.
+    one: it answers 404 there) is ready when it is up. Never through a proxy. The fields
+    named in KEEP are copied from the health answer (None when it has none).
     """
     if session is None:
         with direct_session() as own:
-            return probe(url, own, timeout, health_path, ready_path)
+            return probe(url, own, timeout, health_path, ready_path, keep)
     status: dict[str, Any] = {
         "up": False,
         "ready": False,
@@ -70,6 +72,7 @@ def probe(
         "version": None,
         "uptime_s": None,
         "url": url,
+        **dict.fromkeys(keep),
     }
     started = time.perf_counter()
     try:
@@ -77,6 +80,7 @@ def probe(
         status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         body = _json_object(health)
         status.update(up=health.ok, version=body.get("version"), uptime_s=body.get("uptime_s"))
+        status.update({name: body.get(name) for name in keep})
         if not health.ok:
             status["reason"] = f"{health_path} answered HTTP {health.status_code}"
             return status

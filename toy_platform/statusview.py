@@ -10,6 +10,7 @@ The `--json` shape (stable; fields are added, never renamed or removed)::
           "state": "ok" | "not_ready" | "down",
           "up": bool, "ready": bool, "reason": str | null, "url": str,
           "latency_ms": float | null, "version": str | null, "uptime_s": float | null,
+          "service_key_fingerprint": str | null,  # services: differing keys = not ready
           "supervisor_state": str | null,     # from `toy-platform serve`, when it runs
           "restarts": int | null, "last_exit_code": int | null, "last_exit_at": str | null
         }
@@ -136,6 +137,7 @@ def gather(settings: Settings) -> dict[str, Any]:
         }
         components = {name: future.result() for name, future in probes.items()}
         core_metrics, mw_metrics = metrics["core"].result(), metrics["middleware"].result()
+    flag_other_service_keys(components)
     _add_supervisor(components, record)
     unsupervised = (record or {}).get("state") == "frozen" or bool((record or {}).get("orphans"))
     return {
@@ -153,9 +155,41 @@ def _run(function: Any, *args: Any) -> Any:
 
 
 def _probe_one(name: str, url: str) -> dict[str, Any]:
-    status = probe_frontend(name, url) if name in FRONTENDS else probe(url)
+    if name in FRONTENDS:
+        status = probe_frontend(name, url)
+    else:
+        status = probe(url, keep=("service_key_fingerprint",))
     state = "ok" if status["ready"] else "not_ready" if status["up"] else "down"
     return {"state": state, **status}
+
+
+def flag_other_service_keys(components: dict[str, dict[str, Any]]) -> None:
+    """A service whose key differs from the others' is not ready, even before its first call.
+
+    Their calls to each other would be refused (401): no job could run. The services that
+    share the most common key are right; on a tie, every one is flagged.
+    """
+    prints = {
+        name: str(c["service_key_fingerprint"])
+        for name, c in components.items()
+        if c.get("service_key_fingerprint")
+    }
+    counts = {value: list(prints.values()).count(value) for value in set(prints.values())}
+    if len(counts) < 2:
+        return
+    most = max(counts.values())
+    usual = [value for value, count in counts.items() if count == most]
+    for name, value in prints.items():
+        if len(usual) == 1 and value == usual[0]:
+            continue
+        others = sorted(n for n, v in prints.items() if v != value)
+        theirs = ", ".join(f"{n} {prints[n]}" for n in others)
+        components[name].update(
+            state="not_ready",
+            ready=False,
+            reason=f"uses another service key (fingerprint {value}) than {theirs}: their calls"
+            " to each other are refused (401); give every service the same key",
+        )
 
 
 def _add_supervisor(components: dict[str, dict[str, Any]], record: dict[str, Any] | None) -> None:

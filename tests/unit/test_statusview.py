@@ -51,9 +51,13 @@ def processes() -> Iterator[Processes]:
         started.stop_all()
 
 
-def service_app(ready: bool = True, metrics: str = "") -> Flask:
+def service_app(ready: bool = True, metrics: str = "", key: str = "aaa") -> Flask:
     app = Flask("fake")
-    app.add_url_rule("/healthz", "healthz", lambda: jsonify(status="ok", version="9.9"))
+    app.add_url_rule(
+        "/healthz",
+        "healthz",
+        lambda: jsonify(status="ok", version="9.9", service_key_fingerprint=key),
+    )
     app.add_url_rule(
         "/readyz",
         "readyz",
@@ -239,3 +243,28 @@ def test_status_when_serve_is_gone_and_its_services_still_run(
     assert status["supervisor"]["orphans"] == ["core"] and status["ok"] is False
     text = click.unstyle("\n".join(statusview.render(status)))
     assert "Its services still run without it: core." in text
+
+
+def test_services_with_different_keys_are_not_ready(serve_app: Serve, tmp_path: Path) -> None:
+    """No call between them was refused yet (all /readyz say ready), but none would pass."""
+    urls = {
+        name: serve_app(service_app(key="bbb" if name == "core" else "aaa"))
+        for name in ("auth", "core", "middleware")
+    }
+    settings = load_settings(home=tmp_path, **{f"{n}_url": u for n, u in urls.items()})
+    status = statusview.gather(settings)
+    assert status["ok"] is False
+    core = status["components"]["core"]
+    assert (core["state"], core["ready"]) == ("not_ready", False)
+    assert "another service key (fingerprint bbb) than auth aaa, middleware aaa" in core["reason"]
+    assert status["components"]["auth"]["state"] == "ok"
+    text = click.unstyle(statusview.component_line("core", core))
+    assert "NOT READY" in text and "refused (401)" in text
+
+
+def test_services_with_the_same_key_are_fine(serve_app: Serve, tmp_path: Path) -> None:
+    urls = {name: serve_app(service_app()) for name in ("auth", "core", "middleware")}
+    settings = load_settings(home=tmp_path, **{f"{n}_url": u for n, u in urls.items()})
+    status = statusview.gather(settings)
+    assert status["ok"] is True
+    assert status["components"]["core"]["service_key_fingerprint"] == "aaa"

@@ -45,8 +45,9 @@ def status_command(settings: Settings, json_output: bool, watch: float | None) -
     \b
     --json prints one object:
       ok, checked_at, components{name: {state (ok|not_ready|down), up, ready,
-      reason, url, latency_ms, version, uptime_s, supervisor_state, restarts,
-      last_exit_code, last_exit_at}}, supervisor{running, state (running|
+      reason, url, latency_ms, version, uptime_s, service_key_fingerprint,
+      supervisor_state, restarts, last_exit_code, last_exit_at}},
+      supervisor{running, state (running|
       frozen|gone), reason, orphans, pid, updated_at}|null, queue{size, oldest_age_s,
       running, callbacks_pending, callbacks_waiting_retry, callbacks_parked,
       workers_alive, callback_senders_alive, thread_restarts}, jobs{by_status,
