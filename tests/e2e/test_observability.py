@@ -301,6 +301,8 @@ def test_status_logs_and_doctor_find_serve_from_its_home_alone(platform: Platfor
     assert {json.loads(x)["service"] for x in logs.stdout.splitlines()} >= {"core", "middleware"}
     doctor = toy_platform("doctor", *home, env=env)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    pause = toy_platform("chaos", "pause", "core", "0.5", *home, env=env)
+    assert pause.returncode == 0 and "core hangs for 0.5 s" in pause.stdout, pause.stderr
     # An explicit option still wins.
     other = toy_platform("status", *home, f"--core-port={free_ports(1)[0]}", env=env)
     assert other.returncode == 1 and lines_of(other.stdout)["core"].split()[1] == "DOWN"
