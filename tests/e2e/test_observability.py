@@ -397,7 +397,6 @@ def test_no_options_at_all_after_run_servers(tmp_path: Path) -> None:
     assert "supervisor_stopped" in after.stdout, after.stdout + after.stderr
 
 
-@posix_only
 def test_status_and_doctor_when_serve_is_killed(tmp_path: Path) -> None:
     """kill -9 of serve: its children exit (or, until they notice, run without it)."""
     platform = Platform(tmp_path, job_delay=0.1).serve()

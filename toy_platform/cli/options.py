@@ -47,7 +47,7 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
             ("--data-dir",),
             {"type": click.Path(path_type=Path), "help": "Keep databases here instead."},
         ),
-        (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Write logs here instead."}),
+        (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Keep logs here instead."}),
     ],
     "addresses": [
         (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
