@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import requests
@@ -42,6 +43,7 @@ MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0
 STOP_GRACE_S = 5.0
 LEFTOVER_GRACE_S = 2.0
+READY_WAIT_S = 3.0
 EXIT_CANNOT_LISTEN = 3
 """The exit code of a service that cannot listen on its port."""
 
@@ -106,6 +108,20 @@ def service_argv(name: str) -> list[str]:
     return [sys.executable, "-m", "toy_platform", name]
 
 
+def bypass_proxy_for_own_services(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
+    """NO_PROXY (and no_proxy) for the children: any given, plus the hosts of our services.
+
+    The services call each other (JWKS, forwarding, callbacks); a proxy set for the outside
+    world must not stand between them. Proxies still apply to every other host.
+    """
+    urls = [settings.url_of(name) for name in ("auth", "core", "middleware")]
+    hosts = [urlsplit(url).hostname or "" for url in urls] + ["127.0.0.1", "localhost"]
+    given = environ.get("NO_PROXY") or environ.get("no_proxy") or ""
+    entries = [entry.strip() for entry in given.split(",") if entry.strip()]
+    value = ",".join(dict.fromkeys([*entries, *(h for h in hosts if h)]))
+    return {"NO_PROXY": value, "no_proxy": value}
+
+
 def stalled_for(readyz: Any, stall_after: float) -> float | None:
     """How long the child's own work has stalled, when that is long enough to restart it.
 
@@ -162,7 +178,7 @@ class Supervisor:
             self._spawn(child)
             if self._wait_healthy(child):
                 child.state = "running"
-                child.not_ready = self._not_ready_reason(child)
+                child.not_ready = self._wait_ready(child)
                 if on_ready:
                     on_ready(child)
             else:
@@ -283,6 +299,13 @@ class Supervisor:
             return response.status_code, response.json()
         except (requests.RequestException, ValueError):
             return None
+
+    def _wait_ready(self, child: Child) -> str | None:
+        """Give a child that answers a moment to be ready; then why it is not, or None."""
+        deadline = time.monotonic() + READY_WAIT_S
+        while (reason := self._not_ready_reason(child)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return reason
 
     def _not_ready_reason(self, child: Child) -> str | None:
         """Why a child that answers is not ready (e.g. the web app is not built), or None."""
@@ -569,6 +592,7 @@ def _signal(process: psutil.Process, stop: bool) -> None:
     try:
         if stop:
             process.terminate()
+            process.resume()  # a frozen (SIGSTOP) process acts on the signal only once resumed
         else:
             process.kill()
     except (psutil.Error, OSError):

@@ -24,6 +24,7 @@ from toy_platform.supervisor import (
     ChildSpec,
     StartError,
     Supervisor,
+    bypass_proxy_for_own_services,
     check_previous,
     service_argv,
 )
@@ -212,6 +213,7 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     """Start auth, core, middleware, the web app and the dashboard, and keep them running."""
     configure_logging(settings, "supervisor")
     env = {**os.environ, **settings_to_env(settings), "PYTHONUNBUFFERED": "1"}
+    env.update(bypass_proxy_for_own_services(settings, env))
     # The services' every step is in their log files; the console shows what needs a look.
     env["TOY_PLATFORM_CONSOLE_LOG_LEVEL"] = settings.console_log_level or "WARNING"
     supervisor = Supervisor(settings, child_specs(settings, not no_web, not no_dashboard), env)
