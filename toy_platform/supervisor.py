@@ -191,6 +191,7 @@ class Supervisor:
         while not self.stopping.wait(HEALTH_INTERVAL_S / 2):
             for child in self.children.values():
                 self._check(child)
+            self._save()  # at once, not only on the next beat: status reads a change now
 
     def stop(self) -> None:
         self.stopping.set()
@@ -422,6 +423,12 @@ class Supervisor:
         )
 
     def _exited(self, child: Child, code: int | None) -> None:
+        if code == EXIT_CANNOT_LISTEN:
+            logger.error(
+                "%s",
+                self._port_taken(child),
+                extra={"event": "port_taken", "child": child.spec.name},
+            )
         child.last_exit_code = code
         child.last_exit_at = _iso()
         child.failures_in_row += 1

@@ -17,12 +17,35 @@ from pathlib import Path
 
 import psutil
 import pytest
-from harness import Platform, all_gone, answers, free_ports, wait_until
+from harness import Platform, all_gone, answers, free_ports
 
 from toy_platform.supervisor import EXIT_CANNOT_LISTEN
 
 pytestmark = pytest.mark.e2e
 SERVICES_ONLY = ("serve", "--no-web", "--no-dashboard")
+
+
+@pytest.fixture
+def platforms() -> Iterator[list[Platform]]:
+    """Platforms a test starts, stopped at its end even when it fails half way."""
+    started: list[Platform] = []
+    yield started
+    for platform in started:
+        platform.stop()
+
+
+def _serve(platforms: list[Platform], platform: Platform, timeout: float = 90) -> Platform:
+    platforms.append(platform)
+    return platform.serve(timeout)
+
+
+def _kill(pids: list[int]) -> None:
+    """Kill what a failed test left behind (these processes are this test's own)."""
+    for pid in pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
 
 
 def _record(platform: Platform) -> dict:
@@ -90,39 +113,40 @@ def test_a_service_that_cannot_listen_exits_with_its_own_code(tmp_path: Path) ->
     assert f"cannot listen on 127.0.0.1:{platform.ports['core']}" in result.stderr
 
 
-def test_kill_9_of_serve_leaves_no_child_running(tmp_path: Path) -> None:
-    platform = Platform(tmp_path / "home", web=True, dashboard=True).serve()
+def test_kill_9_of_serve_leaves_no_child_running(tmp_path: Path, platforms: list[Platform]) -> None:
+    platform = _serve(platforms, Platform(tmp_path / "home", web=True, dashboard=True))
+    pids = list(_child_pids(platform).values())
+    assert len(pids) == 5
+    platform.processes["serve"].kill()
+    platform.processes["serve"].wait(10)
     try:
-        pids = list(_child_pids(platform).values())
-        assert len(pids) == 5
-        platform.processes["serve"].kill()
-        platform.processes["serve"].wait(10)
         all_gone(pids, timeout=10)
     finally:
-        platform.stop()
+        _kill(pids)
     log = (platform.home / "logs" / "core.log").read_text()
     assert '"event": "supervisor_gone"' in log
 
 
-def test_a_second_serve_on_the_same_home_is_refused(tmp_path: Path) -> None:
-    platform = Platform(tmp_path / "home").serve()
-    try:
-        first = platform.processes["serve"].pid
-        pids = _child_pids(platform)
-        second = Platform(platform.home)  # other ports: only the home is shared
-        result = second.cli(*SERVICES_ONLY, check=False, timeout=60)
-        assert result.returncode != 0
-        assert f"already running on this home: PID {first}" in result.stderr, result.stderr
-        assert "Ready" not in result.stdout
-        assert not answers(f"{second.auth_url}/healthz")
-        assert _child_pids(platform) == pids and answers(f"{platform.core_url}/healthz")
-    finally:
-        platform.stop()
+def test_a_second_serve_on_the_same_home_is_refused(
+    tmp_path: Path, platforms: list[Platform]
+) -> None:
+    platform = _serve(platforms, Platform(tmp_path / "home"))
+    first = platform.processes["serve"].pid
+    pids = _child_pids(platform)
+    second = Platform(platform.home)  # other ports: only the home is shared
+    result = second.cli(*SERVICES_ONLY, check=False, timeout=60)
+    assert result.returncode != 0
+    assert f"already running on this home: PID {first}" in result.stderr, result.stderr
+    assert "Ready" not in result.stdout
+    assert not answers(f"{second.auth_url}/healthz")
+    assert _child_pids(platform) == pids and answers(f"{platform.core_url}/healthz")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="freezes a child with SIGSTOP")
-def test_a_serve_after_a_killed_one_names_it_and_what_it_left(tmp_path: Path) -> None:
-    platform = Platform(tmp_path / "home").serve()
+def test_a_serve_after_a_killed_one_names_it_and_what_it_left(
+    tmp_path: Path, platforms: list[Platform]
+) -> None:
+    platform = _serve(platforms, Platform(tmp_path / "home"))
     old_serve = platform.processes.pop("serve")
     pids = _child_pids(platform)
     # A frozen child cannot notice that serve is gone: it is still there for the next serve.
@@ -137,13 +161,11 @@ def test_a_serve_after_a_killed_one_names_it_and_what_it_left(tmp_path: Path) ->
         left = next(line for line in printed.splitlines() if line.startswith("It left running:"))
         assert f"core (PID {pids['core']})" in left, printed
         all_gone(list(pids.values()), timeout=5)
-        client = platform.client()
-        job = client.wait_for_job(client.submit_job("after", "ab")["job_id"], timeout=30)
-        assert job["status"] == "succeeded"
     finally:
-        platform.stop()
-        if psutil.pid_exists(pids["core"]):
-            psutil.Process(pids["core"]).kill()
+        _kill(list(pids.values()))
+    client = platform.client()
+    job = client.wait_for_job(client.submit_job("after", "ab")["job_id"], timeout=30)
+    assert job["status"] == "succeeded"
 
 
 @dataclass
@@ -158,20 +180,18 @@ class _BehindDeadProxy(Platform):
         return env
 
 
-def test_a_proxy_in_the_environment_is_not_used_for_the_probes(tmp_path: Path) -> None:
+def test_a_proxy_in_the_environment_is_not_used_for_the_probes(
+    tmp_path: Path, platforms: list[Platform]
+) -> None:
     # Through the proxy, no probe answers: serve would wait 60 s per child, then restart them.
-    platform = _BehindDeadProxy(tmp_path / "home").serve(timeout=40)
-    try:
-        # ... nor for the services' calls to each other.
-        client = platform.client()
-        job = client.wait_for_job(client.submit_job("proxied", "ab")["job_id"], timeout=30)
-        assert job["status"] == "succeeded"
-        pids = _child_pids(platform)
-        time.sleep(8)
-        record = _record(platform)
-        assert {n: c["restarts"] for n, c in record["children"].items()} == dict.fromkeys(pids, 0)
-        assert _child_pids(platform) == pids
-        assert all(c["state"] == "running" for c in record["children"].values())
-    finally:
-        platform.stop()
-    wait_until(lambda: not answers(f"{platform.core_url}/healthz"), 15, what="core stopped")
+    platform = _serve(platforms, _BehindDeadProxy(tmp_path / "home"), timeout=40)
+    # ... nor for the services' calls to each other.
+    client = platform.client()
+    job = client.wait_for_job(client.submit_job("proxied", "ab")["job_id"], timeout=30)
+    assert job["status"] == "succeeded"
+    pids = _child_pids(platform)
+    time.sleep(8)
+    record = _record(platform)
+    assert {n: c["restarts"] for n, c in record["children"].items()} == dict.fromkeys(pids, 0)
+    assert _child_pids(platform) == pids
+    assert all(c["state"] == "running" for c in record["children"].values())
