@@ -17,7 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from harness import Platform, all_gone, answers, free_ports
+import requests
+from harness import Platform, all_gone, answers, free_ports, wait_until
 
 from toy_platform.supervisor import EXIT_CANNOT_LISTEN
 
@@ -140,6 +141,24 @@ def test_a_second_serve_on_the_same_home_is_refused(
     assert "Ready" not in result.stdout
     assert not answers(f"{second.auth_url}/healthz")
     assert _child_pids(platform) == pids and answers(f"{platform.core_url}/healthz")
+
+
+def test_the_record_names_serve_and_each_child_and_stays_fresh(
+    tmp_path: Path, platforms: list[Platform]
+) -> None:
+    platform = _serve(platforms, Platform(tmp_path / "home"))
+    serve = psutil.Process(platform.processes["serve"].pid)
+    record = _record(platform)
+    assert (record["pid"], record["create_time"]) == (serve.pid, serve.create_time())
+    assert record["settings"]["core_url"] == platform.core_url
+    assert record["settings"]["log_dir"] == str(platform.home / "logs")
+    for name, child in record["children"].items():
+        assert psutil.Process(child["pid"]).create_time() == child["create_time"]
+        health = requests.get(f"{platform.url(name)}/healthz", timeout=5).json()
+        assert health["instance_id"] == child["instance_id"]
+        assert child["instance_id"].startswith(record["instance_id"])
+    first = record["updated_at"]
+    wait_until(lambda: _record(platform)["updated_at"] != first, 5, what="a fresh record")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="freezes a child with SIGSTOP")
