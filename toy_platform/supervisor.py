@@ -275,7 +275,10 @@ class Supervisor:
         if child.holds_port or child.process is None:
             return child.holds_port
         try:
-            connections = psutil.Process(child.process.pid).net_connections(kind="inet")
+            process = psutil.Process(child.process.pid)
+            # net_connections() from psutil 6; connections() before
+            list_connections = getattr(process, "net_connections", None) or process.connections
+            connections = list_connections(kind="inet")
         except psutil.AccessDenied:
             # The port was free before the child started: what answers there is the child.
             child.holds_port = child.process.poll() is None
