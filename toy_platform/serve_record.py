@@ -228,15 +228,14 @@ def verify_child(record: Record, name: str) -> psutil.Process:
     return verify_process(child.get("pid"), name, child.get("create_time"), child.get("started_at"))
 
 
-def children_running(record: Record) -> list[str]:
+def children_running(record: Record) -> dict[str, psutil.Process]:
     """The recorded children whose processes still run (checked, as for verify_child)."""
-    running = []
+    running = {}
     for name in children(record):
         try:
-            verify_child(record, name)
+            running[name] = verify_child(record, name)
         except NotThatProcess:
             continue
-        running.append(name)
     return running
 
 

@@ -208,6 +208,7 @@ def _common_endpoints(svc: ServiceState) -> Any:
             version=__version__,
             uptime_s=round(time.time() - svc.started_at, 3),
             service_key_fingerprint=service_key_fingerprint(svc.service_key),
+            instance_id=svc.settings.instance_id,
         )
 
     @bp.get("/readyz")

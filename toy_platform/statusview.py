@@ -78,7 +78,7 @@ def supervisor_record(settings: Settings) -> dict[str, Any] | None:
     if record is None:
         return None
     state = serve_record.serve_state(record)
-    left = [] if state.alive else serve_record.children_running(record)
+    left = [] if state.alive else list(serve_record.children_running(record))
     record.update(
         running=state.running,
         in_use=state.alive or bool(left),

@@ -1,34 +1,55 @@
-"""`toy-platform serve`: runs each service as its own process, watches and restarts them."""
+"""`toy-platform serve`: runs each service as its own process, watches and restarts them.
+
+Each child gets an instance ID and serve's PID: /healthz answers with the ID, so serve counts
+a child up only when the answer is its own child's (not a stranger's on the same port), and
+the child exits when serve is gone (see lifeline.py).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psutil
 import requests
 
 from toy_platform.config import Settings
-from toy_platform.health import SUPERVISOR_FILE
+from toy_platform.doctor import port_owner
+from toy_platform.health import SUPERVISOR_FILE, direct_session
 from toy_platform.security import write_private
+from toy_platform.serve_record import children_running, read_record, serve_state, stopped_cleanly
 
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 UNRESPONSIVE_AFTER_S = 30.0
 HEALTH_INTERVAL_S = 2.0
+SAVE_INTERVAL_S = 1.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0
 STOP_GRACE_S = 5.0
+LEFTOVER_GRACE_S = 2.0
+READY_WAIT_S = 3.0
+EXIT_CANNOT_LISTEN = 3
+"""The exit code of a service that cannot listen on its port."""
+
+
+class StartError(Exception):
+    """serve cannot start (a port taken, another serve running): stop, say why, exit 1."""
 
 
 @dataclass
@@ -37,12 +58,20 @@ class ChildSpec:
     argv: list[str]
     health_url: str
     url: str
+    port: int = 0
+    ready_url: str | None = None
+    """/readyz: read at start (web: built?) and, with watch_stall, to restart a stalled child."""
+    watch_stall: bool = False
+    has_instance_id: bool = True
+    """False for Streamlit, whose health check cannot say whose it is: see Supervisor._ours."""
 
 
 @dataclass
 class Child:
     spec: ChildSpec
     process: subprocess.Popen[bytes] | None = None
+    create_time: float | None = None
+    instance_id: str | None = None
     started_at: float = 0.0
     restarts: int = 0
     last_exit_code: int | None = None
@@ -51,11 +80,15 @@ class Child:
     next_start: float = 0.0
     failures_in_row: int = 0
     state: str = "starting"
+    not_ready: str | None = None
+    holds_port: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         return {
             "pid": self.process.pid if self.process else None,
+            "create_time": self.create_time,
+            "instance_id": self.instance_id,
             "state": self.state,
             "url": self.spec.url,
             "started_at": _iso(self.started_at) if self.started_at else None,
@@ -75,27 +108,76 @@ def service_argv(name: str) -> list[str]:
     return [sys.executable, "-m", "toy_platform", name]
 
 
+def bypass_proxy_for_own_services(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
+    """NO_PROXY (and no_proxy) for the children: any given, plus the hosts of our services.
+
+    The services call each other (JWKS, forwarding, callbacks); a proxy set for the outside
+    world must not stand between them. Proxies still apply to every other host.
+    """
+    urls = [settings.url_of(name) for name in ("auth", "core", "middleware")]
+    hosts = [urlsplit(url).hostname or "" for url in urls] + ["127.0.0.1", "localhost"]
+    given = environ.get("NO_PROXY") or environ.get("no_proxy") or ""
+    entries = [entry.strip() for entry in given.split(",") if entry.strip()]
+    value = ",".join(dict.fromkeys([*entries, *(h for h in hosts if h)]))
+    return {"NO_PROXY": value, "no_proxy": value}
+
+
+def stalled_for(readyz: Any, stall_after: float) -> float | None:
+    """How long the child's own work has stalled, when that is long enough to restart it.
+
+    Only `stalled_s` counts: a child that is not ready because a dependency is down (its
+    stalled_s is null) is never restarted for it.
+    """
+    stalled = readyz.get("stalled_s") if isinstance(readyz, dict) else None
+    if isinstance(stalled, bool) or not isinstance(stalled, (int, float)):
+        return None
+    return float(stalled) if stalled >= 2 * stall_after else None
+
+
 class Supervisor:
-    """Starts the children, restarts any that die or stop answering, stops them all."""
+    """Starts the children, restarts any that die, stall or stop answering, stops them all."""
 
     def __init__(self, settings: Settings, specs: list[ChildSpec], env: dict[str, str]) -> None:
         self.settings = settings
         self.children = {spec.name: Child(spec) for spec in specs}
-        self.env = env
+        self.instance_id = uuid.uuid4().hex
+        self.env = {**env, "TOY_PLATFORM_SUPERVISOR_PID": str(os.getpid())}
         self.stopping = threading.Event()
         self.state_file = settings.data_dir / SUPERVISOR_FILE
-        self.http = requests.Session()
+        self.http = direct_session()
+        self._save_lock = threading.Lock()
+        self._create_time = psutil.Process().create_time()
 
     # -- lifecycle -----------------------------------------------------------
 
+    def check_ports(self) -> None:
+        """Refuse to start (StartError) when a port is given twice or already in use."""
+        seen: dict[int, str] = {}
+        for name, child in self.children.items():
+            port = child.spec.port
+            if port in seen:
+                raise StartError(f"{seen[port]} and {name} are both given port {port}")
+            seen[port] = name
+        taken = [
+            c for c in self.children.values() if not port_free(self.settings.host, c.spec.port)
+        ]
+        if taken:
+            raise StartError("\n".join(self._port_taken(child) for child in taken))
+
     def start_all(self, on_ready: Callable[[Child], None] | None = None) -> list[str]:
-        """Start every child in order; return the names that did not come up in time."""
+        """Start every child in order; return the names that did not come up in time.
+
+        Raises StartError, at once, when a child's port turns out to be someone else's.
+        """
+        self._save()
+        threading.Thread(target=self._keep_saving, name="supervisor-record", daemon=True).start()
         failed = []
         for child in self.children.values():
             self.held_file(child.spec.name).unlink(missing_ok=True)
             self._spawn(child)
             if self._wait_healthy(child):
                 child.state = "running"
+                child.not_ready = self._wait_ready(child)
                 if on_ready:
                     on_ready(child)
             else:
@@ -108,14 +190,14 @@ class Supervisor:
         while not self.stopping.wait(HEALTH_INTERVAL_S / 2):
             for child in self.children.values():
                 self._check(child)
-            self._save()
+            self._save()  # at once, not only on the next beat: status reads a change now
 
     def stop(self) -> None:
         self.stopping.set()
         for child in self.children.values():
             child.state = "stopping"
             if child.process and child.process.poll() is None:
-                child.process.terminate()
+                ask_to_stop(child.process)
         deadline = time.monotonic() + STOP_GRACE_S
         for child in self.children.values():
             if child.process is None:
@@ -132,7 +214,11 @@ class Supervisor:
     # -- watching ------------------------------------------------------------
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(child.spec.argv, env=self.env)
+        child.instance_id = f"{self.instance_id}-{child.spec.name}-{child.restarts}"
+        env = {**self.env, "TOY_PLATFORM_INSTANCE_ID": child.instance_id}
+        child.process = spawn(child.spec.argv, env)
+        child.create_time = _create_time(child.process.pid)
+        child.holds_port = False
         child.started_at = time.time()
         child.last_healthy = time.monotonic()
         child.state = "starting"
@@ -151,19 +237,103 @@ class Supervisor:
     def _wait_healthy(self, child: Child) -> bool:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and not self.stopping.is_set():
-            if child.process and child.process.poll() is not None:
+            process = child.process
+            if process and process.poll() is not None:
+                if process.returncode == EXIT_CANNOT_LISTEN or not port_free(
+                    self.settings.host, child.spec.port
+                ):
+                    raise StartError(self._port_taken(child))
                 return False
-            if self._healthy(child):
+            answer = self._answer(child)
+            if answer == "ours":
                 child.last_healthy = time.monotonic()
                 return True
+            if answer == "stranger":
+                raise StartError(self._port_taken(child))
             time.sleep(0.1)
         return False
 
-    def _healthy(self, child: Child) -> bool:
+    def _answer(self, child: Child) -> str:
+        """Who answers the child's health check: "ours", "stranger" or "none"."""
         try:
-            return self.http.get(child.spec.health_url, timeout=HEALTH_INTERVAL_S).ok
+            response = self.http.get(child.spec.health_url, timeout=HEALTH_INTERVAL_S)
         except requests.RequestException:
+            return "none"
+        if not response.ok:
+            return "none"
+        if not child.spec.has_instance_id:
+            return "ours" if self._holds_port(child) else "stranger"
+        try:
+            answered = response.json().get("instance_id")
+        except (ValueError, AttributeError):
+            answered = None
+        return "ours" if answered == child.instance_id else "stranger"
+
+    def _holds_port(self, child: Child) -> bool:
+        """Whether the child's own process listens on its port (the OS may not tell)."""
+        if child.holds_port or child.process is None:
+            return child.holds_port
+        try:
+            process = psutil.Process(child.process.pid)
+            # net_connections() from psutil 6; connections() before
+            list_connections = getattr(process, "net_connections", None) or process.connections
+            connections = list_connections(kind="inet")
+        except psutil.AccessDenied:
+            # The port was free before the child started: what answers there is the child.
+            child.holds_port = child.process.poll() is None
+            return child.holds_port
+        except (psutil.Error, OSError):
             return False
+        child.holds_port = any(
+            conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == child.spec.port
+            for conn in connections
+        )
+        return child.holds_port
+
+    def _healthy(self, child: Child) -> bool:
+        return self._answer(child) == "ours"
+
+    def _readyz(self, child: Child) -> tuple[int, Any] | None:
+        """The status and JSON body of the child's /readyz; None if there is none to read."""
+        if child.spec.ready_url is None:
+            return None
+        try:
+            response = self.http.get(child.spec.ready_url, timeout=HEALTH_INTERVAL_S)
+            return response.status_code, response.json()
+        except (requests.RequestException, ValueError):
+            return None
+
+    def _wait_ready(self, child: Child) -> str | None:
+        """Give a child that answers a moment to be ready; then why it is not, or None."""
+        deadline = time.monotonic() + READY_WAIT_S
+        while (reason := self._not_ready_reason(child)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return reason
+
+    def _not_ready_reason(self, child: Child) -> str | None:
+        """Why a child that answers is not ready (e.g. the web app is not built), or None."""
+        answer = self._readyz(child)
+        if answer is None or answer[0] == 404:
+            return None  # no /readyz: answering is all it can tell
+        status, body = answer
+        if status == 200 and isinstance(body, dict) and body.get("ready") is not False:
+            return None
+        reason = body.get("reason") if isinstance(body, dict) else None
+        return str(reason or f"/readyz answered HTTP {status}")
+
+    def _port_taken(self, child: Child) -> str:
+        name, port = child.spec.name, child.spec.port
+        owner = port_owner(port)
+        if owner is not None and child.process is not None and owner.pid == child.process.pid:
+            owner = None  # our own child: it shares the port with the one that answered
+        holder = f" by {owner.description}" if owner else ""
+        hint = f"stop that process, or give {name} another port with --{name}-port"
+        if owner and owner.ours:
+            hint = (
+                "it is a toy-platform process (another serve, or one left running?):"
+                f" see `toy-platform status`, or give {name} another port with --{name}-port"
+            )
+        return f"{name}: port {port} on {self.settings.host} is already in use{holder}; {hint}"
 
     def held_file(self, name: str) -> Path:
         return hold_file(self.settings.data_dir, name)
@@ -193,6 +363,7 @@ class Supervisor:
             child.state, child.last_healthy = "running", now
             if now - child.started_at > STABLE_AFTER_S:
                 child.failures_in_row = 0
+            self._check_stall(child, process)
         elif now - child.last_healthy > UNRESPONSIVE_AFTER_S:
             logger.error(
                 "%s has not answered /healthz for %.0f s: restarting it",
@@ -206,12 +377,37 @@ class Supervisor:
         elif child.state == "running":
             child.state = "not answering"
 
+    def _check_stall(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        """Restart a child whose own work has not moved for twice the stall threshold."""
+        if not child.spec.watch_stall:
+            return
+        answer = self._readyz(child)
+        stalled = stalled_for(answer[1] if answer else None, self.settings.stall_after)
+        if stalled is None:
+            return
+        reason = answer[1].get("reason") if answer else None
+        logger.error(
+            "%s has been stalled for %.0f s (%s): restarting it",
+            child.spec.name,
+            stalled,
+            reason,
+            extra={
+                "event": "child_stalled",
+                "child": child.spec.name,
+                "stalled_s": stalled,
+                "reason": reason,
+            },
+        )
+        child.history.append({"at": _iso(), "event": "stalled", "stalled_s": stalled})
+        process.kill()
+        process.wait()
+
     def _hold(self, child: Child) -> None:
         """Keep a child stopped while `toy-platform chaos stop` holds it."""
         if child.state == "held":
             return
         if child.process and child.process.poll() is None:
-            child.process.terminate()
+            ask_to_stop(child.process)
             try:
                 child.process.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
@@ -229,6 +425,12 @@ class Supervisor:
         )
 
     def _exited(self, child: Child, code: int | None) -> None:
+        if code == EXIT_CANNOT_LISTEN:
+            logger.error(
+                "%s",
+                self._port_taken(child),
+                extra={"event": "port_taken", "child": child.spec.name},
+            )
         child.last_exit_code = code
         child.last_exit_at = _iso()
         child.failures_in_row += 1
@@ -250,17 +452,122 @@ class Supervisor:
             },
         )
 
+    # -- the record ------------------------------------------------------------
+
+    def _keep_saving(self) -> None:
+        """Rewrite the record every second: its age tells status whether serve is alive."""
+        while not self.stopping.wait(SAVE_INTERVAL_S):
+            self._save()
+
     def _save(self) -> None:
         record = {
             "pid": os.getpid(),
+            "create_time": self._create_time,
+            "instance_id": self.instance_id,
             "updated_at": _iso(),
             "settings": _settings_record(self.settings),
             "children": {name: child.record() for name, child in self.children.items()},
         }
+        with self._save_lock:
+            try:
+                write_private(self.state_file, json.dumps(record, indent=2).encode())
+            except OSError as exc:
+                logger.warning("cannot write %s: %s", self.state_file, exc)
+
+
+# -- processes and ports ---------------------------------------------------------
+
+
+def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a child; on Windows in its own process group, so Ctrl+Break can stop it alone."""
+    if sys.platform == "win32":
+        return subprocess.Popen(argv, env=env, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+    return subprocess.Popen(argv, env=env)
+
+
+def ask_to_stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM; on Windows Ctrl+Break (terminate() there kills at once, no clean stop)."""
+    if sys.platform == "win32":
+        process.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        process.terminate()
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a service could listen on HOST:PORT now (binding it as waitress does)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return True  # a host that does not resolve: the service will say so itself
+    with socket.socket(family, kind, proto) as sock:
+        if sys.platform != "win32":  # POSIX: a closed connection's TIME_WAIT holds nothing
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            write_private(self.state_file, json.dumps(record, indent=2).encode())
-        except OSError as exc:
-            logger.warning("cannot write %s: %s", self.state_file, exc)
+            sock.bind(address)
+        except OSError:
+            return False
+    return True
+
+
+# -- an earlier serve on the same home ---------------------------------------------
+
+
+def check_previous(settings: Settings, echo: Callable[[str], None]) -> None:
+    """Refuse to start while another serve runs on this home (StartError); name one that
+    died, and stop the children it left running (verified by command line and start time)."""
+    record = read_record(settings.data_dir)
+    if not record or record.get("pid") == os.getpid():
+        return
+    previous = serve_state(record)
+    if previous.alive:
+        frozen = f"; {previous.reason}" if previous.state == "frozen" else ""
+        raise StartError(
+            f"toy-platform serve is already running on this home: PID {previous.pid}"
+            f"{frozen} ({settings.data_dir / SUPERVISOR_FILE}); stop it first (Ctrl+C in its"
+            " terminal), or give this one another --home"
+        )
+    if stopped_cleanly(record):
+        return
+    created = record.get("create_time")
+    since = f", started {_iso(created)}" if isinstance(created, (int, float)) else ""
+    echo(
+        f"The previous serve on this home (PID {previous.pid}{since}) did not stop cleanly"
+        " (killed or crashed)."
+    )
+    leftovers = children_running(record)
+    if leftovers:
+        names = ", ".join(f"{name} (PID {p.pid})" for name, p in leftovers.items())
+        echo(f"It left running: {names}; stopping {'it' if len(leftovers) == 1 else 'them'}.")
+        stop_processes(list(leftovers.values()))
+
+
+def stop_processes(processes: list[psutil.Process]) -> None:
+    """Let them exit on their own (they watch their supervisor), else stop them."""
+    _, alive = psutil.wait_procs(processes, timeout=LEFTOVER_GRACE_S)
+    for process in alive:
+        _signal(process, stop=True)
+    _, alive = psutil.wait_procs(alive, timeout=STOP_GRACE_S)
+    for process in alive:
+        _signal(process, stop=False)
+    psutil.wait_procs(alive, timeout=STOP_GRACE_S)
+
+
+def _signal(process: psutil.Process, stop: bool) -> None:
+    try:
+        if stop:
+            process.terminate()
+            process.resume()  # a frozen (SIGSTOP) process acts on the signal only once resumed
+        else:
+            process.kill()
+    except (psutil.Error, OSError):
+        pass
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:

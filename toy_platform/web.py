@@ -112,7 +112,11 @@ def create_app(settings: Settings, dist: Path | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Response:
         response = jsonify(
-            status="ok", service="web", version=toy_platform.__version__, built=index.is_file()
+            status="ok",
+            service="web",
+            version=toy_platform.__version__,
+            built=index.is_file(),
+            instance_id=settings.instance_id,
         )
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -10,15 +10,24 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from toy_platform import httpserver
 from toy_platform.cli.options import common_options, settings_to_env
 from toy_platform.config import Settings
+from toy_platform.lifeline import watch_supervisor
 from toy_platform.log import configure_logging, skip_unused_record_fields
-from toy_platform.supervisor import ChildSpec, Supervisor, service_argv
+from toy_platform.supervisor import (
+    EXIT_CANNOT_LISTEN,
+    ChildSpec,
+    StartError,
+    Supervisor,
+    bypass_proxy_for_own_services,
+    check_previous,
+    service_argv,
+)
 from toy_platform.users import UserStore
 
 logger = logging.getLogger(__name__)
@@ -48,10 +57,24 @@ def announce_admin(settings: Settings, password: str | None) -> None:
     click.echo("  change it with: toy-platform user passwd admin")
 
 
+class CannotListen(click.ClickException):
+    """The port is taken: a distinct exit code tells serve to stop rather than retry."""
+
+    exit_code = EXIT_CANNOT_LISTEN
+
+
+def _stop_on_break() -> None:
+    """Windows' Ctrl+Break (how serve stops a child there) stops the service as Ctrl+C does."""
+    if hasattr(signal, "SIGBREAK"):
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+
+
 def run_service(settings: Settings, name: str) -> None:
     """Run one service in this process under waitress until it is stopped."""
     configure_logging(settings, name)
     skip_unused_record_fields()
+    watch_supervisor(settings.supervisor_pid)
+    _stop_on_break()
     port = getattr(settings, f"{name}_port")
     if name == "auth":
         announce_admin(settings, ensure_admin(settings))
@@ -85,7 +108,7 @@ def run_service(settings: Settings, name: str) -> None:
             exc,
             extra={"event": "listen_failed", "port": port},
         )
-        raise click.ClickException(
+        raise CannotListen(
             f"{name}: cannot listen on {settings.host}:{port}: {exc}"
             f" (is something else using port {port}? try"
             " `toy-platform doctor`)"
@@ -112,7 +135,7 @@ def dashboard_argv(settings: Settings) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "toy_platform.dashboard_process",  # Streamlit, watching its supervisor
         "run",
         str(app),
         "--server.port",
@@ -147,13 +170,26 @@ def dashboard_command(settings: Settings) -> None:
 def child_specs(settings: Settings, web: bool, dashboard: bool) -> list[ChildSpec]:
     specs = [
         ChildSpec(
-            name, service_argv(name), f"{settings.url_of(name)}/healthz", settings.url_of(name)
+            name,
+            service_argv(name),
+            f"{settings.url_of(name)}/healthz",
+            settings.url_of(name),
+            port=getattr(settings, f"{name}_port"),
+            ready_url=f"{settings.url_of(name)}/readyz",
+            watch_stall=name != "auth",
         )
         for name in ("auth", "core", "middleware")
     ]
     if web:
         specs.append(
-            ChildSpec("web", service_argv("web"), f"{settings.web_url}/healthz", settings.web_url)
+            ChildSpec(
+                "web",
+                service_argv("web"),
+                f"{settings.web_url}/healthz",
+                settings.web_url,
+                port=settings.web_port,
+                ready_url=f"{settings.web_url}/readyz",
+            )
         )
     if dashboard:
         specs.append(
@@ -162,6 +198,8 @@ def child_specs(settings: Settings, web: bool, dashboard: bool) -> list[ChildSpe
                 dashboard_argv(settings),
                 f"{settings.dashboard_url}/_stcore/health",
                 settings.dashboard_url,
+                port=settings.dashboard_port,
+                has_instance_id=False,
             )
         )
     return specs
@@ -174,16 +212,25 @@ def child_specs(settings: Settings, web: bool, dashboard: bool) -> list[ChildSpe
 def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     """Start auth, core, middleware, the web app and the dashboard, and keep them running."""
     configure_logging(settings, "supervisor")
-    announce_admin(settings, ensure_admin(settings))
     env = {**os.environ, **settings_to_env(settings), "PYTHONUNBUFFERED": "1"}
+    env.update(bypass_proxy_for_own_services(settings, env))
     # The services' every step is in their log files; the console shows what needs a look.
     env["TOY_PLATFORM_CONSOLE_LOG_LEVEL"] = settings.console_log_level or "WARNING"
     supervisor = Supervisor(settings, child_specs(settings, not no_web, not no_dashboard), env)
+    try:
+        check_previous(settings, lambda line: click.echo(line, err=True))
+        supervisor.check_ports()
+    except StartError as exc:
+        _refuse(exc)
+    announce_admin(settings, ensure_admin(settings))
 
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    if hasattr(signal, "SIGBREAK"):
+        signal.signal(signal.SIGBREAK, _terminate)
+    failure: StartError | None = None
     try:
         failed = supervisor.start_all()
         _print_table(settings, supervisor)
@@ -193,8 +240,13 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
                 " the supervisor keeps restarting them.",
                 err=True,
             )
-        click.echo("Ready. Press Ctrl+C to stop.")
+        elif not_ready := [n for n, c in supervisor.children.items() if c.not_ready]:
+            click.echo(f"Started, but not ready: {', '.join(not_ready)}. Press Ctrl+C to stop.")
+        else:
+            click.echo("Ready. Press Ctrl+C to stop.")
         supervisor.run()
+    except StartError as exc:
+        failure = exc
     except KeyboardInterrupt:
         click.echo("Stopping...")
     finally:
@@ -202,6 +254,13 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         supervisor.stop()
+    if failure is not None:
+        _refuse(failure)
+
+
+def _refuse(exc: StartError) -> NoReturn:
+    logger.error("serve cannot start", extra={"event": "serve_refused", "reason": str(exc)})
+    raise click.ClickException(f"{exc}\nNothing was left running.")
 
 
 def _print_table(settings: Settings, supervisor: Supervisor) -> None:
@@ -214,7 +273,9 @@ def _print_table(settings: Settings, supervisor: Supervisor) -> None:
     }
     click.echo("")
     for name, child in supervisor.children.items():
-        mark = "up" if child.state == "running" else child.state
+        mark = child.state
+        if child.state == "running":
+            mark = f"not ready: {child.not_ready}" if child.not_ready else "up"
         click.echo(f"  {labels[name]:<22} {child.spec.url:<32} {mark}")
     click.echo(f"  {'Logs':<22} {settings.log_dir}")
     click.echo(f"  {'Users':<22} {Path(settings.users_file)}")

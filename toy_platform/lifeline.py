@@ -1,0 +1,72 @@
+"""A child of `toy-platform serve` exits when serve is gone (killed, crashed), on every OS.
+
+Nothing tells a process that its parent died on Windows (and on POSIX only Linux has a
+signal for it), so each child looks every second whether serve's process still exists,
+with the same start time (a reused PID is not serve), and exits when it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import NoReturn
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+WATCH_INTERVAL_S = 1.0
+EXIT_SUPERVISOR_GONE = 1
+SAME_START_S = 0.01
+
+
+def same_process(pid: int, create_time: float | None = None) -> psutil.Process | None:
+    """Process PID if it is running (not a zombie) and, if given, started at CREATE_TIME."""
+    try:
+        process = psutil.Process(pid)
+        if create_time is not None and abs(process.create_time() - create_time) > SAME_START_S:
+            return None
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except (psutil.Error, OSError):
+        return None
+    return process
+
+
+def watch_supervisor(pid: int | None) -> threading.Thread | None:
+    """Exit this process as soon as process PID (our supervisor) is gone; None: no watch."""
+    if pid is None:
+        return None
+    supervisor = same_process(pid)
+    if supervisor is None:
+        _exit(pid)
+    thread = threading.Thread(
+        target=_watch, args=(pid, supervisor.create_time()), name="supervisor-watch", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def supervisor_pid_from_env() -> int | None:
+    value = os.environ.get("TOY_PLATFORM_SUPERVISOR_PID", "")
+    return int(value) if value.isdigit() else None
+
+
+def _watch(pid: int, create_time: float) -> None:
+    stop = threading.Event()
+    while not stop.wait(WATCH_INTERVAL_S):
+        if same_process(pid, create_time) is None:
+            _exit(pid)
+
+
+def _exit(pid: int) -> NoReturn:
+    logger.error(
+        "the supervisor (toy-platform serve, PID %d) is gone: exiting",
+        pid,
+        extra={"event": "supervisor_gone", "supervisor_pid": pid},
+    )
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(EXIT_SUPERVISOR_GONE)
