@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from toy_platform import httpserver
-from toy_platform.cli.options import common_options, settings_to_env
+from toy_platform.cli.options import Group, common_options, settings_to_env
 from toy_platform.config import Settings
 from toy_platform.lifeline import watch_supervisor
 from toy_platform.log import configure_logging, skip_unused_record_fields
@@ -115,9 +115,14 @@ def run_service(settings: Settings, name: str) -> None:
         ) from exc
 
 
-def _service_command(name: str, help_text: str) -> click.Command:
+SERVICE_GROUPS: tuple[Group, ...] = ("dirs", "addresses", "service", "logging")
+
+
+def _service_command(
+    name: str, help_text: str, groups: tuple[Group, ...] = SERVICE_GROUPS
+) -> click.Command:
     @click.command(name=name, help=help_text)
-    @common_options
+    @common_options(*groups)
     def command(settings: Settings) -> None:
         run_service(settings, name)
 
@@ -125,7 +130,9 @@ def _service_command(name: str, help_text: str) -> click.Command:
 
 
 auth_command = _service_command("auth", "Run the auth service alone (login, JWKS).")
-core_command = _service_command("core", "Run the core service alone (queue and workers).")
+core_command = _service_command(
+    "core", "Run the core service alone (queue and workers).", (*SERVICE_GROUPS, "jobs")
+)
 middleware_command = _service_command("middleware", "Run the middleware API alone.")
 web_command = _service_command("web", "Serve the React web app alone.")
 
@@ -158,7 +165,7 @@ def dashboard_argv(settings: Settings) -> list[str]:
 
 
 @click.command(name="dashboard")
-@common_options
+@common_options(*SERVICE_GROUPS)
 def dashboard_command(settings: Settings) -> None:
     """Run the Streamlit dashboard alone."""
     import subprocess
