@@ -137,10 +137,10 @@ class UserStore:
     def ensure_admin(self, password: str | None = None) -> str | None:
         """Create user 'admin' when there are no users; return its password if created.
 
-        PASSWORD comes from TOY_PLATFORM_ADMIN_PASSWORD: one too short is refused at once,
-        whether or not it is needed, so a wrong setting never goes unnoticed.
+        PASSWORD comes from TOY_PLATFORM_ADMIN_PASSWORD (empty: unset). One too short is
+        refused at once, whether or not it is needed, so a wrong setting never goes unnoticed.
         """
-        if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        if password and len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(
                 f"{ADMIN_PASSWORD_VARIABLE} is {len(password)} characters long; the admin"
                 f" password must be at least {MIN_PASSWORD_LENGTH}. Set a longer one, or unset"

@@ -196,6 +196,12 @@ def test_a_short_admin_password_is_refused_even_when_users_exist(users: UserStor
     assert users.ensure_admin("long-enough") is None
 
 
+def test_an_empty_admin_password_means_a_random_one(tmp_path) -> None:
+    """TOY_PLATFORM_ADMIN_PASSWORD= (set but empty) is the same as not set."""
+    password = UserStore(tmp_path / "users.json").ensure_admin("")
+    assert password and len(password) >= 8
+
+
 def test_the_last_admin_is_removed_only_with_force(users: UserStore) -> None:
     users.add("second", "second-password", role="admin")
     users.remove("root")
