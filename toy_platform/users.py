@@ -61,6 +61,8 @@ class UserStore:
                 mtime = self.path.stat().st_mtime_ns
             except FileNotFoundError:
                 return {}
+            except NotADirectoryError as exc:
+                raise _config_dir_error(self.path, "read", exc) from exc
             except OSError as exc:
                 raise _unusable(self.path, f"cannot be read ({_os_reason(exc)})") from exc
             if mtime != self._mtime:
@@ -70,7 +72,10 @@ class UserStore:
 
     def _save(self, records: dict[str, dict[str, Any]]) -> None:
         payload = json.dumps({"users": records}, indent=2, sort_keys=True).encode()
-        write_private(self.path, payload)
+        try:
+            write_private(self.path, payload)
+        except OSError as exc:
+            raise _config_dir_error(self.path, "written", exc) from exc
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -196,6 +201,13 @@ def _unusable(path: Path, problem: str) -> UsersFileError:
     return UsersFileError(
         f"{path} {problem}. Restore it from a backup, or move it aside (for example rename it"
         f" to {path.name}.broken) and start the platform again to create a new user 'admin'"
+    )
+
+
+def _config_dir_error(path: Path, what: str, exc: OSError) -> UserError:
+    return UserError(
+        f"{path} cannot be {what} ({_os_reason(exc)}): {path.parent} must be a directory"
+        " this user can write to; fix it, or choose another with --config-dir DIR"
     )
 
 

@@ -118,6 +118,16 @@ def test_a_login_while_users_json_is_broken_answers_503_and_recovers(tmp_path: P
     assert "Traceback" not in platform.output("auth")
 
 
+@pytest.mark.parametrize("command", [["serve", "--no-web", "--no-dashboard"], USERS_COMMANDS[1]])
+def test_a_config_dir_that_is_a_file_is_named_with_the_option_to_change_it(
+    tmp_path: Path, command: list[str]
+) -> None:
+    platform = Platform(tmp_path)
+    (platform.home / "config").write_text("not a directory")
+    result = platform.cli(*command, input="carols-password\n", check=False, timeout=60)
+    _fails_with_one_line(result, str(platform.home / "config"), "--config-dir")
+
+
 # -- the log directory -----------------------------------------------------------------
 
 
