@@ -33,7 +33,7 @@ setup_python() {
 setup_web() {
   if ! command -v npm >/dev/null 2>&1; then
     if [[ -f toy_platform/web_dist/index.html ]]; then return; fi
-    echo "npm is not installed: the React web app cannot be built (install Node.js 20+)," \
+    echo "npm is not installed: the React web app cannot be built (install Node.js >= 20.19)," \
          "or run with --no-web" >&2
     return 1
   fi
@@ -44,7 +44,8 @@ setup_web() {
     echo "$lock" > "$STAMP_DIR/npm"
   fi
   local sources; sources="$(find frontend_react/src frontend_react/index.html frontend_react/public \
-      frontend_react/vite.config.ts frontend_react/package.json -type f 2>/dev/null | sort \
+      frontend_react/vite.config.ts frontend_react/tsconfig.json frontend_react/package.json \
+      -type f 2>/dev/null | sort \
       | xargs cat 2>/dev/null | cksum | tr ' ' '-')"
   if [[ ! -f toy_platform/web_dist/index.html || "$(cat "$STAMP_DIR/web" 2>/dev/null)" != "$sources" ]]; then
     say "building the web app"

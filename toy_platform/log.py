@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import logging.config
 import logging.handlers
+from pathlib import Path
 from typing import Any
 
 from toy_platform.config import Settings
 from toy_platform.tracing import current_job_id, current_request_id
 
 LOG_SERVICES = ("auth", "middleware", "core", "supervisor", "web", "dashboard")
+
+
+class LogDirError(Exception):
+    """The log directory cannot be used; the message names it and what to do."""
 
 
 class ContextFilter(logging.Filter):
@@ -74,9 +79,43 @@ def log_file(settings: Settings, service: str) -> Any:
     return settings.log_dir / f"{service}.log"
 
 
+def check_log_dir(log_dir: Path, service: str) -> None:
+    """Make LOG_DIR if needed and make sure SERVICE can append to its log there.
+
+    Raises LogDirError with a one-line message; without this check, the first log record
+    would fail inside the logging module and print a traceback on stderr.
+    """
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise _log_dir_error(log_dir, "it is not a directory") from exc
+    except OSError as exc:
+        raise _log_dir_error(log_dir, f"it cannot be created ({_reason(exc)})") from exc
+    path = log_dir / f"{service}.log"
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise _log_dir_error(log_dir, f"{path.name} cannot be written ({_reason(exc)})") from exc
+
+
+def _log_dir_error(log_dir: Path, problem: str) -> LogDirError:
+    return LogDirError(
+        f"cannot write logs to {log_dir}: {problem}. Fix it, or choose another directory"
+        " with --log-dir DIR (or TOY_PLATFORM_LOG_DIR)"
+    )
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
 def configure_logging(settings: Settings, service: str, console: bool = True) -> None:
-    """Send this process's logs to <log_dir>/<service>.log as JSON and to stderr readably."""
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    """Send this process's logs to <log_dir>/<service>.log as JSON and to stderr readably.
+
+    Raises LogDirError when the log directory cannot be used.
+    """
+    check_log_dir(settings.log_dir, service)
     handlers: dict[str, dict[str, Any]] = {
         "file": {
             "()": SizeRotatingFileHandler,

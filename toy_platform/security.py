@@ -27,6 +27,10 @@ TIMESTAMP_HEADER = "X-Toy-Timestamp"
 MAX_CLOCK_SKEW_S = 300
 SIGNING_KEY_FILE = "jwt_signing_key.pem"
 SERVICE_KEY_FILE = "service.key"
+# On Windows, os.replace fails with PermissionError while another process has the target
+# open (a service reading users.json); readers hold it for a moment, so a few tries do.
+REPLACE_TRIES = 6
+REPLACE_BACKOFF_S = 0.05
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -39,10 +43,22 @@ def write_private(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _replace(source: str, target: Path) -> None:
+    """os.replace, tried again after a short wait while the target is held open (Windows)."""
+    for attempt in range(REPLACE_TRIES):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if attempt + 1 == REPLACE_TRIES:
+                raise
+            time.sleep(REPLACE_BACKOFF_S * 2**attempt)
 
 
 def _create_once(path: Path, data: bytes) -> None:

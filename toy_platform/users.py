@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,8 +23,19 @@ ROLES = ("user", "admin")
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 
+ADMIN_PASSWORD_VARIABLE = "TOY_PLATFORM_ADMIN_PASSWORD"
+# A writer on Windows replaces users.json while readers may hold it open (and a reader may
+# meet the file mid-replace): a few quick tries ride over that.
+_READ_TRIES = 4
+_READ_BACKOFF_S = 0.05
+
+
 class UserError(ValueError):
     """A user operation that cannot be done, with a message for a person."""
+
+
+class UsersFileError(UserError):
+    """users.json exists but cannot be used: unreadable, not JSON, or not a users file."""
 
 
 @dataclass(frozen=True)
@@ -43,20 +55,27 @@ class UserStore:
         self._mtime: float | None = None
 
     def _records(self) -> dict[str, dict[str, Any]]:
+        """The users by name; UsersFileError when the file exists but cannot be used."""
         with self._lock:
             try:
                 mtime = self.path.stat().st_mtime_ns
             except FileNotFoundError:
                 return {}
+            except NotADirectoryError as exc:
+                raise _config_dir_error(self.path, "read", exc) from exc
+            except OSError as exc:
+                raise _unusable(self.path, f"cannot be read ({_os_reason(exc)})") from exc
             if mtime != self._mtime:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                self._cache = dict(data.get("users", {}))
+                self._cache = _parse(self.path, _read(self.path))
                 self._mtime = mtime
             return dict(self._cache)
 
     def _save(self, records: dict[str, dict[str, Any]]) -> None:
         payload = json.dumps({"users": records}, indent=2, sort_keys=True).encode()
-        write_private(self.path, payload)
+        try:
+            write_private(self.path, payload)
+        except OSError as exc:
+            raise _config_dir_error(self.path, "written", exc) from exc
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -88,10 +107,19 @@ class UserStore:
         self._save(records)
         return User(username, role, created)
 
-    def remove(self, username: str) -> None:
+    def remove(self, username: str, force: bool = False) -> None:
+        """Remove USERNAME; the last admin only with FORCE (nobody could administer then)."""
         records = self._records()
-        if records.pop(username, None) is None:
+        record = records.pop(username, None)
+        if record is None:
             raise UserError(f"no user '{username}'")
+        others = [rec for rec in records.values() if rec["role"] == "admin"]
+        if record["role"] == "admin" and not others and not force:
+            raise UserError(
+                f"'{username}' is the last admin: without one, nobody can see every user's"
+                " jobs or reset the platform. Add another admin first"
+                " (`toy-platform user add NAME --admin`), or remove it anyway with --force"
+            )
         self._save(records)
 
     def set_password(self, username: str, password: str) -> None:
@@ -112,12 +140,79 @@ class UserStore:
         return None
 
     def ensure_admin(self, password: str | None = None) -> str | None:
-        """Create user 'admin' when there are no users; return its password if created."""
+        """Create user 'admin' when there are no users; return its password if created.
+
+        PASSWORD comes from TOY_PLATFORM_ADMIN_PASSWORD (empty: unset). One too short is
+        refused at once, whether or not it is needed, so a wrong setting never goes unnoticed.
+        """
+        if password and len(password) < MIN_PASSWORD_LENGTH:
+            raise UserError(
+                f"{ADMIN_PASSWORD_VARIABLE} is {len(password)} characters long; the admin"
+                f" password must be at least {MIN_PASSWORD_LENGTH}. Set a longer one, or unset"
+                " it to have a random password made and shown on the first start"
+            )
         if self._records():
             return None
         password = password or secrets.token_urlsafe(12)
         self.add("admin", password, role="admin")
         return password
+
+
+def _read(path: Path) -> str:
+    """The file's text, opened, read and closed at once (a writer may be waiting for it)."""
+    for attempt in range(_READ_TRIES):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except PermissionError as exc:
+            if attempt + 1 == _READ_TRIES:
+                raise _unusable(path, f"cannot be read ({_os_reason(exc)})") from exc
+            time.sleep(_READ_BACKOFF_S * 2**attempt)
+        except UnicodeDecodeError as exc:
+            raise _unusable(path, f"is not UTF-8 text (byte {exc.start})") from exc
+        except OSError as exc:
+            raise _unusable(path, f"cannot be read ({_os_reason(exc)})") from exc
+    raise AssertionError("unreachable")
+
+
+def _parse(path: Path, text: str) -> dict[str, dict[str, Any]]:
+    """The records in users.json's text, checked enough that every method can use them."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise _unusable(path, f"is not valid JSON ({where}: {exc.msg})") from exc
+    users = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(users, dict):
+        raise _unusable(path, 'is not a users file (it must be a JSON object {"users": {...}})')
+    for name, rec in users.items():
+        if not (
+            isinstance(rec, dict)
+            and isinstance(rec.get("password_hash"), str)
+            and rec.get("role") in ROLES
+        ):
+            raise _unusable(
+                path, f"has a broken entry for user '{name}' (it needs a password_hash and a role)"
+            )
+    return dict(users)
+
+
+def _unusable(path: Path, problem: str) -> UsersFileError:
+    return UsersFileError(
+        f"{path} {problem}. Restore it from a backup, or move it aside (for example rename it"
+        f" to {path.name}.broken) and start the platform again to create a new user 'admin'"
+    )
+
+
+def _config_dir_error(path: Path, what: str, exc: OSError) -> UserError:
+    return UserError(
+        f"{path} cannot be {what} ({_os_reason(exc)}): {path.parent} must be a directory"
+        " this user can write to; fix it, or choose another with --config-dir DIR"
+    )
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def _check_username(username: str) -> None:

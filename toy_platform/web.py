@@ -6,11 +6,12 @@
 - ``GET /config.json``: where the browser finds the auth service and the
   middleware API (the one build runs against any backend).
 - ``GET /healthz``: liveness of this process.
+- ``GET /readyz``: 200 when the app is built, else 503 with the reason and what to do.
 - Any other GET path that is not a file: ``index.html`` (the app's own routes,
   such as ``/jobs/<id>``, ``/status`` and ``/login``).
 
-When the app has not been built, every request answers 503 with a JSON error
-saying how to build it.
+When the app has not been built (a wheel made without Node.js), every other request
+answers 503 with a JSON error saying how to get it.
 """
 
 from __future__ import annotations
@@ -32,12 +33,20 @@ WEB_DIST = Path(__file__).parent / "web_dist"
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-NOT_BUILT = {
-    "error": "The web app is not built: run npm ci && npm run build in frontend_react/",
-    "code": "not_built",
-}
+NOT_BUILT_CODE = "not_built"
 # Paths this process answers itself, never from the files.
-_OWN_PATHS = frozenset({"/config.json", "/healthz"})
+_OWN_PATHS = frozenset({"/config.json", "/healthz", "/readyz"})
+
+
+def not_built_reason(dist: Path) -> str:
+    """Why the web app cannot be served, and what a pip user or a developer can do."""
+    return (
+        f"the web app is not built: {dist / 'index.html'} is missing (a package built"
+        " without Node.js has no web app). Install a toy-platform wheel that includes it, or, in a"
+        " clone of the repository, install Node.js >= 20.19 and run `pip install .` (or"
+        " `npm ci && npm run build` in frontend_react/); `toy-platform serve --no-web` runs"
+        " the rest without it"
+    )
 
 
 def _is_asset(url: str) -> bool:
@@ -99,8 +108,9 @@ def create_app(settings: Settings, dist: Path | None = None) -> Flask:
 
     @app.before_request
     def require_build() -> Response | None:
-        if not index.is_file() and request.path != "/healthz":
-            return _error(503, NOT_BUILT["error"], NOT_BUILT["code"])
+        if not index.is_file() and request.path not in ("/healthz", "/readyz"):
+            reason = not_built_reason(dist_dir)
+            return _error(503, reason[0].upper() + reason[1:], NOT_BUILT_CODE)
         return None
 
     @app.after_request
@@ -120,6 +130,16 @@ def create_app(settings: Settings, dist: Path | None = None) -> Flask:
         )
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        built = index.is_file()
+        reason = None if built else not_built_reason(dist_dir)
+        response = jsonify(
+            status="ready" if built else "not_ready", ready=built, service="web", reason=reason
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response, 200 if built else 503
 
     @app.get("/config.json")
     def config_json() -> Response:

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from toy_platform.config import Settings
-from toy_platform.log import ConsoleFormatter, ContextFilter, configure_logging, log_file
+from toy_platform.log import (
+    ConsoleFormatter,
+    ContextFilter,
+    LogDirError,
+    check_log_dir,
+    configure_logging,
+    log_file,
+)
 from toy_platform.tracing import current_job_id, current_request_id
 
 
@@ -61,3 +68,31 @@ def test_the_log_file_holds_one_json_object_per_line_with_the_ids(
     assert first["service"] == "core" and first["event"] == "job_stored"
     assert (first["request_id"], first["job_id"]) == ("req-2", "job-3")
     assert second["request_id"] is None and second["event"] == "no request here"
+
+
+def test_a_log_dir_that_is_a_file_is_named_with_the_option(tmp_path) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.write_text("")
+    with pytest.raises(LogDirError) as caught:
+        check_log_dir(log_dir, "core")
+    assert str(caught.value) == (
+        f"cannot write logs to {log_dir}: it is not a directory. Fix it, or choose another"
+        " directory with --log-dir DIR (or TOY_PLATFORM_LOG_DIR)"
+    )
+
+
+def test_a_log_dir_under_a_file_is_named(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LogDirError, match="it is not a directory"):
+        check_log_dir(tmp_path / "file" / "logs", "core")
+
+
+def test_a_log_file_that_cannot_be_opened_is_named(tmp_path) -> None:
+    (tmp_path / "core.log").mkdir()
+    with pytest.raises(LogDirError, match=r"core\.log cannot be written \("):
+        check_log_dir(tmp_path, "core")
+
+
+def test_a_missing_log_dir_is_made(tmp_path) -> None:
+    check_log_dir(tmp_path / "a" / "b", "web")
+    assert (tmp_path / "a" / "b" / "web.log").is_file()

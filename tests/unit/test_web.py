@@ -61,3 +61,39 @@ def test_without_a_build_pages_say_so_but_the_process_is_healthy(
     health = client.get("/healthz")
     assert health.status_code == 200
     assert health.get_json()["built"] is False
+
+
+def test_ready_when_built(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ready",
+        "ready": True,
+        "service": "web",
+        "reason": None,
+    }
+
+
+def test_not_ready_without_a_build_with_what_a_pip_user_can_do(
+    settings: Settings, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing"
+    client = web.create_app(settings, dist=missing).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["ready"] is False
+    assert body["reason"].startswith(f"the web app is not built: {missing / 'index.html'}")
+    for advice in ("wheel", "Node.js >= 20.19", "pip install .", "npm ci && npm run build"):
+        assert advice in body["reason"]
+    page = client.get("/jobs/abc").get_json()
+    assert page["error"] == "T" + body["reason"][1:], "pages give the same advice"
+
+
+def test_ready_once_built_without_a_restart(settings: Settings, tmp_path: Path) -> None:
+    dist = tmp_path / "later"
+    client = web.create_app(settings, dist=dist).test_client()
+    assert client.get("/readyz").status_code == 503
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html>")
+    assert client.get("/readyz").status_code == 200

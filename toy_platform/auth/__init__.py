@@ -14,7 +14,7 @@ from toy_platform.config import Settings
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.security import load_signing_key
 from toy_platform.service import create_service_app
-from toy_platform.users import UserStore
+from toy_platform.users import User, UsersFileError, UserStore
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -32,7 +32,7 @@ def create_app(settings: Settings, throttle: LoginThrottle | None = None) -> Fla
         "throttle": throttle or LoginThrottle(),
         "logins": Counter(
             "toy_platform_logins_total",
-            "Login attempts, by outcome (ok, failed, throttled).",
+            "Login attempts, by outcome (ok, failed, throttled, unavailable).",
             ["outcome"],
             registry=registry,
         ),
@@ -46,7 +46,10 @@ def _users_readable(users: UserStore) -> Any:
     def check() -> str | None:
         if not users.exists():
             return f"{users.path} does not exist"
-        users.all()
+        try:
+            users.all()
+        except UsersFileError as exc:
+            return str(exc)
         return None
 
     return check
@@ -85,7 +88,7 @@ def login() -> Response:
             headers={"Retry-After": str(wait)},
             retry_after=wait,
         )
-    user = parts["users"].authenticate(username, password)
+    user = _authenticate(parts, username, password)
     if user is None:
         parts["throttle"].record_failure(username, address)
         parts["logins"].labels("failed").inc()
@@ -106,6 +109,29 @@ def login() -> Response:
         username=user.username,
         role=user.role,
     )
+
+
+def _authenticate(parts: dict[str, Any], username: str, password: str) -> User | None:
+    """The user, None for wrong credentials; 503 when users.json cannot be used.
+
+    The caller is told which file is at fault, not where it is: the log and /readyz say.
+    """
+    try:
+        user: User | None = parts["users"].authenticate(username, password)
+    except UsersFileError as exc:
+        parts["logins"].labels("unavailable").inc()
+        logger.error(
+            "login impossible: %s",
+            exc,
+            extra={"event": "users_unavailable", "username": username},
+        )
+        raise ApiError(
+            503,
+            "Logins are unavailable: the auth service cannot use its users file (users.json);"
+            " its log and /readyz say why",
+            "users_unavailable",
+        ) from exc
+    return user
 
 
 @bp.get("/.well-known/jwks.json")

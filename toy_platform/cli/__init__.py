@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 import click
 
 from toy_platform import __version__
@@ -16,6 +19,8 @@ from toy_platform.cli.services import (
     web_command,
 )
 from toy_platform.cli.users import user_group
+from toy_platform.log import LogDirError
+from toy_platform.users import UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,9 +46,19 @@ for command in (
 
 
 def main() -> None:
-    cli(prog_name="toy-platform")
+    _run(lambda: cli(prog_name="toy-platform"))
 
 
 def serve_main() -> None:
     """`toy-platform-serve`: the same as `toy-platform serve`."""
-    serve_command(prog_name="toy-platform-serve")
+    _run(lambda: serve_command(prog_name="toy-platform-serve"))
+
+
+def _run(command: Callable[[], object]) -> None:
+    """Run COMMAND; a setup problem met on the way (users.json, the log directory, the
+    admin password) ends it with its one-line message and exit code 1, not a traceback."""
+    try:
+        command()
+    except (UserError, LogDirError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -47,7 +47,10 @@ def add(settings: Settings, name: str, admin: bool, password_stdin: bool) -> Non
 @common_options
 def list_users(settings: Settings) -> None:
     """List the users and their roles."""
-    users = _store(settings).all()
+    try:
+        users = _store(settings).all()
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
     if not users:
         click.echo(f"no users in {settings.users_file}")
     for user in users:
@@ -56,11 +59,14 @@ def list_users(settings: Settings) -> None:
 
 @user_group.command(name="remove")
 @click.argument("name")
+@click.option(
+    "--force", is_flag=True, help="Remove NAME even if it is the last admin (no admin is left)."
+)
 @common_options
-def remove(settings: Settings, name: str) -> None:
+def remove(settings: Settings, name: str, force: bool) -> None:
     """Remove user NAME."""
     try:
-        _store(settings).remove(name)
+        _store(settings).remove(name, force=force)
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"removed user '{name}'")
