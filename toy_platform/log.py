@@ -58,13 +58,21 @@ class ConsoleFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s [%(service)s] %(message)s", "%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        saved, record.exc_text = record.exc_text, None  # not cached for the file's formatter
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_text = saved
         ids = [
             f"{name}={value}"
             for name in ("request_id", "job_id")
             if (value := getattr(record, name, None))
         ]
         return f"{line} ({', '.join(ids)})" if ids else line
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - overrides
+        """One line on the console; the whole traceback is in the service's log file."""
+        return f"  {ei[0].__name__}: {ei[1]} (the traceback is in the log file)"
 
 
 def skip_unused_record_fields() -> None:

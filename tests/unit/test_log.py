@@ -96,3 +96,32 @@ def test_a_log_file_that_cannot_be_opened_is_named(tmp_path) -> None:
 def test_a_missing_log_dir_is_made(tmp_path) -> None:
     check_log_dir(tmp_path / "a" / "b", "web")
     assert (tmp_path / "a" / "b" / "web.log").is_file()
+
+
+def test_an_error_with_a_traceback_is_one_line_on_the_console_and_whole_in_the_file(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    configure_logging(settings, "core")
+    try:
+        try:
+            raise ValueError("users.json is not a JSON object")
+        except ValueError:
+            logging.getLogger("toy_platform.test").exception("core could not start")
+    finally:
+        for handler in root.handlers[:]:
+            handler.close()
+            root.removeHandler(handler)
+        root.setLevel(level)
+        for handler in handlers:
+            root.addHandler(handler)
+
+    console = capsys.readouterr().err
+    assert "Traceback" not in console
+    assert "core could not start" in console
+    assert "ValueError: users.json is not a JSON object (the traceback is in the log file)" in (
+        console
+    )
+    (line,) = log_file(settings, "core").read_text().splitlines()
+    assert "Traceback" in json.loads(line)["exc_info"]

@@ -31,7 +31,7 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="Give the user the admin role.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@common_options
+@common_options("dirs")
 def add(settings: Settings, name: str, admin: bool, password_stdin: bool) -> None:
     """Add user NAME."""
     try:
@@ -44,7 +44,7 @@ def add(settings: Settings, name: str, admin: bool, password_stdin: bool) -> Non
 
 
 @user_group.command(name="list")
-@common_options
+@common_options("dirs")
 def list_users(settings: Settings) -> None:
     """List the users and their roles."""
     try:
@@ -62,7 +62,7 @@ def list_users(settings: Settings) -> None:
 @click.option(
     "--force", is_flag=True, help="Remove NAME even if it is the last admin (no admin is left)."
 )
-@common_options
+@common_options("dirs")
 def remove(settings: Settings, name: str, force: bool) -> None:
     """Remove user NAME."""
     try:
@@ -75,7 +75,7 @@ def remove(settings: Settings, name: str, force: bool) -> None:
 @user_group.command(name="passwd")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@common_options
+@common_options("dirs")
 def passwd(settings: Settings, name: str, password_stdin: bool) -> None:
     """Change the password of user NAME."""
     try:
