@@ -55,6 +55,13 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     threads: int = 16
     stall_after: float = DEFAULT_STALL_AFTER
+    # Where the core's queue and the middleware's jobs live: "sqlite" (the embedded default,
+    # files in data_dir), or redis://... (Celery workers) and postgresql://... (several
+    # middlewares over one store). callback_url: where core and workers report back
+    # (default: middleware_url; a load balancer in front of several middlewares).
+    queue_url: str = "sqlite"
+    store_url: str = "sqlite"
+    callback_url: str = ""
     # Given by `toy-platform serve` to each child (TOY_PLATFORM_INSTANCE_ID and
     # TOY_PLATFORM_SUPERVISOR_PID): the child shows the first in /healthz, so serve knows
     # the answer is its own child's, and exits when the second process is gone.
@@ -129,7 +136,10 @@ def load_settings(
         f"{name}_url": (settings.url_of(name) or _local_url(settings, name)).rstrip("/")
         for name in SERVICES
     }
-    return settings.replace(**urls)
+    settings = settings.replace(**urls)
+    return settings.replace(
+        callback_url=(settings.callback_url or settings.middleware_url).rstrip("/")
+    )
 
 
 def _local_url(settings: Settings, service: str) -> str:

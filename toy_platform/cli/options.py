@@ -26,7 +26,7 @@ from toy_platform.config import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 PORT = click.IntRange(1, 65535)
-Group = Literal["dirs", "addresses", "service", "jobs", "logging"]
+Group = Literal["dirs", "addresses", "service", "backends", "jobs", "logging"]
 Option = tuple[tuple[str, ...], dict[str, Any]]
 LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
 
@@ -89,6 +89,29 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
                 "help": "Seconds a service's queue may have work with nothing moving before it"
                 " is not ready; serve restarts it after twice that"
                 f" [{config.DEFAULT_STALL_AFTER:g}].",
+            },
+        ),
+    ],
+    "backends": [
+        (
+            ("--queue-url",),
+            {
+                "help": "The core's queue: sqlite (embedded, in the data dir) or"
+                " redis://HOST:PORT/DB (Celery workers on any machine) [sqlite].",
+            },
+        ),
+        (
+            ("--store-url",),
+            {
+                "help": "The middleware's job store: sqlite (embedded, in the data dir) or"
+                " postgresql://USER:PASS@HOST:PORT/DB (several middlewares) [sqlite].",
+            },
+        ),
+        (
+            ("--callback-url",),
+            {
+                "help": "The URL core and workers report results to [the middleware's URL];"
+                " a load balancer in front of several middlewares.",
             },
         ),
     ],

@@ -115,7 +115,7 @@ def run_service(settings: Settings, name: str) -> None:
         ) from exc
 
 
-SERVICE_GROUPS: tuple[Group, ...] = ("dirs", "addresses", "service", "logging")
+SERVICE_GROUPS: tuple[Group, ...] = ("dirs", "addresses", "service", "backends", "logging")
 
 
 def _service_command(
