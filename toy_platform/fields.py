@@ -46,6 +46,21 @@ RFC3339_PATTERN = f"^{_DATE}[Tt]{_TIME}{_OFFSET}$"
 _RFC3339 = re.compile(f"{_DATE}[Tt]{_TIME}{_OFFSET}")
 _INTEGER = re.compile("-?[0-9]{1,12}")
 
+# Whitespace by every definition a validator of the documents may use (ECMA-262's, Unicode's,
+# Python's), so that "has a visible character" means the same to each of them.
+_SPACES = (
+    r"\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a"
+    r"\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+VISIBLE_PATTERN = f"[^{_SPACES}]"
+"""Text that is not only whitespace: the pattern of job_name in the middleware's document."""
+_VISIBLE = re.compile(VISIBLE_PATTERN)
+
+
+def has_visible_text(text: str) -> bool:
+    """True when TEXT has a character that is not whitespace (VISIBLE_PATTERN)."""
+    return _VISIBLE.search(text) is not None
+
 
 def whole_number(value: object) -> int | None:
     """VALUE as an int when JSON Schema calls it an integer (2 and 2.0; not true), else None."""

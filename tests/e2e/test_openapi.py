@@ -932,3 +932,30 @@ def test_callback_attempt_parameter_refuses_empty_and_repeated(
             request_valid=None,
         )
         assert body["field"] == "attempt"
+
+
+@pytest.mark.parametrize(
+    "service, path",
+    [
+        ("auth", "/login"),
+        ("auth", "/_chaos/pause"),
+        ("core", "/job_submit"),
+        ("core", "/job_submit/batch"),
+        ("core", "/purge"),
+        ("core", "/_chaos/pause"),
+        ("middleware", "/job_callback/nope"),
+        ("middleware", "/job_callbacks"),
+        ("middleware", "/_chaos/pause"),
+    ],
+)
+def test_a_body_over_the_limit_is_a_documented_413(
+    check: Checker, signed: requests.Session, service: str, path: str
+) -> None:
+    huge = b'"' + b"x" * (MAX_DATA_BYTES * 6 + 64 * 1024) + b'"'
+    response = signed.post(
+        check.url(service, path),
+        data=huge,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    check(service, response, 413, "too_large", request_valid=None)

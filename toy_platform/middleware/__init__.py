@@ -17,6 +17,7 @@ from toy_platform import __version__
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import (
+    has_visible_text,
     int_arg,
     int_field,
     optional_text,
@@ -142,7 +143,7 @@ def _visible_job(job_id: str, with_events: bool = False) -> dict[str, Any]:
 def job_submit() -> tuple[Response, int]:
     body = json_body("job_name", "data")
     name, data = body["job_name"], body["data"]
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_JOB_NAME:
+    if not isinstance(name, str) or not has_visible_text(name) or len(name) > MAX_JOB_NAME:
         raise bad_field(
             "job_name", f"'job_name' must be a string of 1 to {MAX_JOB_NAME} characters"
         )
