@@ -59,7 +59,13 @@ class Settings:
     # files in data_dir), or redis://... (Celery workers) and postgresql://... (several
     # middlewares over one store). callback_url: where core and workers report back
     # (default: middleware_url; a load balancer in front of several middlewares).
-    queue_url: str = "sqlite"
+    queue_url: str = field(default="sqlite", repr=False)  # may hold a password
+    # Celery queue: seconds after which a task a dead worker had taken runs again (None:
+    # max(30 s, 10 x job_delay); see core/queues/celery.py).
+    visibility_timeout: float | None = None
+    # The service key in a file of its own (a worker on another machine): instead of
+    # config_dir/service.key; TOY_PLATFORM_SERVICE_KEY still wins.
+    service_key_file: Path | None = None
     store_url: str = "sqlite"
     callback_url: str = ""
     # Given by `toy-platform serve` to each child (TOY_PLATFORM_INSTANCE_ID and

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import logging.config
 import logging.handlers
+import re
 from pathlib import Path
 from typing import Any
 
 from toy_platform.config import Settings
 from toy_platform.tracing import current_job_id, current_request_id
 
-LOG_SERVICES = ("auth", "middleware", "core", "supervisor", "web", "dashboard")
+LOG_SERVICES = ("auth", "middleware", "core", "supervisor", "web", "dashboard", "worker")
+"""Each Celery worker writes worker-<its host name>.log (see worker_log_name)."""
 
 
 class LogDirError(Exception):
@@ -21,12 +23,15 @@ class LogDirError(Exception):
 class ContextFilter(logging.Filter):
     """Stamps each record with the service name and the current request/job IDs."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, fields: dict[str, str] | None = None) -> None:
         super().__init__()
         self.service = service
+        self.fields = fields or {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
+        for name, value in self.fields.items():
+            setattr(record, name, value)
         if not getattr(record, "request_id", None):
             record.request_id = current_request_id.get()
         if not getattr(record, "job_id", None):
@@ -87,6 +92,13 @@ def log_file(settings: Settings, service: str) -> Any:
     return settings.log_dir / f"{service}.log"
 
 
+def worker_log_name(nodename: str) -> str:
+    """`worker-<host>`: the log of the Celery worker NODENAME (name@host), one per worker,
+    so that workers sharing a log dir (one machine, or a network share) never share a file."""
+    safe = re.sub(r"[^A-Za-z0-9@._-]+", "_", nodename)
+    return f"worker-{safe}"
+
+
 def check_log_dir(log_dir: Path, service: str) -> None:
     """Make LOG_DIR if needed and make sure SERVICE can append to its log there.
 
@@ -118,16 +130,24 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def configure_logging(settings: Settings, service: str, console: bool = True) -> None:
-    """Send this process's logs to <log_dir>/<service>.log as JSON and to stderr readably.
+def configure_logging(
+    settings: Settings,
+    service: str,
+    console: bool = True,
+    log_name: str | None = None,
+    fields: dict[str, str] | None = None,
+) -> None:
+    """Send this process's logs to <log_dir>/<LOG_NAME or service>.log as JSON and to stderr
+    readably; FIELDS are added to every record (a worker's host name).
 
     Raises LogDirError when the log directory cannot be used.
     """
-    check_log_dir(settings.log_dir, service)
+    log_name = log_name or service
+    check_log_dir(settings.log_dir, log_name)
     handlers: dict[str, dict[str, Any]] = {
         "file": {
             "()": SizeRotatingFileHandler,
-            "filename": str(log_file(settings, service)),
+            "filename": str(log_file(settings, log_name)),
             "maxBytes": settings.log_max_bytes,
             "backupCount": settings.log_backup_count,
             "encoding": "utf-8",
@@ -147,7 +167,7 @@ def configure_logging(settings: Settings, service: str, console: bool = True) ->
         {
             "version": 1,
             "disable_existing_loggers": False,
-            "filters": {"context": {"()": ContextFilter, "service": service}},
+            "filters": {"context": {"()": ContextFilter, "service": service, "fields": fields}},
             "formatters": {
                 "json": {
                     "()": "pythonjsonlogger.json.JsonFormatter",

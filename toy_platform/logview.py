@@ -125,6 +125,16 @@ def _records(lines: Iterable[bytes]) -> Iterator[Record]:
             yield record
 
 
+def log_names(log_dir: Path, service: str) -> list[str]:
+    """The log files' names (without .log) of SERVICE: its own, and for "worker" each
+    worker's worker-<host>.log as well (rotated files included)."""
+    names = [service]
+    if service == "worker" and log_dir.is_dir():
+        found = {p.name.split(".log", 1)[0] for p in log_dir.glob("worker-*.log*")}
+        names += sorted(found)
+    return names
+
+
 def read_service(log_dir: Path, service: str) -> Iterator[Record]:
     """All records of one service, across its rotated files, oldest first."""
     for path in service_files(log_dir, service):
@@ -168,7 +178,8 @@ def merged(log_dir: Path, log_filter: LogFilter) -> Iterator[Record]:
     """The matching records of every wanted service, merged in time order."""
     streams = [
         (r for r in read_service(log_dir, name) if log_filter.matches(r))
-        for name in log_filter.wanted_services()
+        for service in log_filter.wanted_services()
+        for name in log_names(log_dir, service)
     ]
     return heapq.merge(*streams, key=lambda record: record["_at"])
 
@@ -321,7 +332,11 @@ class Follower:
 
     def __init__(self, log_dir: Path, log_filter: LogFilter) -> None:
         self.log_filter = log_filter
-        self.tails = [_Tail(log_dir / f"{name}.log") for name in log_filter.wanted_services()]
+        self.tails = [
+            _Tail(log_dir / f"{name}.log")
+            for service in log_filter.wanted_services()
+            for name in log_names(log_dir, service)
+        ]
         for tail in self.tails:
             tail.start_at_end()
 

@@ -89,13 +89,26 @@ def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
 
 
 def load_service_key(settings: Settings) -> bytes:
-    """The key shared by the services: TOY_PLATFORM_SERVICE_KEY, else a generated file."""
+    """The key shared by the services: TOY_PLATFORM_SERVICE_KEY, else --service-key-file,
+    else config_dir/service.key (generated on first use)."""
     if settings.service_key:
         return settings.service_key.encode()
+    if settings.service_key_file is not None:
+        return _read_key_file(settings.service_key_file)
     path = settings.config_dir / SERVICE_KEY_FILE
     if not path.exists():
         _create_once(path, secrets.token_urlsafe(32).encode())
     return path.read_bytes().strip()
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the service key file {path}: {exc.strerror or exc}") from exc
+    if not key:
+        raise ValueError(f"the service key file {path} is empty")
+    return key
 
 
 def service_key_fingerprint(key: bytes) -> str:

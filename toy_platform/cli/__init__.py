@@ -17,6 +17,7 @@ from toy_platform.cli.services import (
     middleware_command,
     serve_command,
     web_command,
+    worker_command,
 )
 from toy_platform.cli.users import user_group
 from toy_platform.log import LogDirError
@@ -36,6 +37,7 @@ for command in (
     middleware_command,
     web_command,
     dashboard_command,
+    worker_command,
     user_group,
     chaos_group,
     status_command,

@@ -48,6 +48,14 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
             {"type": click.Path(path_type=Path), "help": "Keep databases here instead."},
         ),
         (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Keep logs here instead."}),
+        (
+            ("--service-key-file",),
+            {
+                "type": click.Path(path_type=Path, dir_okay=False),
+                "help": "Read the service key from this file (a copy of the API machine's"
+                " config/service.key) [TOY_PLATFORM_SERVICE_KEY, else CONFIG_DIR/service.key].",
+            },
+        ),
     ],
     "addresses": [
         (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
@@ -101,6 +109,15 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
             },
         ),
         (
+            ("--visibility-timeout",),
+            {
+                "type": click.FloatRange(1),
+                "help": "With Celery: seconds after which a job a lost worker had taken runs"
+                " again; longer than the longest job, the same on every machine"
+                " [max(30, 10 x --job-delay)].",
+            },
+        ),
+        (
             ("--store-url",),
             {
                 "help": "The middleware's job store: sqlite (embedded, in the data dir) or"
@@ -126,8 +143,10 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
         (
             ("--workers",),
             {
-                "type": click.IntRange(1, 64),
-                "help": "Core worker threads; 1 keeps jobs strictly in order [1].",
+                "type": click.IntRange(0, 64),
+                "help": "Core worker threads; 1 keeps jobs strictly in order [1]. With"
+                " --queue-url redis://...: the concurrency of the worker core runs on its"
+                " machine, 0 for none (workers run elsewhere).",
             },
         ),
         (

@@ -137,6 +137,46 @@ middleware_command = _service_command("middleware", "Run the middleware API alon
 web_command = _service_command("web", "Serve the React web app alone.")
 
 
+@click.command(name="worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    help="Jobs this worker runs at once (pool processes; threads on Windows) [CPU count].",
+)
+@click.option(
+    "--hostname",
+    "-n",
+    help="This worker's name, NAME@HOST (%h: this machine's host name) [celery@<host name>].",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["prefork", "threads", "solo"]),
+    help="How jobs run side by side [prefork; threads on Windows].",
+)
+@common_options("dirs", "addresses", "backends", "jobs", "logging")
+def worker_command(
+    settings: Settings, concurrency: int | None, hostname: str | None, pool: str | None
+) -> None:
+    """Run a Celery worker for the platform's jobs (with --queue-url redis://...).
+
+    Start as many as you like, on any machine that reaches Redis and the middleware. Needs
+    the service key: TOY_PLATFORM_SERVICE_KEY or --service-key-file.
+    """
+    from toy_platform.core.queues.celery_worker import (
+        WorkerOptions,
+        WorkerSetupError,
+        run_worker,
+    )
+
+    watch_supervisor(settings.supervisor_pid)
+    _stop_on_break()
+    try:
+        code = run_worker(settings, WorkerOptions(concurrency, hostname, pool))
+    except WorkerSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(code)
+
+
 def dashboard_argv(settings: Settings) -> list[str]:
     app = resources.files("dashboard_streamlit").joinpath("app.py")
     return [

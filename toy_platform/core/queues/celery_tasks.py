@@ -1,0 +1,262 @@
+"""The tasks a `toy-platform worker` runs: a job, and the delivery of its callbacks.
+
+A job's progress goes back to the middleware as `deliver_callback` tasks on the broker,
+not from the worker's memory: a callback the middleware cannot take now is retried with
+exponential back-off (Celery's autoretry) for as long as it takes, by whichever worker is
+alive, so it survives the worker that ran the job. A callback the middleware refuses for
+good (a 4xx other than 401/408/429: it would never be taken) is dropped with the reason
+logged; one for a job the middleware no longer knows (404/409/410, after a reset) too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+
+from toy_platform.config import Settings
+from toy_platform.core.processing import reverse_text
+from toy_platform.core.queues.celery import (
+    CALLBACKS_QUEUE,
+    DELIVER_CALLBACK,
+    OUTCOMES_KEY,
+    PUBLISH_RETRY_S,
+    REQUEST_ID_HEADER,
+    RUN_JOB,
+    broker_client,
+    callback_backoff_max,
+)
+from toy_platform.health import describe_error
+from toy_platform.security import load_service_key, service_session
+from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_TIMEOUT_S = 5.0
+TRANSIENT = (401, 408, 429)
+"""Refusals that may pass later: our signature (keys being fixed), a timeout, too busy."""
+GONE = (404, 409, 410)
+PUBLISH_POLICY = {
+    "max_retries": int(PUBLISH_RETRY_S / 2),
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 2,
+}
+
+
+class CallbackNotDelivered(Exception):
+    """The middleware did not take a callback this time; the task is retried later."""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class WorkerState:
+    """What the tasks of one worker process share; made lazily, after the pool forks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._key: bytes | None = None
+        self._redis: Any = None
+
+    def session(self) -> requests.Session:
+        """A signed HTTP session per thread (the threads pool shares the process)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            with self._lock:
+                if self._key is None:
+                    self._key = load_service_key(self.settings)
+            session = service_session(self._key)
+            self._local.session = session
+        return session
+
+    def count(self, outcome: str) -> None:
+        """Count one outcome in the broker, where core's /metrics reads it; never fails."""
+        try:
+            if self._redis is None:
+                self._redis = broker_client(self.settings.queue_url)
+            self._redis.hincrby(OUTCOMES_KEY, outcome, 1)
+        except Exception as exc:  # a figure, not worth failing a job for
+            logger.warning(
+                "could not count outcome %s: %s",
+                outcome,
+                exc,
+                extra={"event": "outcome_not_counted"},
+            )
+
+
+def request_id_of(task: Any) -> str | None:
+    """The request ID the core put in the task's headers."""
+    value = getattr(task.request, REQUEST_ID_HEADER, None)
+    if not value:
+        value = (getattr(task.request, "headers", None) or {}).get(REQUEST_ID_HEADER)
+    return str(value) if value else None
+
+
+@contextmanager
+def working_on(job_id: str | None, request_id: str | None) -> Iterator[None]:
+    job_token = current_job_id.set(job_id)
+    rid_token = current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(rid_token)
+        current_job_id.reset(job_token)
+
+
+def register(app: Any, settings: Settings) -> None:
+    """Define the platform's tasks on APP."""
+    state = WorkerState(settings)
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=DELIVER_CALLBACK,
+        bind=True,
+        ignore_result=True,
+        autoretry_for=(CallbackNotDelivered,),
+        retry_backoff=1,
+        retry_backoff_max=callback_backoff_max(settings),
+        retry_jitter=True,
+        max_retries=None,
+    )
+    def deliver_callback(task: Any, url: str, payload: dict[str, Any]) -> str:
+        request_id = request_id_of(task)
+        with working_on(_job_of(url), request_id):
+            attempt = task.request.retries + 1
+            outcome = _deliver(state, url, dict(payload, delivery_attempt=attempt), request_id)
+            kind = outcome.split(":")[0]
+            state.count(f"callback:{kind}")
+            if kind == "retry":
+                logger.warning(
+                    "callback %s not delivered (%s); it is tried again with back-off",
+                    payload.get("status"),
+                    outcome,
+                    extra={
+                        "event": "callback_retry",
+                        "status": payload.get("status"),
+                        "attempt": attempt,
+                    },
+                )
+                raise CallbackNotDelivered(outcome)
+            _log_settled(payload, outcome, attempt)
+            return outcome
+
+    def report(task: Any, url: str, payload: dict[str, Any], request_id: str | None) -> None:
+        """Publish a callback task; wait a while for a broker that is down."""
+        deliver_callback.apply_async(
+            args=(url, payload),
+            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+            queue=CALLBACKS_QUEUE,
+            retry=True,
+            retry_policy=PUBLISH_POLICY,
+        )
+
+    @app.task(name=RUN_JOB, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_job(task: Any, job_id: str, data: str, callback_url: str) -> str:
+        request_id = request_id_of(task)
+        callback_url = rebased(callback_url, settings.callback_url)
+        worker = str(task.request.hostname or "")
+        with working_on(job_id, request_id):
+            started_at = utc_now()
+            logger.info(
+                "job started on %s",
+                worker,
+                extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
+            )
+            report(task, callback_url, _running(started_at, worker), request_id)
+            time.sleep(settings.job_delay)
+            payload = _outcome(settings.failure_rate, data, started_at, worker)
+            report(task, callback_url, payload, request_id)
+            state.count(f"job:{payload['status']}")
+            logger.info(
+                "job %s",
+                payload["status"],
+                extra={
+                    "event": f"job_{payload['status']}",
+                    "worker": worker,
+                    "error": payload.get("error"),
+                },
+            )
+            return str(payload["status"])
+
+    app.toy_platform_tasks = {"run_job": run_job, "deliver_callback": deliver_callback}
+
+
+def _running(started_at: str, worker: str) -> dict[str, Any]:
+    return {"status": "running", "started_at": started_at, "worker": worker}
+
+
+def _outcome(failure_rate: float, data: str, started_at: str, worker: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {"status": "succeeded", "started_at": started_at, "worker": worker}
+    if failure_rate and random.random() < failure_rate:
+        payload.update(status="failed", error=f"simulated failure (failure rate {failure_rate:g})")
+    else:
+        try:
+            payload["result"] = reverse_text(data)
+        except Exception as exc:  # the job's own fault: its owner is told
+            logger.exception("processing the job failed", extra={"event": "job_error"})
+            payload.update(status="failed", error=f"processing failed: {type(exc).__name__}")
+    payload["completed_at"] = utc_now()
+    return payload
+
+
+def _redelivered(task: Any) -> bool:
+    info = getattr(task.request, "delivery_info", None) or {}
+    return bool(info.get("redelivered"))
+
+
+def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: str | None) -> str:
+    """POST one callback: 'delivered', 'dropped: why', 'refused: why' or 'retry: why'."""
+    try:
+        response = state.session().post(
+            url, json=payload, timeout=CALLBACK_TIMEOUT_S, headers=outgoing_headers(request_id)
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        return f"retry: cannot reach the middleware: {describe_error(exc, CALLBACK_TIMEOUT_S)}"
+    code = response.status_code
+    text = " ".join(response.text.split())[:200]
+    if code < 300:
+        return "delivered"
+    if code in GONE:
+        return f"dropped: HTTP {code} {text} (the middleware does not know the job: reset?)"
+    if code >= 500 or code in TRANSIENT:
+        return f"retry: HTTP {code} {text}"
+    return f"refused: HTTP {code} {text}"
+
+
+def _log_settled(payload: dict[str, Any], outcome: str, attempt: int) -> None:
+    kind = outcome.split(":")[0]
+    extra = {"event": f"callback_{kind}", "status": payload.get("status"), "attempt": attempt}
+    if kind == "delivered":
+        logger.info("callback %s delivered", payload.get("status"), extra=extra)
+    elif kind == "dropped":
+        logger.warning("callback %s dropped: %s", payload.get("status"), outcome, extra=extra)
+    else:
+        logger.error(
+            "callback %s refused by the middleware, dropped (it would never be taken): %s",
+            payload.get("status"),
+            outcome,
+            extra=extra,
+        )
+
+
+def rebased(callback_url: str, base: str) -> str:
+    """The job's callback URL on this worker's view of the middleware (--middleware-url or
+    --callback-url): the API machine may know itself by another address than workers do."""
+    if not base or "/job_callback/" not in callback_url:
+        return callback_url
+    return base.rstrip("/") + "/job_callback/" + callback_url.split("/job_callback/", 1)[1]
+
+
+def _job_of(url: str) -> str | None:
+    path = url.split("?", 1)[0]
+    return path.rsplit("/job_callback/", 1)[-1] if "/job_callback/" in path else None

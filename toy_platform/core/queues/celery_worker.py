@@ -1,0 +1,127 @@
+"""`toy-platform worker`: a Celery worker for the platform's tasks, on any machine.
+
+It needs the broker's URL (--queue-url redis://...), the middleware's URL it reports to
+(--middleware-url, or --callback-url), and the service key its callbacks are signed
+with: TOY_PLATFORM_SERVICE_KEY, --service-key-file, or config/service.key of --config-dir.
+Ctrl+C is a warm shutdown: running jobs finish (or, if stopped harder, go back to the
+queue, unacknowledged), and tasks it had taken but not started go back at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from toy_platform.config import Settings
+from toy_platform.core.queues.celery import (
+    CALLBACKS_QUEUE,
+    JOBS_QUEUE,
+    celery_app,
+    default_pool,
+    is_celery_url,
+    shown_url,
+    visibility_timeout,
+)
+from toy_platform.log import configure_logging, worker_log_name
+from toy_platform.security import SERVICE_KEY_FILE
+
+logger = logging.getLogger(__name__)
+POOLS = ("prefork", "threads", "solo")
+
+
+class WorkerSetupError(Exception):
+    """The worker cannot start; the message says what to give it."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int | None = None
+    hostname: str | None = None
+    pool: str | None = None
+
+
+def nodename(hostname: str | None) -> str:
+    """Celery's node name: NAME@HOST; `%h` is this machine's host name; default celery@HOST."""
+    host = socket.gethostname()
+    name = (hostname or "celery@%h").replace("%h", host).replace("%n", host.split(".")[0])
+    return name if "@" in name else f"celery@{name}"
+
+
+def check_worker_settings(settings: Settings) -> None:
+    """Refuse, with what to do, a worker that could not work: no broker, or no service key."""
+    if not is_celery_url(settings.queue_url):
+        raise WorkerSetupError(
+            f"a worker needs the platform's Celery broker: --queue-url redis://HOST:6379/0"
+            f" (or TOY_PLATFORM_QUEUE_URL), not {settings.queue_url!r}; with the embedded"
+            " sqlite queue, the workers run inside core"
+        )
+    key_file = settings.config_dir / SERVICE_KEY_FILE
+    if settings.service_key or settings.service_key_file or key_file.exists():
+        return
+    raise WorkerSetupError(
+        "a worker needs the platform's service key to sign its callbacks: set"
+        " TOY_PLATFORM_SERVICE_KEY, or give --service-key-file with a copy of"
+        f" {SERVICE_KEY_FILE} from the API machine's config dir (none at {key_file})"
+    )
+
+
+def run_worker(settings: Settings, options: WorkerOptions) -> int:
+    """Run a Celery worker in this process until it is stopped; its exit code."""
+    check_worker_settings(settings)
+    name = nodename(options.hostname)
+    configure_logging(settings, "worker", log_name=worker_log_name(name), fields={"worker": name})
+    _keep_our_logging()
+    app = celery_app(settings)
+    pool = options.pool or default_pool()
+    concurrency = options.concurrency or os.cpu_count() or 1
+    worker = app.Worker(
+        hostname=name,
+        pool_cls=pool,
+        concurrency=concurrency,
+        queues=[JOBS_QUEUE, CALLBACKS_QUEUE],
+        loglevel=settings.log_level,
+        optimization="fair",
+        without_mingle=True,
+        without_gossip=True,
+        quiet=True,
+    )
+    _announce(app, settings, name, pool, concurrency)
+    worker.start()
+    logger.info("worker %s stopped", name, extra={"event": "worker_stopped"})
+    return int(worker.exitcode or 0)
+
+
+def _keep_our_logging() -> None:
+    """Celery sets up logging only when nobody answers its setup_logging signal: ours is set."""
+    from celery import signals
+
+    def _ours(**_kwargs: Any) -> None:
+        return None
+
+    signals.setup_logging.connect(_ours, weak=False)
+
+
+def _announce(app: Any, settings: Settings, name: str, pool: str, concurrency: int) -> None:
+    from celery import signals
+
+    def _ready(**_kwargs: Any) -> None:
+        logger.info(
+            "worker %s ready: %d at once (%s pool), broker %s, reporting to %s",
+            name,
+            concurrency,
+            pool,
+            shown_url(settings.queue_url),
+            settings.callback_url,
+            extra={
+                "event": "worker_ready",
+                "concurrency": concurrency,
+                "pool": pool,
+                "broker": shown_url(settings.queue_url),
+                "visibility_timeout_s": visibility_timeout(settings),
+            },
+        )
+
+    signals.worker_ready.connect(_ready, weak=False)
