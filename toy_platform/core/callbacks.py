@@ -110,7 +110,8 @@ class CallbackSenders:
         """POST several callbacks to the middleware's batch endpoint in one call."""
         items = [_batch_item(c) for c in group]
         outcome, answer = _post(session, url, {"callbacks": items}, {})
-        if outcome.startswith(("refused", "error")):  # one bad callback: send each alone
+        # Refused whole (one bad callback?), or the batch endpoint missing: send each alone.
+        if outcome.startswith(("refused", "error", "dropped")):
             for callback in group:
                 self._deliver(session, callback)
             return
