@@ -521,3 +521,45 @@ def test_queue_size_counts_workers_and_senders_apart(settings: Settings) -> None
         assert (ready["ready"], ready["stalled_s"]) == (True, None)
     finally:
         app.extensions["core"].pool.stop()
+
+
+def test_callbacks_waiting_for_a_middleware_that_is_down_are_not_a_stall(
+    pools: Callable[..., CorePool],
+) -> None:
+    pool = pools(workers=0, senders=1)
+    pool.outbox.add("j1", "http://127.0.0.1:1/job_callback/j1", {"status": "running"}, None)
+    pool.start()
+    reason = wait_until(pool.senders.not_ready, 10, what="the senders to say why")
+    assert reason == (
+        "cannot deliver callbacks to the middleware at http://127.0.0.1:1:"
+        " connection refused (not running?); 1 callbacks wait"
+    )
+    assert pool.callbacks_stalled(0.0) is None
+
+
+def test_a_batch_the_middleware_refuses_whole_goes_again_one_by_one(
+    pools: Callable[..., CorePool],
+) -> None:
+    def answer(request: Received) -> tuple[int, Any]:
+        if request.path.endswith("/job_callbacks"):
+            return 400, {"error": "'status' is bad", "code": "invalid_field"}
+        if request.body["status"] == "bogus":
+            return 400, {"error": "'status' is bad", "code": "invalid_field"}
+        return 200, {"changed": True}
+
+    stub = HttpStub(answer)
+    try:
+        pool = pools(workers=0, senders=1)
+        for n, status in enumerate(["running", "bogus", "succeeded"]):
+            pool.outbox.add(f"j{n}", f"{stub.url}/job_callback/j{n}", {"status": status}, None)
+        pool.start()
+        wait_until(lambda: pool.outbox.pending() == 0, 30, what="every callback settled")
+        delivered = [
+            (r.path, r.body["status"]) for r in stub.received if r.path != "/job_callbacks"
+        ]
+        assert ("/job_callback/j0", "running") in delivered
+        assert ("/job_callback/j2", "succeeded") in delivered
+        final = [b for p, b in delivered if p == "/job_callback/j1"][-1]
+        assert final == "failed", "the refused one was replaced by a 'failed' report"
+    finally:
+        stub.close()
