@@ -52,7 +52,9 @@ class Database:
         a `sqlite3` shell) holds the database: a background loop would rather fail fast,
         back off and try again than hang, so that it can say what holds it up."""
         self._local.lock_wait = seconds
-        self.connection().execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:  # else connection() applies it when it opens one
+            conn.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

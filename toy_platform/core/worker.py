@@ -23,7 +23,7 @@ from toy_platform.loops import (
     working_on,
 )
 
-__all__ = ["CorePool", "Signal", "utc_now"]
+__all__ = ["CorePool", "utc_now"]
 logger = logging.getLogger(__name__)
 
 MAX_CLAIMS = 3

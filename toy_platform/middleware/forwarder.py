@@ -65,9 +65,7 @@ class Forwarder:
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(
-            PARALLEL_FORWARDS, thread_name_prefix="forward", initializer=self._short_waits
-        )
+        self._pool = ThreadPoolExecutor(PARALLEL_FORWARDS, thread_name_prefix="forward")
         self._failures = 0
         self.forwards = Counter(
             "toy_platform_forwards_total",
@@ -164,6 +162,7 @@ class Forwarder:
 
     def _forward(self, jobs: list[dict[str, Any]]) -> None:
         try:
+            self._short_waits()
             self._forward_jobs(jobs)
         except Exception as exc:  # e.g. the job store is locked: they go again later
             self._failures = min(self._failures + 1, 10)
