@@ -240,8 +240,12 @@ def _common_endpoints(svc: ServiceState) -> Any:
     @bp.get("/readyz")
     def readyz() -> tuple[Response, int]:
         reason, stalled_s = svc.readiness_report()
-        body = {"ready": reason is None, "service": svc.name, "reason": reason}
-        body["stalled_s"] = stalled_s
+        body = {
+            "ready": reason is None,
+            "service": svc.name,
+            "reason": reason,
+            "stalled_s": stalled_s,
+        }
         return jsonify(status="ready" if reason is None else "not_ready", **body), (
             200 if reason is None else 503
         )
