@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 FIRST_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 3.0  # once a fault clears, the work moves again within this
 WATCHDOG_EVERY_S = 1.0
+QUICK_DEATH_S = 10.0
+MAX_RESTART_GAP_S = 30.0
 LOOP_LOCK_WAIT_S = 2.0
 """How long a loop's database writes wait for a lock another process holds before they
 fail, are logged and backed off (requests wait longer: see db.LOCK_WAIT_S)."""
@@ -186,24 +188,38 @@ def log_error(exc: Exception, delay: float, traceback: bool = True, **extra: obj
 
 
 class _Kept:
-    """One long-lived thread: its target, and why it died when it did."""
+    """One long-lived thread: its target, why it died when it did, and when it may be
+    started again (a thread that dies soon after each start is restarted less and less
+    often, up to every MAX_RESTART_GAP_S, so that it cannot flood the log)."""
 
     def __init__(self, name: str, target: Callable[[], None]) -> None:
         self.name, self.target = name, target
         self.thread: threading.Thread | None = None
         self.death: str | None = None
+        self.started_at = self.died_at = 0.0
+        self.quick_deaths = 0
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self.thread.start()
 
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    def may_restart(self) -> bool:
+        gap = (
+            0.0 if self.quick_deaths < 2 else min(MAX_RESTART_GAP_S, 2.0 ** (self.quick_deaths - 2))
+        )
+        return time.monotonic() >= self.died_at + gap
+
     def _run(self) -> None:
         try:
             self.target()
         except BaseException as exc:  # the watchdog restarts it; say why it died
+            self.died_at = time.monotonic()
+            quick = self.died_at - self.started_at < QUICK_DEATH_S
+            self.quick_deaths = self.quick_deaths + 1 if quick else 0
             self.death = describe(exc)
             logger.critical(
                 "thread %s died: %s",
@@ -266,11 +282,10 @@ class Threads:
 
     def _restart_if_dead(self, kept: _Kept) -> None:
         with self._lock:
-            if kept.thread is None or kept.alive():
+            if kept.thread is None or kept.alive() or not kept.may_restart():
                 return
-            death = kept.death or "it returned"
+            death, kept.death = kept.death or "it returned", None
             kept.start()
-            kept.death = None
         self.on_restart(kept.name)
         logger.error(
             "restarted thread %s, which had died: %s",

@@ -16,7 +16,7 @@ from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
 
 from toy_platform.jobs import JobStore
-from toy_platform.loops import Backoff, Progress, run_loop, working_on
+from toy_platform.loops import Backoff, Progress, Threads, run_loop, working_on
 from toy_platform.middleware.forwarder import Forwarder
 
 
@@ -182,3 +182,28 @@ def test_a_dead_dispatcher_is_restarted_by_the_watchdog(
     store.create("alice", "j", "data", "r")
     forwarder.wakeup.notify()
     wait_until(lambda: store.waiting_for_core() == 0, 10, what="the restarted dispatcher works")
+
+
+def test_a_thread_that_dies_at_each_start_is_restarted_less_and_less_often() -> None:
+    stopping = threading.Event()
+    restarted: list[str] = []
+    threads = Threads(stopping, restarted.append, check_every=3600.0)
+
+    def die() -> None:
+        raise Fatal("broken at start")
+
+    threads.add("doomed", die)
+    threads.start()
+    try:
+        wait_until(lambda: threads.alive() == 0, 5, what="the thread dead")
+        threads.check()
+        assert restarted == ["doomed"], "the first death: restarted at once"
+        wait_until(lambda: threads.alive() == 0, 5, what="the thread dead again")
+        threads.check()
+        assert len(restarted) == 1, "dead again at once: it waits a second"
+        assert threads.dead() == ["doomed (died: Fatal: broken at start)"]
+        time.sleep(1.1)
+        threads.check()
+        assert len(restarted) == 2
+    finally:
+        stopping.set()
