@@ -133,6 +133,13 @@ class Progress:
         self.last_ok = time.time()
         self._blocked = (reason, self.last_ok)
 
+    def unblocked(self) -> None:
+        """The dependency answers again (though our work may not have moved yet): a stall
+        is counted from now."""
+        if self._blocked is not None:
+            self._blocked = None
+            self.last_ok = time.time()
+
     def blocker(self) -> str | None:
         """What dependency holds the work up, as last seen; None when none does."""
         if self._blocked is None or time.time() - self._blocked[1] > self.blocked_for:

@@ -47,6 +47,12 @@ def test_waiting_for_a_dependency_is_not_a_stall_but_our_own_stop_is() -> None:
     time.sleep(0.3)  # not seen for a while: it no longer hides a stall
     assert progress.blocker() is None
     assert progress.stalled_s(waiting=True, threshold=1) is not None
+    progress.blocked("core is down")
+    progress.unblocked()  # core answers again: a stall counts from now
+    assert progress.blocker() is None
+    assert progress.stalled_s(waiting=True, threshold=1) is None
+    progress.last_ok -= 10
+    assert progress.stalled_s(waiting=True, threshold=1) is not None
     progress.moved()
     assert progress.stalled_s(waiting=True, threshold=1) is None
 

@@ -253,8 +253,9 @@ class Forwarder:
                 raise ValueError(f"{len(accepted)} answers for {len(jobs)} jobs")
         except (ValueError, KeyError, TypeError) as exc:
             return self._failed(f"core's answer cannot be read: {describe(exc)}")
-        if self._failures:
+        if self.progress.blocker():
             logger.info("core accepts jobs again", extra={"event": "core_reachable"})
+        self.progress.unblocked()
         self._failures = 0
         self.forwards.labels("accepted").inc(len(jobs))
         for job, answer in zip(jobs, accepted, strict=True):
@@ -273,13 +274,13 @@ class Forwarder:
     def _failed(self, reason: str) -> tuple[str, None]:
         """Core is down, busy or refuses us: the jobs wait, and so does the dispatcher."""
         self.forwards.labels("failed").inc()
-        self.progress.blocked(reason)
-        if self._failures == 0:
+        if self.progress.blocker() is None:
             logger.warning(
                 "cannot hand jobs to core (%s); they stay queued and go out when it answers",
                 reason,
                 extra={"event": "core_unreachable", "reason": reason},
             )
+        self.progress.blocked(reason)
         self._failures = min(self._failures + 1, 10)
         return "retry", None
 
