@@ -260,6 +260,20 @@ class JobStore:
                     )
             conn.executemany(INSERT_EVENT, events)
 
+    def refuse(self, job_id: str, attempt: int, error: str) -> bool:
+        """Mark a job the core will not take failed with ERROR, for its owner to see (and
+        retry); False when it was no longer waiting to be forwarded."""
+        now = utc_now()
+        with self.db.transaction() as conn:
+            updated = conn.execute(
+                "UPDATE jobs SET status = 'failed', error = ?, completed_at = ?"
+                " WHERE job_id = ? AND attempt = ? AND status = 'queued' AND forwarded = 0",
+                (error, now, job_id, attempt),
+            ).rowcount
+            if updated:
+                _add_event(conn, job_id, "failed", "middleware", error, now)
+            return bool(updated)
+
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
         clause, params = ("WHERE owner = ?", (owner,)) if owner else ("", ())
         rows = self.db.query(
