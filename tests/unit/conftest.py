@@ -77,7 +77,7 @@ def mw(middleware_app: Flask) -> FlaskClient:
 def core_app(settings: Settings) -> Iterator[Flask]:
     app = core.create_app(settings, start_workers=False)
     yield app
-    app.extensions["core"].pool.stop()
+    app.extensions["core"].queue.stop()
 
 
 @pytest.fixture

@@ -17,10 +17,16 @@ from prometheus_client import CollectorRegistry
 
 from toy_platform import core
 from toy_platform.config import Settings
-from toy_platform.core import _dead_threads_reason, core_metrics
 from toy_platform.core.processing import reverse_text
+from toy_platform.core.queues import QueuedJob
+from toy_platform.core.queues.sqlite import (
+    Callback,
+    CallbackOutbox,
+    core_metrics,
+    dead_threads_reason,
+    open_core_store,
+)
 from toy_platform.core.worker import CorePool
-from toy_platform.jobqueue import Callback, CallbackOutbox, QueuedJob, open_core_store
 
 
 @pytest.mark.parametrize(
@@ -226,7 +232,7 @@ def test_a_batch_is_queued_in_order_with_each_jobs_request_id(
     response = post_signed(core_app, settings, "/job_submit/batch", {"jobs": jobs})
     assert response.status_code == 202
     assert [j["position"] for j in response.get_json()["jobs"]] == [1, 2, 3]
-    queue = core_app.extensions["core"].queue
+    queue = core_app.extensions["core"].queue.store
     claimed = [queue.claim() for _ in range(3)]
     assert [(j.job_id, j.request_id) for j in claimed] == [
         ("b0", "req-0"),
@@ -481,7 +487,7 @@ def test_a_thread_killed_by_an_error_is_restarted_counted_and_named_until_then(
     monkeypatch.setattr(pool.queue, "claim", claim_or_die)
     pool.start()
     wait_until(lambda: pool.threads.alive("worker-") == 0, 10, what="the worker dead")
-    assert _dead_threads_reason(pool) == "threads not running: worker-0 (died: Fatal: out of luck)"
+    assert dead_threads_reason(pool) == "threads not running: worker-0 (died: Fatal: out of luck)"
     pool.threads.check()  # the watchdog's round
     assert pool.dead_threads() == []
     assert restarts(pool, "worker-0") == 1
@@ -520,7 +526,7 @@ def test_queue_size_counts_workers_and_senders_apart(settings: Settings) -> None
         ready = client.get("/readyz").get_json()
         assert (ready["ready"], ready["stalled_s"]) == (True, None)
     finally:
-        app.extensions["core"].pool.stop()
+        app.extensions["core"].queue.stop()
 
 
 def test_callbacks_waiting_for_a_middleware_that_is_down_are_not_a_stall(

@@ -213,7 +213,7 @@ def test_core_replaces_an_unsafe_request_id_and_logs_it(
     with caplog.at_level(logging.INFO):
         response = post_signed(core_app, settings, "/job_submit", job(request_id="é€"))
     assert response.status_code == 202
-    queued = core_app.extensions["core"].queue.claim()
+    queued = core_app.extensions["core"].queue.store.claim()
     assert queued.request_id == response.headers["X-Request-ID"]
     assert any(getattr(r, "event", None) == "request_id_replaced" for r in caplog.records)
 
@@ -222,7 +222,7 @@ def test_core_keeps_a_safe_request_id(core_app: Flask, settings: Settings) -> No
     assert (
         post_signed(core_app, settings, "/job_submit", job(request_id="walk-1")).status_code == 202
     )
-    assert core_app.extensions["core"].queue.claim().request_id == "walk-1"
+    assert core_app.extensions["core"].queue.store.claim().request_id == "walk-1"
 
 
 @pytest.mark.parametrize("value", [{}, [], 5, True])
@@ -237,7 +237,7 @@ def test_core_refuses_a_request_id_that_is_not_a_string(
 
 def test_position_zero_is_a_job_a_worker_has(core_app: Flask, settings: Settings) -> None:
     assert post_signed(core_app, settings, "/job_submit", job()).get_json()["position"] == 1
-    core_app.extensions["core"].queue.claim()  # as a worker does
+    core_app.extensions["core"].queue.store.claim()  # as a worker does
     single = post_signed(core_app, settings, "/job_submit", job()).get_json()
     assert single["position"] == 0
     schema_validator("core", "CoreJobQueued").validate(single)

@@ -48,14 +48,6 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
             {"type": click.Path(path_type=Path), "help": "Keep databases here instead."},
         ),
         (("--log-dir",), {"type": click.Path(path_type=Path), "help": "Keep logs here instead."}),
-        (
-            ("--service-key-file",),
-            {
-                "type": click.Path(path_type=Path, dir_okay=False),
-                "help": "Read the service key from this file (a copy of the API machine's"
-                " config/service.key) [TOY_PLATFORM_SERVICE_KEY, else CONFIG_DIR/service.key].",
-            },
-        ),
     ],
     "addresses": [
         (("--host",), {"help": f"Address the services bind to [{config.DEFAULT_HOST}]."}),
@@ -109,12 +101,20 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
             },
         ),
         (
+            ("--service-key-file",),
+            {
+                "type": click.Path(path_type=Path, dir_okay=False),
+                "help": "Read the service key from this file (a copy of the API machine's"
+                " config/service.key) [TOY_PLATFORM_SERVICE_KEY, else CONFIG_DIR/service.key].",
+            },
+        ),
+        (
             ("--visibility-timeout",),
             {
                 "type": click.FloatRange(1),
                 "help": "With Celery: seconds after which a job a lost worker had taken runs"
                 " again; longer than the longest job, the same on every machine"
-                " [max(30, 10 x --job-delay)].",
+                " [30 s, or 10 job delays if longer].",
             },
         ),
         (

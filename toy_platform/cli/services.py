@@ -168,7 +168,6 @@ def worker_command(
         run_worker,
     )
 
-    watch_supervisor(settings.supervisor_pid)
     _stop_on_break()
     try:
         code = run_worker(settings, WorkerOptions(concurrency, hostname, pool))

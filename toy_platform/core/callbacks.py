@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from toy_platform.core.queues.sqlite import Callback, CallbackOutbox
 from toy_platform.health import describe_error
-from toy_platform.jobqueue import Callback, CallbackOutbox
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     Progress,

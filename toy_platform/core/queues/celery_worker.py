@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from toy_platform.core.queues.celery import (
     shown_url,
     visibility_timeout,
 )
+from toy_platform.lifeline import EXIT_SUPERVISOR_GONE, WATCH_INTERVAL_S, same_process
 from toy_platform.log import configure_logging, worker_log_name
 from toy_platform.security import SERVICE_KEY_FILE
 
@@ -74,6 +76,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> int:
     name = nodename(options.hostname)
     configure_logging(settings, "worker", log_name=worker_log_name(name), fields={"worker": name})
     _keep_our_logging()
+    _watch_parent(settings)
     app = celery_app(settings)
     pool = options.pool or default_pool()
     concurrency = options.concurrency or os.cpu_count() or 1
@@ -92,6 +95,37 @@ def run_worker(settings: Settings, options: WorkerOptions) -> int:
     worker.start()
     logger.info("worker %s stopped", name, extra={"event": "worker_stopped"})
     return int(worker.exitcode or 0)
+
+
+def _watch_parent(settings: Settings) -> None:
+    """Under serve (or core), stop warmly when that process is gone: running jobs finish,
+    taken ones go back; exit hard only if that takes far longer than a job."""
+    pid = settings.supervisor_pid
+    if pid is None:
+        return
+    parent = same_process(pid)
+    if parent is None:
+        raise WorkerSetupError(f"the process that started this worker (PID {pid}) is gone")
+    created = parent.create_time()
+
+    def watch() -> None:
+        stop = threading.Event()
+        while not stop.wait(WATCH_INTERVAL_S):
+            if same_process(pid, created) is None:
+                break
+        logger.warning(
+            "the process that started this worker (PID %d) is gone: stopping",
+            pid,
+            extra={"event": "supervisor_gone", "supervisor_pid": pid},
+        )
+        from celery.worker import state
+
+        state.should_stop = 0  # what Ctrl+C does: a warm shutdown
+        if not stop.wait(settings.job_delay + 30):
+            logging.shutdown()
+            os._exit(EXIT_SUPERVISOR_GONE)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 def _keep_our_logging() -> None:

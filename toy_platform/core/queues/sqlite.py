@@ -1,9 +1,11 @@
-"""The core's durable FIFO queue and the outbox of callbacks still to deliver.
+"""The embedded queue (the default): a durable FIFO queue and an outbox in SQLite, with
+worker and callback sender threads inside core.
 
-`JobQueue` is the small interface the worker needs; `SqliteJobQueue` is the embedded
-default. A job is claimed (state 'running') before it is processed and acknowledged
-(deleted) after; a job still 'running' when the process died is queued again on start,
-so every accepted job runs at least once.
+`SqliteJobQueue` holds the jobs: a job is claimed (state 'running') before it is processed
+and acknowledged (deleted) after; a job still 'running' when the process died is queued
+again on start, so every accepted job runs at least once. `CallbackOutbox` holds the
+callbacks until the middleware took them. `SqliteQueue` is the core's `JobQueue` on them,
+with the threads of core/worker.py.
 """
 
 from __future__ import annotations
@@ -13,46 +15,19 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from toy_platform.config import Settings
+from toy_platform.core.queues import QueuedJob, QueueSetupError
 from toy_platform.db import Database
 
+if TYPE_CHECKING:
+    from toy_platform.core.worker import CorePool
+    from toy_platform.service import ServiceState
 
-@dataclass(frozen=True)
-class QueuedJob:
-    job_id: str
-    data: str
-    callback_url: str
-    request_id: str | None = None
-    enqueued_at: float = 0.0
-    seq: int = 0
-    claims: int = 0  # times taken by a worker without being finished or released
-
-
-class JobQueue(Protocol):
-    def enqueue(self, job: QueuedJob) -> int:
-        """Add a job (a job_id already queued is kept once); return its position."""
-
-    def enqueue_many(self, jobs: list[QueuedJob]) -> list[int]:
-        """enqueue for several jobs at once; return their positions."""
-
-    def claim(self) -> QueuedJob | None:
-        """Take the oldest queued job, or None when there is none."""
-
-    def ack(self, seq: int) -> None:
-        """Forget a claimed job: it is done."""
-
-    def size(self) -> int:
-        """Jobs waiting, not yet claimed."""
-
-    def oldest_age_s(self) -> float | None:
-        """Seconds the oldest waiting job has waited."""
-
-    def purge(self) -> int:
-        """Drop every waiting job; return how many."""
-
-    def requeue_claimed(self) -> int:
-        """Put claimed jobs back in the queue (after a crash); return how many."""
+CALLBACK_SENDERS = 4
 
 
 _QUEUE_SCHEMA = """
@@ -369,3 +344,156 @@ def open_core_store(data_dir: Path) -> tuple[SqliteJobQueue, CallbackOutbox]:
     for table, columns in _ADDED_COLUMNS.items():
         db.add_missing_columns(table, columns)
     return SqliteJobQueue(db), CallbackOutbox(db)
+
+
+@dataclass
+class CoreMetrics:
+    jobs_processed: Counter
+    callbacks: Counter
+    thread_restarts: Counter
+
+
+def core_metrics(registry: CollectorRegistry) -> CoreMetrics:
+    return CoreMetrics(
+        jobs_processed=Counter(
+            "toy_platform_core_jobs_processed_total",
+            "Jobs the workers finished, by outcome.",
+            ["status"],
+            registry=registry,
+        ),
+        callbacks=Counter(
+            "toy_platform_callbacks_total",
+            "Callback attempts to the middleware, by outcome (delivered, retry, dropped; error:"
+            " it could not be sent; replaced by a 'failed' report; parked).",
+            ["outcome"],
+            registry=registry,
+        ),
+        thread_restarts=Counter(
+            "toy_platform_thread_restarts_total",
+            "Worker and sender threads restarted by the watchdog after they died.",
+            ["thread"],
+            registry=registry,
+        ),
+    )
+
+
+class SqliteQueue:
+    """The core's JobQueue in its data dir, run by worker threads inside core."""
+
+    kind = "sqlite"
+
+    def __init__(self, settings: Settings, svc: ServiceState, watch: bool = True) -> None:
+        from toy_platform.core.worker import CorePool
+
+        if settings.workers < 1:
+            raise QueueSetupError(
+                "--workers 0 leaves nothing to run the jobs of the embedded sqlite queue: give"
+                " --workers 1 or more, or run workers elsewhere with --queue-url redis://..."
+            )
+        self.store, self.outbox = open_core_store(settings.data_dir)
+        self.metrics = core_metrics(svc.registry)
+        self.pool = CorePool(
+            self.store,
+            self.outbox,
+            svc.service_key,
+            settings.job_delay,
+            settings.failure_rate,
+            workers=settings.workers,
+            senders=CALLBACK_SENDERS,
+            wait_if_paused=svc.wait_if_paused,
+            metrics=self.metrics,
+        )
+        _register_gauges(svc.registry, self.store, self.outbox, self.pool)
+        svc.readiness.append(("queue database", self.store.db.check_writable))
+        if watch:
+            _watch_the_pool(svc, self.pool)
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.stop()
+
+    def accept(self, jobs: list[QueuedJob]) -> list[int]:
+        positions = self.store.enqueue_many(jobs)
+        self.pool.jobs_ready.notify()
+        return positions
+
+    def size(self) -> int:
+        return self.store.size()
+
+    def figures(self) -> dict[str, Any]:
+        store, outbox, threads = self.store, self.outbox, self.pool.threads
+        return {
+            "queue": self.kind,
+            "queue_size": store.size(),
+            "running": store.running(),
+            "oldest_queued_age_s": store.oldest_age_s(),
+            "callbacks_pending": outbox.pending(),
+            "callbacks_waiting_retry": outbox.waiting_for_retry(),
+            "callbacks_parked": outbox.parked(),
+            "workers_alive": threads.alive("worker-"),
+            "callback_senders_alive": threads.alive("sender-"),
+        }
+
+    def purge(self) -> dict[str, int]:
+        return {"jobs": self.store.purge(), "callbacks": self.outbox.purge()}
+
+
+def _register_gauges(
+    registry: CollectorRegistry, queue: SqliteJobQueue, outbox: CallbackOutbox, pool: CorePool
+) -> None:
+    gauges = [
+        ("toy_platform_queue_size", "Jobs waiting in the core's queue.", queue.size),
+        ("toy_platform_jobs_running", "Jobs the core's workers are processing.", queue.running),
+        (
+            "toy_platform_queue_oldest_age_seconds",
+            "How long the oldest queued job has waited.",
+            lambda: queue.oldest_age_s() or 0.0,
+        ),
+        (
+            "toy_platform_callbacks_pending",
+            "Callbacks not yet taken by the middleware.",
+            outbox.pending,
+        ),
+        (
+            "toy_platform_callbacks_waiting_retry",
+            "Callbacks that failed and wait to be retried.",
+            outbox.waiting_for_retry,
+        ),
+        (
+            "toy_platform_callbacks_parked",
+            "Callbacks that cannot be delivered at all, kept aside with their last error.",
+            outbox.parked,
+        ),
+        (
+            "toy_platform_workers_alive",
+            "Worker threads alive.",
+            lambda: pool.threads.alive("worker-"),
+        ),
+        (
+            "toy_platform_callback_senders_alive",
+            "Callback sender threads alive.",
+            lambda: pool.threads.alive("sender-"),
+        ),
+    ]
+    for name, doc, read in gauges:
+        Gauge(name, doc, registry=registry).set_function(read)
+
+
+def _watch_the_pool(svc: ServiceState, pool: CorePool) -> None:
+    """What /readyz says about the workers and the callback senders."""
+    stall_after = svc.settings.stall_after
+    svc.readiness.append(("workers", lambda: dead_threads_reason(pool)))
+    svc.readiness.append(("callback senders", pool.senders.not_ready))
+    svc.stall_checks.append(
+        ("workers", lambda: pool.work_stalled(stall_after, since=svc.paused_until))
+    )
+    svc.stall_checks.append(
+        ("callback senders", lambda: pool.callbacks_stalled(stall_after, since=svc.paused_until))
+    )
+
+
+def dead_threads_reason(pool: CorePool) -> str | None:
+    dead = pool.dead_threads()
+    return f"threads not running: {', '.join(dead)}" if dead else None

@@ -1,0 +1,81 @@
+"""The core's queue and its workers, behind one interface, chosen once from --queue-url.
+
+- `sqlite` (default): the embedded queue in core's data dir, worker and callback sender
+  threads inside core (queues/sqlite.py).
+- `redis://HOST:PORT/DB`: Celery with a Redis broker; `toy-platform worker`s on any number
+  of machines run the jobs and report back through the broker (queues/celery.py).
+
+The core service only accepts, counts and purges jobs through `JobQueue`; each queue adds
+its own readiness checks and metrics to the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from toy_platform.config import Settings
+
+if TYPE_CHECKING:
+    from toy_platform.service import ServiceState
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    job_id: str
+    data: str
+    callback_url: str
+    request_id: str | None = None
+    enqueued_at: float = 0.0
+    seq: int = 0
+    claims: int = 0  # times taken by a worker without being finished or released
+
+
+class QueueUnavailable(Exception):
+    """The queue cannot take jobs now (its broker is down): core answers 503, the
+    middleware keeps the jobs and sends them again."""
+
+
+class QueueSetupError(Exception):
+    """--queue-url (or a setting that goes with it) cannot work; the message says why."""
+
+
+class JobQueue(Protocol):
+    """What the core service asks of its queue."""
+
+    kind: str
+
+    def start(self) -> None:
+        """Start what runs the jobs (threads, a local worker) and the queue's watchers."""
+
+    def stop(self) -> None:
+        """Stop them (the process is ending)."""
+
+    def accept(self, jobs: list[QueuedJob]) -> list[int]:
+        """Queue JOBS; their positions (1 = next). Raises QueueUnavailable."""
+
+    def size(self) -> int:
+        """Jobs waiting, not yet taken by a worker."""
+
+    def figures(self) -> dict[str, Any]:
+        """The body of /queue_size."""
+
+    def purge(self) -> dict[str, int]:
+        """Drop every waiting job and undelivered callback: {"jobs": n, "callbacks": n}."""
+
+
+def open_queue(settings: Settings, svc: ServiceState, start: bool = True) -> JobQueue:
+    """The queue settings.queue_url names, its readiness checks and metrics added to SVC."""
+    url = settings.queue_url.strip()
+    if url in ("", "sqlite"):
+        from toy_platform.core.queues.sqlite import SqliteQueue
+
+        return SqliteQueue(settings, svc, watch=start)
+    from toy_platform.core.queues.celery import CeleryQueue, is_celery_url
+
+    if is_celery_url(url):
+        return CeleryQueue(settings, svc)
+    raise QueueSetupError(
+        f"--queue-url {url!r} is not a queue toy-platform knows: give sqlite (the embedded"
+        " queue) or redis://HOST:PORT/DB (Celery with a Redis broker)"
+    )
