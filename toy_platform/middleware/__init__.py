@@ -49,6 +49,7 @@ MAX_JOB_NAME = 200
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 10**9
 MAX_ATTEMPT = 10**6
+MAX_WORKER_NAME = 255
 
 
 @dataclass
@@ -285,10 +286,13 @@ def _callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str
         delivery = int_field(body["delivery_attempt"], where + "delivery_attempt", 1)
     update["delivery_attempt"] = delivery
     update["request_id"] = request_id_field(body, where)
-    detail = None
+    worker = optional_text(body, "worker", where)
+    if worker is not None and not 0 < len(worker) <= MAX_WORKER_NAME:
+        raise bad_field(where + "worker", f"'worker' must be 1 to {MAX_WORKER_NAME} characters")
+    notes = [f"on worker {worker}"] if worker else []
     if delivery is not None and delivery > 1:
-        detail = f"callback delivered after {delivery} attempts"
-    return update, detail
+        notes.append(f"callback delivered after {delivery} attempts")
+    return update, "; ".join(notes) or None
 
 
 def _record_callback(job_id: str, update: dict[str, Any], outcome: CallbackOutcome) -> None:
@@ -405,6 +409,7 @@ def platform_status() -> Response:
         jobs_waiting_for_core=parts.store.waiting_for_core(),
         callbacks_pending=queue.get("callbacks_pending"),
         callbacks_waiting_retry=queue.get("callbacks_waiting_retry"),
+        workers=queue.get("workers"),
         checked_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     )
 
