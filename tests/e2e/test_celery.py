@@ -1,0 +1,239 @@
+"""Workers on many machines: `serve --queue-url redis://...` with `toy-platform worker`s.
+
+A redis-server of the tests' own; `serve --workers 0` (no local worker) and workers started
+as separate processes with their own host names, as on other machines. Faults come from
+outside: SIGKILL of a worker's whole process tree, the redis-server stopped and started.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from harness import Platform, all_gone, wait_until
+from redis_server import RedisServer, why_unavailable
+
+from toy_platform.client import PlatformClient
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable())),
+]
+VISIBILITY_S = 8  # a short visibility timeout: a killed worker's job runs again soon
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Workers:
+    """`toy-platform worker` processes of the platform under test."""
+
+    def __init__(self, platform: Platform, key_file: Path) -> None:
+        self.platform, self.key_file = platform, key_file
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, job_delay: float, concurrency: int = 4) -> str:
+        """Start worker NAME@test; its node name."""
+        platform = self.platform
+        argv = [sys.executable, "-m", "toy_platform", "worker", *platform.common_args()]
+        argv += ["--hostname", f"{name}@test", "--concurrency", str(concurrency)]
+        argv += ["--job-delay", str(job_delay), "--service-key-file", str(self.key_file)]
+        log = open(platform.home / f"worker-{name}.out", "ab")  # noqa: SIM115
+        env = {**platform.env(), "TOY_PLATFORM_CONSOLE_LOG_LEVEL": "WARNING"}
+        self.running[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until(lambda: self.online(f"{name}@test"), 30, what=f"worker {name} online")
+        return f"{name}@test"
+
+    def online(self, node: str) -> bool:
+        workers = queue_size(self.platform).get("workers") or []
+        return any(w["hostname"] == node and w["online"] for w in workers)
+
+    def tree(self, name: str) -> list[int]:
+        process = psutil.Process(self.running[name].pid)
+        return [process.pid] + [child.pid for child in process.children(recursive=True)]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the worker and its pool processes at once, as if its machine died."""
+        pids = self.tree(name)
+        for pid in pids:
+            try:
+                psutil.Process(pid).kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.running.pop(name).wait(10)
+        all_gone(pids)
+
+    def interrupt_all(self) -> list[int]:
+        """Ctrl+C to every worker; their process trees' PIDs."""
+        pids = [pid for name in self.running for pid in self.tree(name)]
+        for process in self.running.values():
+            process.send_signal(signal.SIGINT)
+        for process in self.running.values():
+            process.wait(30)
+        self.running.clear()
+        return pids
+
+
+def queue_size(platform: Platform) -> dict:
+    try:
+        body = requests.get(f"{platform.core_url}/queue_size", timeout=5).json()
+        return body if isinstance(body, dict) else {}
+    except (requests.RequestException, ValueError):
+        return {}
+
+
+@pytest.fixture(scope="module")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, redis: RedisServer
+) -> Iterator[tuple[Platform, Workers]]:
+    home = tmp_path_factory.mktemp("celery")
+    key_file = home / "copied-service.key"
+    key_file.write_text("a-key-shared-by-every-machine-of-the-test\n")
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "service.key").write_text(key_file.read_text())
+    platform = Platform(home, job_delay=0.05)
+    platform.extra_args = ["--queue-url", redis.url, "--workers", "0"]
+    platform.extra_args += ["--visibility-timeout", str(VISIBILITY_S)]
+    workers = Workers(platform, key_file)
+    try:
+        platform._spawn("serve", ["serve", "--no-web", "--no-dashboard"])
+        wait_until(lambda: "Press Ctrl+C" in platform.output("serve"), 90, what="serve started")
+        yield platform, workers
+    finally:
+        workers.interrupt_all()
+        platform.stop()
+
+
+def events_of(client: PlatformClient, job_id: str) -> list[dict]:
+    return list(client.get_job(job_id)["events"])
+
+
+def worker_of(event: dict) -> str | None:
+    detail = event.get("detail") or ""
+    return detail.split("on worker ", 1)[1].split(";")[0] if "on worker " in detail else None
+
+
+def test_no_worker_connected_is_named_by_status_and_doctor(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    served, _ = platform
+    ready = requests.get(f"{served.core_url}/readyz", timeout=5)
+    assert ready.status_code == 503
+    assert "no Celery worker is connected to " + redis.url in ready.json()["reason"]
+    status = served.cli("status", check=False)
+    assert status.returncode == 1
+    assert "no Celery worker is connected" in status.stdout, status.stdout
+    doctor = served.cli("doctor", check=False)
+    assert "no Celery worker is connected" in doctor.stdout, doctor.stdout
+    assert "toy-platform worker --queue-url " + redis.url in doctor.stdout
+
+
+def test_500_jobs_all_succeed_on_both_workers(platform: tuple[Platform, Workers]) -> None:
+    served, workers = platform
+    names = {workers.start("alpha", 0.05), workers.start("beta", 0.05)}
+    assert requests.get(f"{served.core_url}/readyz", timeout=5).status_code == 200
+    client = served.client()
+    ids = [client.submit_job(f"job {n}", f"data {n}")["job_id"] for n in range(500)]
+
+    def all_done() -> bool:
+        counts = client.list_jobs(status="succeeded", limit=1)["total"]
+        return bool(counts >= 500)
+
+    wait_until(all_done, 180, interval=1, what="500 jobs succeeded")
+    ran_on = {}
+    for job_id in ids[::10]:  # every tenth job's history, to keep the test short
+        job = client.get_job(job_id)
+        assert job["status"] == "succeeded"
+        finals = [e for e in job["events"] if e["status"] == "succeeded"]
+        assert len(finals) == 1
+        ran_on[job_id] = worker_of(finals[0])
+    assert set(ran_on.values()) <= names
+    assert set(ran_on.values()) == names, f"both workers ran jobs: {ran_on}"
+    status = client.platform_status()
+    assert {w["hostname"] for w in status["workers"]} >= names
+    assert all(w["concurrency"] == 4 for w in status["workers"] if w["hostname"] in names)
+    metrics = requests.get(f"{served.core_url}/metrics", timeout=5).text
+    assert 'toy_platform_core_jobs_processed_total{status="succeeded"}' in metrics
+    assert "toy_platform_celery_workers_online 2.0" in metrics
+    # The request ID went with the job onto the worker: its logs follow the job there.
+    logs = served.cli("logs", "--job-id", ids[0], "--json")
+    services = {json.loads(line)["service"] for line in logs.stdout.splitlines()}
+    assert {"middleware", "core", "worker"} <= services, services
+    assert workers.interrupt_all()
+
+
+def test_a_killed_workers_job_completes_on_another_once(platform: tuple[Platform, Workers]) -> None:
+    served, workers = platform
+    workers.start("one", 3, concurrency=1)
+    workers.start("two", 3, concurrency=1)
+    client = served.client()
+    job_id = client.submit_job("survivor", "abc")["job_id"]
+
+    def running_on() -> str | None:
+        running = [e for e in events_of(client, job_id) if e["status"] == "running"]
+        return worker_of(running[0]) if running else None
+
+    first = wait_until(running_on, 30, what="the job running")
+    victim = first.split("@")[0]
+    killed_at = time.monotonic()
+    workers.kill(victim)
+    done = client.wait_for_job(job_id, timeout=60)
+    assert time.monotonic() - killed_at < 60
+    assert done["status"] == "succeeded" and done["result"] == "cba"
+    finals = [e for e in events_of(client, job_id) if e["status"] in ("succeeded", "failed")]
+    assert len(finals) == 1, finals
+    assert worker_of(finals[0]) not in (None, first)
+
+
+def test_redis_down_jobs_wait_and_complete_when_it_is_back(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    served, workers = platform
+    if "two" not in workers.running and "one" not in workers.running:
+        workers.start("two", 3, concurrency=1)
+    client = served.client()
+    redis.stop()
+    stopped_at = time.monotonic()
+    ids = [client.submit_job(f"while redis is down {n}", "xyz")["job_id"] for n in range(3)]
+
+    def core_names_redis() -> bool:
+        ready = requests.get(f"{served.core_url}/readyz", timeout=5)
+        return ready.status_code == 503 and redis.url in (ready.json()["reason"] or "")
+
+    wait_until(core_names_redis, 10, what="core's /readyz naming Redis")
+    status = served.cli("status", check=False)
+    doctor = served.cli("doctor", check=False)
+    assert time.monotonic() - stopped_at < 10 + 10  # both answered promptly too
+    for output in (status.stdout, doctor.stdout):
+        assert "Redis" in output and redis.url in output, output
+    redis.start()
+    for job_id in ids:
+        assert client.wait_for_job(job_id, timeout=90)["status"] == "succeeded"
+
+
+def test_ctrl_c_leaves_nothing_running(platform: tuple[Platform, Workers]) -> None:
+    served, workers = platform
+    if not workers.running:
+        workers.start("last", 0.05)
+    record = json.loads((served.home / "data" / "supervisor.json").read_text())
+    pids = [child["pid"] for child in record["children"].values() if child.get("pid")]
+    pids += workers.interrupt_all()
+    serve = served.processes["serve"]
+    pids.append(serve.pid)
+    serve.send_signal(signal.SIGINT)
+    serve.wait(60)
+    all_gone(pids)
