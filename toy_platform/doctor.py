@@ -76,6 +76,7 @@ def run_checks(settings: Settings) -> list[Problem]:
     problems = check_supervisor(settings, record)
     problems += check_config(settings, any_up=any(look.status["up"] for look in looks.values()))
     problems += check_writable_dirs(settings)
+    problems += check_queue_broker(settings)
     for look in sorted(looks.values(), key=lambda look: look.status["up"]):
         problems += check_component(settings, look, looks, record)
     problems += check_fingerprints(settings, looks)
@@ -182,6 +183,38 @@ def check_config(settings: Settings, any_up: bool) -> list[Problem]:
         problems += check_key_file(settings.config_dir / SERVICE_KEY_FILE, "services", any_up)
     problems += check_key_file(settings.config_dir / SIGNING_KEY_FILE, "auth", any_up)
     return problems
+
+
+def check_queue_broker(settings: Settings) -> list[Problem]:
+    """A Celery broker (--queue-url redis://...) that does not answer from here; named
+    without its password. (The embedded queue is a file in the data dir, checked with it.)"""
+    from toy_platform.core.queues.celery import (
+        broker_client,
+        describe_broker_error,
+        is_celery_url,
+        shown_url,
+    )
+
+    if not is_celery_url(settings.queue_url):
+        return []
+    try:
+        broker_client(settings.queue_url).ping()
+    except Exception as exc:
+        return [
+            Problem(
+                "queue broker",
+                f"Redis at {shown_url(settings.queue_url)} is not answering:"
+                f" {describe_broker_error(exc)}",
+                BROKER_FIX,
+            )
+        ]
+    return []
+
+
+BROKER_FIX = (
+    "start Redis, or check --queue-url (TOY_PLATFORM_QUEUE_URL) and that this machine may"
+    " connect to it; jobs submitted meanwhile wait in the middleware and go out when it answers"
+)
 
 
 def check_users_file(path: Path) -> list[Problem]:
@@ -395,15 +428,24 @@ def not_ready_problem(settings: Settings, look: Look, looks: dict[str, Look]) ->
     if blamed in looks and blamed != look.name and not looks[blamed].status["ready"]:
         fix = f"fix {blamed} first (see the {blamed} line); {look.name} recovers by itself"
     else:
-        fix = _not_ready_fix(settings, look.name, blamed)
+        fix = _not_ready_fix(settings, look.name, blamed, reason)
     return Problem(look.name, f"not ready: {reason}" + _last_error_note(settings, look.name), fix)
 
 
-def _not_ready_fix(settings: Settings, name: str, blamed: str) -> str:
+def _not_ready_fix(settings: Settings, name: str, blamed: str, reason: str = "") -> str:
     if blamed == "users":
         return f"check {settings.users_file} (see the auth line above)"
     if blamed == "queue database":
         return f"check that {settings.data_dir} is writable and the disk is not full"
+    if blamed == "broker":
+        return BROKER_FIX
+    if blamed == "workers" and "Celery worker" in reason:
+        return (
+            "start a worker on any machine that reaches Redis and the middleware:"
+            " `toy-platform worker --queue-url redis://HOST:6379/0 --middleware-url URL`, with"
+            " the service key (TOY_PLATFORM_SERVICE_KEY or --service-key-file); or let serve"
+            " run one: --workers N"
+        )
     if blamed == "workers":
         return f"restart it (`toy-platform chaos kill {name}` under serve) and read its log"
     if name == "web":

@@ -1,0 +1,152 @@
+"""The Celery queue's parts that need no broker: settings, callbacks, logs, doctor, events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from harness import free_ports
+from http_stub import HttpStub, Received
+from prometheus_client import CollectorRegistry
+from test_middleware import callback, submit
+
+from toy_platform import logview
+from toy_platform.config import Settings, load_settings
+from toy_platform.core.queues import QueueSetupError, open_queue
+from toy_platform.core.queues.celery import (
+    callback_backoff_max,
+    celery_app,
+    shown_url,
+    visibility_timeout,
+)
+from toy_platform.core.queues.celery_tasks import WorkerState, _deliver, rebased
+from toy_platform.core.queues.celery_worker import (
+    WorkerSetupError,
+    check_worker_settings,
+    nodename,
+)
+from toy_platform.doctor import check_queue_broker
+from toy_platform.log import worker_log_name
+from toy_platform.security import verify_signature
+from toy_platform.service import ServiceState
+from toy_platform.tracing import REQUEST_ID_HEADER
+
+
+def test_broker_urls_are_shown_without_their_password() -> None:
+    assert shown_url("redis://:s3cret@redis.lan:6379/0") == "redis://:***@redis.lan:6379/0"
+    assert shown_url("redis://app:s3cret@10.0.0.5/1") == "redis://app:***@10.0.0.5/1"
+    assert shown_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_the_visibility_timeout_outlasts_jobs_and_callback_waits(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, job_delay=2.0)
+    assert visibility_timeout(settings) == 30.0
+    assert visibility_timeout(settings.replace(job_delay=20.0)) == 200.0
+    assert visibility_timeout(settings.replace(visibility_timeout=8.0)) == 8.0
+    # A callback waiting for its next try must not look lost to the restore sweep.
+    assert callback_backoff_max(settings.replace(visibility_timeout=8.0)) == 4
+    assert callback_backoff_max(settings) == 15
+
+
+def test_the_app_acks_late_and_hands_back_a_lost_workers_task(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, queue_url="redis://127.0.0.1:1/0", job_delay=1.0)
+    conf = celery_app(settings).conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.worker_hijack_root_logger is False
+    transport = conf.broker_transport_options
+    assert transport["visibility_timeout"] == 30.0
+    assert transport["unacked_restore_interval"] * transport["unacked_restore_throttle"] <= 5
+
+
+def test_a_worker_reports_to_its_own_view_of_the_middleware() -> None:
+    url = "http://127.0.0.1:6302/job_callback/abc?attempt=2"
+    assert rebased(url, "http://api.lan:6302") == "http://api.lan:6302/job_callback/abc?attempt=2"
+    assert rebased(url, "") == url
+
+
+def test_node_names_and_their_log_files() -> None:
+    assert nodename("alpha@box") == "alpha@box"
+    assert nodename("alpha").startswith("celery@alpha")
+    assert "%h" not in nodename("w1@%h")
+    assert worker_log_name("w1@box.lan") == "worker-w1@box.lan"
+    assert worker_log_name("a b/c@d") == "worker-a_b_c@d"
+
+
+def test_a_worker_without_broker_or_service_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(WorkerSetupError, match="--queue-url redis://"):
+        check_worker_settings(load_settings(home=tmp_path))
+    with pytest.raises(WorkerSetupError, match="TOY_PLATFORM_SERVICE_KEY"):
+        check_worker_settings(load_settings(home=tmp_path, queue_url="redis://h:6379/0"))
+    key = tmp_path / "key"
+    key.write_text("k")
+    check_worker_settings(
+        load_settings(home=tmp_path, queue_url="redis://h/0", service_key_file=key)
+    )
+
+
+def test_unknown_queue_urls_and_no_embedded_workers_are_refused(settings: Settings) -> None:
+    svc = ServiceState("core", settings, b"key", CollectorRegistry())
+    with pytest.raises(QueueSetupError, match="not a queue"):
+        open_queue(settings.replace(queue_url="amqp://x"), svc)
+    with pytest.raises(QueueSetupError, match="--workers 0"):
+        open_queue(settings.replace(workers=0), svc)
+
+
+@pytest.fixture
+def stub() -> Iterator[HttpStub]:
+    answers = {"/job_callback/ok": 200, "/job_callback/gone": 404, "/job_callback/bad": 400}
+    server = HttpStub(lambda r: (answers.get(r.path.split("?")[0], 503), {"error": "x"}))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_callbacks_are_signed_and_classified(stub: HttpStub, settings: Settings) -> None:
+    state = WorkerState(settings.replace(service_key="shared"))
+    body = {"status": "succeeded", "worker": "w@h"}
+    assert _deliver(state, f"{stub.url}/job_callback/ok?attempt=1", body, "rid-7") == "delivered"
+    sent: Received = stub.received[0]
+    assert sent.headers[REQUEST_ID_HEADER] == "rid-7"
+    raw = json.dumps(sent.body).encode()
+    assert verify_signature(b"shared", "POST", sent.path, sent.headers, raw)
+    assert _deliver(state, f"{stub.url}/job_callback/gone", body, None).startswith("dropped")
+    assert _deliver(state, f"{stub.url}/job_callback/bad", body, None).startswith("refused")
+    assert _deliver(state, f"{stub.url}/job_callback/busy", body, None).startswith("retry")
+    (port,) = free_ports(1)
+    down = _deliver(state, f"http://127.0.0.1:{port}/job_callback/x", body, None)
+    assert down.startswith("retry: cannot reach the middleware")
+
+
+def test_doctor_names_a_broker_that_does_not_answer(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    url = f"redis://:pw@127.0.0.1:{port}/0"
+    (problem,) = check_queue_broker(load_settings(home=tmp_path, queue_url=url))
+    assert f"Redis at redis://:***@127.0.0.1:{port}/0 is not answering" in problem.problem
+    assert "pw" not in problem.problem
+    assert check_queue_broker(load_settings(home=tmp_path)) == []
+
+
+def test_logs_of_every_worker_are_read_as_the_worker_service(tmp_path: Path) -> None:
+    for name, at in (("worker-a@x", "10:00:01"), ("worker-b@y", "10:00:00")):
+        record = {"time": f"2026-01-01T{at}+00:00", "service": "worker", "event": name}
+        (tmp_path / f"{name}.log").write_text(json.dumps(record) + "\n")
+    records = list(logview.merged(tmp_path, logview.LogFilter(services=("worker",))))
+    assert [r["event"] for r in records] == ["worker-b@y", "worker-a@x"]
+
+
+def test_a_job_event_names_the_worker_that_ran_it(
+    mw: FlaskClient, settings: Settings, tokens: dict[str, str]
+) -> None:
+    job_id = submit(mw, tokens["alice"]).get_json()["job_id"]
+    answer = callback(mw, settings, job_id, {"status": "running", "worker": "w1@box"})
+    assert answer.status_code == 200
+    events = mw.get(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {tokens['alice']}"})
+    running = [e for e in events.get_json()["events"] if e["status"] == "running"]
+    assert running[0]["detail"] == "on worker w1@box"
+    too_long = callback(mw, settings, job_id, {"status": "succeeded", "worker": "w" * 300})
+    assert too_long.status_code == 400 and too_long.get_json()["field"] == "worker"
