@@ -16,8 +16,20 @@ ensure_chromium() {
   fi
 }
 
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 && return
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's redis-server for the Celery queue tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "==> redis-server is missing: the Celery queue tests will be skipped" \
+         "(sudo apt-get install redis-server)" >&2
+  fi
+}
+
 ./setup_env.sh
 ensure_chromium
+ensure_redis
 
 echo "==> ruff"
 .venv/bin/ruff check toy_platform dashboard_streamlit tests examples
