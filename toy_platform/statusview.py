@@ -22,7 +22,9 @@ The `--json` shape (stable; fields are added, never renamed or removed)::
                                                     # null: no `serve` ever ran on this home
       "queue": {"size", "oldest_age_s", "running", "callbacks_pending",
                 "callbacks_waiting_retry", "callbacks_parked", "workers_alive",
-                "callback_senders_alive", "thread_restarts"},  # numbers or null (core down)
+                "callback_senders_alive", "thread_restarts",
+                "celery_workers_online", "broker_up"},  # numbers or null (core down; the
+                                                       # last two: with the Celery queue only)
       "jobs": {"by_status": {status: int} | null, "submitted_total", "waiting_for_core",
                "oldest_queued_age_s"}                           # numbers or null (middleware down)
     }
@@ -227,6 +229,8 @@ def queue_figures(metrics: Metrics | None) -> dict[str, float | None]:
         "callbacks_parked": "toy_platform_callbacks_parked",
         "workers_alive": "toy_platform_workers_alive",
         "callback_senders_alive": "toy_platform_callback_senders_alive",
+        "celery_workers_online": "toy_platform_celery_workers_online",
+        "broker_up": "toy_platform_broker_up",
     }
     figures = {key: _number(metrics, name) for key, name in names.items()}
     figures["thread_restarts"] = _total(metrics, "toy_platform_thread_restarts_total")
@@ -344,14 +348,17 @@ def _supervisor_lines(supervisor: dict[str, Any] | None) -> list[str]:
 def figure_lines(queue: dict[str, Any], jobs: dict[str, Any]) -> list[str]:
     """Queue size, threads, jobs by status, oldest queued age and callbacks."""
     unknown = click.style("unknown (core metrics unavailable)", fg="yellow")
+    if queue.get("broker_up") == 0:
+        unknown = click.style("unknown (the Celery broker does not answer)", fg="yellow")
     if queue["size"] is None:
         queue_text = unknown
     else:
         queue_text = f"{queue['size']} queued, {queue['running']} running"
         queue_text += f", oldest waiting {human_duration(queue['oldest_age_s'] or 0)}"
     lines = [f"{'queue':<11} {queue_text}"]
-    if queue["size"] is not None:
-        lines.append(f"{'threads':<11} {threads_text(queue)}")
+    celery = queue.get("celery_workers_online") is not None
+    if queue["size"] is not None or celery:
+        lines.append(f"{'workers' if celery else 'threads':<11} {threads_text(queue)}")
     lines.append(f"{'jobs':<11} {_jobs_text(jobs)}")
     lines.append(
         f"{'callbacks':<11} {callbacks_text(queue) if queue['size'] is not None else unknown}"
@@ -362,6 +369,11 @@ def figure_lines(queue: dict[str, Any], jobs: dict[str, Any]) -> list[str]:
 def threads_text(queue: dict[str, Any]) -> str:
     """`1 worker alive, 1 callback sender alive, restarted 2 times` (red when none alive)."""
     parts = [_alive(queue["workers_alive"], "worker")]
+    if queue.get("celery_workers_online") is not None:
+        online = queue["celery_workers_online"]
+        text = f"{online} Celery worker{'s' if online != 1 else ''} online"
+        parts = [click.style(text, fg="red", bold=True) if online == 0 else text]
+        parts.append(f"{queue['workers_alive'] or 0} running jobs at once")
     if queue.get("callback_senders_alive") is not None:
         parts.append(_alive(queue["callback_senders_alive"], "callback sender"))
     restarts = queue.get("thread_restarts")
@@ -383,6 +395,9 @@ def _times(count: Any) -> str:
 
 def callbacks_text(queue: dict[str, Any]) -> str:
     """`2 waiting for retry, 0 pending, 1 parked (cannot be delivered)`."""
+    if queue["callbacks_waiting_retry"] is None and queue.get("celery_workers_online") is not None:
+        # Celery: retries wait in the workers, with back-off, until their next try.
+        return f"{queue['callbacks_pending']} waiting in the broker's queue"
     if queue["callbacks_waiting_retry"] is None:
         return click.style("unknown", fg="yellow")
     waiting = queue["callbacks_waiting_retry"]

@@ -13,7 +13,7 @@ from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
 from test_middleware import callback, submit
 
-from toy_platform import logview
+from toy_platform import logview, statusview
 from toy_platform.config import Settings, load_settings
 from toy_platform.core.queues import QueueSetupError, open_queue
 from toy_platform.core.queues.celery import (
@@ -150,3 +150,22 @@ def test_a_job_event_names_the_worker_that_ran_it(
     assert running[0]["detail"] == "on worker w1@box"
     too_long = callback(mw, settings, job_id, {"status": "succeeded", "worker": "w" * 300})
     assert too_long.status_code == 400 and too_long.get_json()["field"] == "worker"
+
+
+def test_status_shows_the_celery_workers_and_a_broker_that_is_down() -> None:
+    metrics = {
+        "toy_platform_broker_up": 1.0,
+        "toy_platform_celery_workers_online": 2.0,
+        "toy_platform_workers_alive": 8.0,
+        "toy_platform_queue_size": 5.0,
+        "toy_platform_jobs_running": 3.0,
+        "toy_platform_callbacks_pending": 1.0,
+    }
+    jobs = statusview.job_figures(None)
+    lines = "\n".join(statusview.figure_lines(statusview.queue_figures(metrics), jobs))
+    assert "2 Celery workers online, 8 running jobs at once" in lines
+    assert "1 waiting in the broker's queue" in lines
+    down = {"toy_platform_broker_up": 0.0, "toy_platform_celery_workers_online": 0.0}
+    lines = "\n".join(statusview.figure_lines(statusview.queue_figures(down), jobs))
+    assert "unknown (the Celery broker does not answer)" in lines
+    assert "0 Celery workers online" in lines
