@@ -8,6 +8,7 @@ truth meanwhile.
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -230,3 +231,38 @@ def test_different_service_keys_make_each_caller_not_ready(tmp_path: Path) -> No
         wait_until(lambda: readyz(platform.core_url)["ready"], 15, what="core ready")
     finally:
         platform.stop()
+
+
+def test_serve_restarts_a_core_whose_work_stays_stalled_and_the_jobs_complete(
+    tmp_path: Path,
+) -> None:
+    """Under serve, a stall that lasts twice --stall-after gets core restarted (`child_stalled`
+    in the supervisor's log); once the lock is gone every job completes."""
+    platform = Platform(
+        tmp_path, job_delay=0.5, extra_args=["--stall-after", str(STALL_AFTER_S)]
+    ).serve()
+    try:
+        client = platform.client()
+        jobs = [client.submit_job(f"stalled-{n}", f"data-{n}") for n in range(6)]
+        wait_until(lambda: queue_size(platform)["queue_size"] >= 3, 20, what="jobs waiting")
+        locker = hold_write_lock(platform.home / "data" / "core.sqlite3", 4 * STALL_AFTER_S + 2)
+        try:
+            wait_until(
+                lambda: "child_stalled" in supervisor_log(platform),
+                30,
+                what="serve to restart the stalled core",
+            )
+            locker.wait(30)
+        finally:
+            locker.kill()
+        for job in jobs:
+            assert client.wait_for_job(job["job_id"], timeout=60)["status"] == "succeeded"
+        record = platform.cli("status", "--json", check=False).stdout
+        assert json.loads(record)["components"]["core"]["restarts"] >= 1
+    finally:
+        platform.stop()
+
+
+def supervisor_log(platform: Platform) -> str:
+    path = platform.home / "logs" / "supervisor.log"
+    return path.read_text(errors="replace") if path.exists() else ""

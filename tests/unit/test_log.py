@@ -11,6 +11,7 @@ from toy_platform.log import (
     ConsoleFormatter,
     ContextFilter,
     LogDirError,
+    SizeRotatingFileHandler,
     check_log_dir,
     configure_logging,
     log_file,
@@ -125,3 +126,33 @@ def test_an_error_with_a_traceback_is_one_line_on_the_console_and_whole_in_the_f
     )
     (line,) = log_file(settings, "core").read_text().splitlines()
     assert "Traceback" in json.loads(line)["exc_info"]
+
+
+def test_a_rotation_the_os_refuses_leaves_logging_going_and_is_tried_again(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On Windows a log file another process holds open (a `logs --follow`, an editor)
+    cannot be renamed: the handler keeps writing and rotates once it can."""
+    handler = SizeRotatingFileHandler(tmp_path / "core.log", maxBytes=100, backupCount=2)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    refused = {"on": True}
+    rotate = handler.rotate
+
+    def rename(source: str, dest: str) -> None:
+        if refused["on"]:
+            raise PermissionError(13, "The process cannot access the file", source)
+        rotate(source, dest)
+
+    monkeypatch.setattr(handler, "rotate", rename)
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "x" * 60, (), None)
+    for _ in range(4):
+        handler.emit(record)
+    assert "--- Logging error ---" not in capsys.readouterr().err
+    assert (tmp_path / "core.log").read_text().count("x" * 60) == 4  # nothing lost
+
+    refused["on"] = False
+    handler.retry_rollover_after_s = 0
+    handler.emit(record)
+    handler.close()
+    assert (tmp_path / "core.log.1").exists()
+    assert (tmp_path / "core.log").read_text().count("x" * 60) == 1
