@@ -140,6 +140,14 @@ def test_no_worker_connected_is_named_by_status_and_doctor(
     doctor = served.cli("doctor", check=False)
     assert "no Celery worker is connected" in doctor.stdout, doctor.stdout
     assert "toy-platform worker --queue-url " + redis.url in doctor.stdout
+    # Jobs wait in Redis meanwhile; /reset empties the Celery queue as well.
+    client = served.client()
+    waiting = [client.submit_job("waits", "x")["job_id"] for _ in range(3)]
+    wait_until(lambda: queue_size(served).get("queue_size") == 3, 20, what="3 jobs in Redis")
+    reset = client.reset()
+    assert reset["core_purged"] is True
+    assert queue_size(served)["queue_size"] == 0
+    assert client.list_jobs(all_users=True)["total"] == 0, waiting
 
 
 def test_500_jobs_all_succeed_on_both_workers(platform: tuple[Platform, Workers]) -> None:
@@ -215,10 +223,9 @@ def test_redis_down_jobs_wait_and_complete_when_it_is_back(
         return ready.status_code == 503 and redis.url in (ready.json()["reason"] or "")
 
     wait_until(core_names_redis, 10, what="core's /readyz naming Redis")
-    status = served.cli("status", check=False)
-    doctor = served.cli("doctor", check=False)
-    assert time.monotonic() - stopped_at < 10 + 10  # both answered promptly too
-    for output in (status.stdout, doctor.stdout):
+    assert time.monotonic() - stopped_at < 10
+    for command in ("status", "doctor"):  # neither hangs on the broker that is gone
+        output = served.cli(command, check=False, timeout=10).stdout
         assert "Redis" in output and redis.url in output, output
     redis.start()
     for job_id in ids:

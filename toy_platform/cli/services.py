@@ -264,6 +264,7 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     env["TOY_PLATFORM_CONSOLE_LOG_LEVEL"] = settings.console_log_level or "WARNING"
     supervisor = Supervisor(settings, child_specs(settings, not no_web, not no_dashboard), env)
     try:
+        _check_queue(settings)
         check_previous(settings, lambda line: click.echo(line, err=True))
         supervisor.check_ports()
     except StartError as exc:
@@ -302,6 +303,16 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
         supervisor.stop()
     if failure is not None:
         _refuse(failure)
+
+
+def _check_queue(settings: Settings) -> None:
+    """Settings core could not start with stop serve at once, not in a restart loop."""
+    from toy_platform.core.queues import QueueSetupError, queue_kind
+
+    try:
+        queue_kind(settings)
+    except QueueSetupError as exc:
+        raise StartError(str(exc)) from exc
 
 
 def _refuse(exc: StartError) -> NoReturn:

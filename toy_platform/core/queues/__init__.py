@@ -64,18 +64,33 @@ class JobQueue(Protocol):
         """Drop every waiting job and undelivered callback: {"jobs": n, "callbacks": n}."""
 
 
-def open_queue(settings: Settings, svc: ServiceState, start: bool = True) -> JobQueue:
-    """The queue settings.queue_url names, its readiness checks and metrics added to SVC."""
+def queue_kind(settings: Settings) -> str:
+    """"sqlite" or "celery", or a QueueSetupError saying what is wrong with the settings."""
+    from toy_platform.core.queues.celery import is_celery_url, shown_url
+
     url = settings.queue_url.strip()
     if url in ("", "sqlite"):
+        if settings.workers < 1:
+            raise QueueSetupError(
+                "--workers 0 leaves nothing to run the jobs of the embedded sqlite queue:"
+                " give --workers 1 or more, or run workers elsewhere with"
+                " --queue-url redis://HOST:6379/0"
+            )
+        return "sqlite"
+    if is_celery_url(url):
+        return "celery"
+    raise QueueSetupError(
+        f"--queue-url {shown_url(url)!r} is not a queue toy-platform knows: give sqlite (the"
+        " embedded queue) or redis://HOST:PORT/DB (Celery with a Redis broker)"
+    )
+
+
+def open_queue(settings: Settings, svc: ServiceState, start: bool = True) -> JobQueue:
+    """The queue settings.queue_url names, its readiness checks and metrics added to SVC."""
+    if queue_kind(settings) == "sqlite":
         from toy_platform.core.queues.sqlite import SqliteQueue
 
         return SqliteQueue(settings, svc, watch=start)
-    from toy_platform.core.queues.celery import CeleryQueue, is_celery_url
+    from toy_platform.core.queues.celery import CeleryQueue
 
-    if is_celery_url(url):
-        return CeleryQueue(settings, svc)
-    raise QueueSetupError(
-        f"--queue-url {url!r} is not a queue toy-platform knows: give sqlite (the embedded"
-        " queue) or redis://HOST:PORT/DB (Celery with a Redis broker)"
-    )
+    return CeleryQueue(settings, svc)

@@ -43,6 +43,10 @@ CALLBACK_TIMEOUT_S = 5.0
 TRANSIENT = (401, 408, 429)
 """Refusals that may pass later: our signature (keys being fixed), a timeout, too busy."""
 GONE = (404, 409, 410)
+RUNNING_REPORT_MIN_S = 0.5
+"""Shorter jobs report only their outcome, which carries started_at: the history still shows
+when it started (the middleware adds the 'running' step), for two tasks and two HTTP calls
+per job instead of three (at --job-delay 0, one worker of 4: 93 -> 150 jobs/s)."""
 PUBLISH_POLICY = {
     "max_retries": int(PUBLISH_RETRY_S / 2),
     "interval_start": 0,
@@ -172,7 +176,8 @@ def register(app: Any, settings: Settings) -> None:
                 worker,
                 extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
             )
-            report(task, callback_url, _running(started_at, worker), request_id)
+            if settings.job_delay >= RUNNING_REPORT_MIN_S:
+                report(task, callback_url, _running(started_at, worker), request_id)
             time.sleep(settings.job_delay)
             payload = _outcome(settings.failure_rate, data, started_at, worker)
             report(task, callback_url, payload, request_id)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from toy_platform.config import Settings
-from toy_platform.core.queues import QueuedJob, QueueSetupError
+from toy_platform.core.queues import QueuedJob
 from toy_platform.db import Database
 
 if TYPE_CHECKING:
@@ -385,11 +385,6 @@ class SqliteQueue:
     def __init__(self, settings: Settings, svc: ServiceState, watch: bool = True) -> None:
         from toy_platform.core.worker import CorePool
 
-        if settings.workers < 1:
-            raise QueueSetupError(
-                "--workers 0 leaves nothing to run the jobs of the embedded sqlite queue: give"
-                " --workers 1 or more, or run workers elsewhere with --queue-url redis://..."
-            )
         self.store, self.outbox = open_core_store(settings.data_dir)
         self.metrics = core_metrics(svc.registry)
         self.pool = CorePool(
