@@ -19,6 +19,8 @@ import psutil
 import pytest
 import requests
 from harness import Platform, all_gone, wait_until
+from openapi_core import OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from redis_server import RedisServer, why_unavailable
 
 from toy_platform.client import PlatformClient
@@ -27,6 +29,7 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable())),
 ]
+SPEC_DIR = Path(__file__).resolve().parents[2] / "toy_platform" / "openapi"
 VISIBILITY_S = 8  # a short visibility timeout: a killed worker's job runs again soon
 
 
@@ -118,6 +121,13 @@ def platform(
         platform.stop()
 
 
+def conforms(service: str, response: requests.Response) -> None:
+    spec = json.loads((SPEC_DIR / f"{service}.json").read_text(encoding="utf-8"))
+    OpenAPI.from_dict(spec).validate_response(
+        RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response)
+    )
+
+
 def events_of(client: PlatformClient, job_id: str) -> list[dict]:
     return list(client.get_job(job_id)["events"])
 
@@ -173,6 +183,13 @@ def test_500_jobs_all_succeed_on_both_workers(platform: tuple[Platform, Workers]
     assert set(ran_on.values()) == names, f"both workers ran jobs: {ran_on}"
     status = client.platform_status()
     assert {w["hostname"] for w in status["workers"]} >= names
+    # The new fields are as documented (core's /queue_size, the middleware's /platform_status).
+    conforms("core", requests.get(f"{served.core_url}/queue_size", timeout=5))
+    token = {"Authorization": f"Bearer {client.token}"}
+    conforms(
+        "middleware",
+        requests.get(f"{served.middleware_url}/platform_status", headers=token, timeout=10),
+    )
     assert all(w["concurrency"] == 4 for w in status["workers"] if w["hostname"] in names)
     metrics = requests.get(f"{served.core_url}/metrics", timeout=5).text
     assert 'toy_platform_core_jobs_processed_total{status="succeeded"}' in metrics
@@ -224,6 +241,9 @@ def test_redis_down_jobs_wait_and_complete_when_it_is_back(
 
     wait_until(core_names_redis, 10, what="core's /readyz naming Redis")
     assert time.monotonic() - stopped_at < 10
+    down = requests.get(f"{served.core_url}/queue_size", timeout=10)
+    conforms("core", down)
+    assert down.json()["broker_up"] is False and down.json()["queue_size"] is None
     for command in ("status", "doctor"):  # neither hangs on the broker that is gone
         output = served.cli(command, check=False, timeout=10).stdout
         assert "Redis" in output and redis.url in output, output

@@ -230,7 +230,9 @@ class CeleryQueue:
             "oldest_queued_age_s": oldest,
             "callbacks_pending": callbacks,
             "callbacks_waiting_retry": None,
+            "callbacks_parked": None,
             "workers_alive": sum(w["concurrency"] or 0 for w in online),
+            "callback_senders_alive": None,
             "workers": workers,
         }
 
