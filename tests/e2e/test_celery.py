@@ -224,6 +224,25 @@ def test_a_killed_workers_job_completes_on_another_once(platform: tuple[Platform
     assert worker_of(finals[0]) not in (None, first)
 
 
+def test_results_wait_in_the_broker_while_the_middleware_is_down(
+    platform: tuple[Platform, Workers],
+) -> None:
+    served, workers = platform
+    if not workers.running:
+        workers.start("two", 3, concurrency=1)
+    client = served.client()
+    job_id = client.submit_job("reported later", "later")["job_id"]
+    wait_until(lambda: client.get_job(job_id)["status"] == "running", 30, what="the job running")
+    served.stop_child("middleware")
+    time.sleep(4)  # the job ends meanwhile: its report goes to the broker, retried
+    served.start_child("middleware")
+    done = client.wait_for_job(job_id, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", "retal")
+    logs = served.cli("logs", "--job-id", job_id, "--service", "worker", "--json").stdout
+    events = [json.loads(line)["event"] for line in logs.splitlines()]
+    assert "callback_retry" in events and "callback_delivered" in events, events
+
+
 def test_redis_down_jobs_wait_and_complete_when_it_is_back(
     platform: tuple[Platform, Workers], redis: RedisServer
 ) -> None:

@@ -65,7 +65,7 @@ class JobQueue(Protocol):
 
 
 def queue_kind(settings: Settings) -> str:
-    """"sqlite" or "celery", or a QueueSetupError saying what is wrong with the settings."""
+    """ "sqlite" or "celery", or a QueueSetupError saying what is wrong with the settings."""
     from toy_platform.core.queues.celery import is_celery_url, shown_url
 
     url = settings.queue_url.strip()

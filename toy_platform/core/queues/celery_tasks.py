@@ -1,11 +1,12 @@
 """The tasks a `toy-platform worker` runs: a job, and the delivery of its callbacks.
 
-A job's progress goes back to the middleware as `deliver_callback` tasks on the broker,
-not from the worker's memory: a callback the middleware cannot take now is retried with
-exponential back-off (Celery's autoretry) for as long as it takes, by whichever worker is
-alive, so it survives the worker that ran the job. A callback the middleware refuses for
-good (a 4xx other than 401/408/429: it would never be taken) is dropped with the reason
-logged; one for a job the middleware no longer knows (404/409/410, after a reset) too.
+A job reports its progress to the middleware at once, from the task. A report the
+middleware does not take then goes to the broker as a `deliver_callback` task, not into
+the worker's memory: retried with exponential back-off (Celery's autoretry) for as long as
+it takes, by whichever worker is alive, so it survives the worker that ran the job. The job
+is acknowledged only after its report was taken or handed to the broker. A report the
+middleware refuses for good (a 4xx other than 401/408/429: it would never be taken) is
+dropped with the reason logged; one for a job it no longer knows (404/409/410: a reset) too.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ TRANSIENT = (401, 408, 429)
 GONE = (404, 409, 410)
 RUNNING_REPORT_MIN_S = 0.5
 """Shorter jobs report only their outcome, which carries started_at: the history still shows
-when it started (the middleware adds the 'running' step), for two tasks and two HTTP calls
-per job instead of three (at --job-delay 0, one worker of 4: 93 -> 150 jobs/s)."""
+when it started (the middleware adds the 'running' step), for one call to the middleware
+per job instead of two."""
 PUBLISH_POLICY = {
     "max_retries": int(PUBLISH_RETRY_S / 2),
     "interval_start": 0,
@@ -132,34 +133,43 @@ def register(app: Any, settings: Settings) -> None:
         retry_jitter=True,
         max_retries=None,
     )
-    def deliver_callback(task: Any, url: str, payload: dict[str, Any]) -> str:
+    def deliver_callback(task: Any, url: str, payload: dict[str, Any], tried: int = 0) -> str:
         request_id = request_id_of(task)
         with working_on(_job_of(url), request_id):
-            attempt = task.request.retries + 1
-            outcome = _deliver(state, url, dict(payload, delivery_attempt=attempt), request_id)
-            kind = outcome.split(":")[0]
-            state.count(f"callback:{kind}")
-            if kind == "retry":
-                logger.warning(
-                    "callback %s not delivered (%s); it is tried again with back-off",
-                    payload.get("status"),
-                    outcome,
-                    extra={
-                        "event": "callback_retry",
-                        "status": payload.get("status"),
-                        "attempt": attempt,
-                    },
-                )
+            outcome = try_once(url, payload, request_id, tried + task.request.retries + 1)
+            if outcome.startswith("retry"):
                 raise CallbackNotDelivered(outcome)
-            _log_settled(payload, outcome, attempt)
             return outcome
 
-    def report(task: Any, url: str, payload: dict[str, Any], request_id: str | None) -> None:
-        """Publish a callback task; wait a while for a broker that is down."""
+    def try_once(url: str, payload: dict[str, Any], request_id: str | None, attempt: int) -> str:
+        outcome = _deliver(state, url, dict(payload, delivery_attempt=attempt), request_id)
+        state.count(f"callback:{outcome.split(':')[0]}")
+        if outcome.startswith("retry"):
+            logger.warning(
+                "callback %s not delivered (%s); it is tried again with back-off",
+                payload.get("status"),
+                outcome,
+                extra={
+                    "event": "callback_retry",
+                    "status": payload.get("status"),
+                    "attempt": attempt,
+                },
+            )
+        else:
+            _log_settled(payload, outcome, attempt)
+        return outcome
+
+    def report(url: str, payload: dict[str, Any], request_id: str | None) -> None:
+        """Deliver a callback now; if the middleware does not take it, hand it to a
+        deliver_callback task, retried through the broker (waiting a while for a broker
+        that is down: the job is not acknowledged before its report is safe)."""
+        if not try_once(url, payload, request_id, 1).startswith("retry"):
+            return
         deliver_callback.apply_async(
-            args=(url, payload),
+            args=(url, payload, 1),
             headers={REQUEST_ID_HEADER: request_id} if request_id else None,
             queue=CALLBACKS_QUEUE,
+            countdown=1,
             retry=True,
             retry_policy=PUBLISH_POLICY,
         )
@@ -177,10 +187,10 @@ def register(app: Any, settings: Settings) -> None:
                 extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
             )
             if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                report(task, callback_url, _running(started_at, worker), request_id)
+                report(callback_url, _running(started_at, worker), request_id)
             time.sleep(settings.job_delay)
             payload = _outcome(settings.failure_rate, data, started_at, worker)
-            report(task, callback_url, payload, request_id)
+            report(callback_url, payload, request_id)
             state.count(f"job:{payload['status']}")
             logger.info(
                 "job %s",
