@@ -152,7 +152,7 @@ def describe_broker_error(exc: BaseException) -> str:
     """A short reason for a failed call to Redis."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     lowered = text.lower()
-    if "refused" in lowered or "111" in lowered or "10061" in lowered:
+    if "refused" in lowered or "10061" in lowered:
         return "connection refused (not running?)"
     if "timeout" in lowered or "timed out" in lowered:
         return f"no answer within {BROKER_TIMEOUT_S:g} s (timeout)"

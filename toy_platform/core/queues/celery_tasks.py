@@ -165,14 +165,24 @@ def register(app: Any, settings: Settings) -> None:
         that is down: the job is not acknowledged before its report is safe)."""
         if not try_once(url, payload, request_id, 1).startswith("retry"):
             return
-        deliver_callback.apply_async(
-            args=(url, payload, 1),
-            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
-            queue=CALLBACKS_QUEUE,
-            countdown=1,
-            retry=True,
-            retry_policy=PUBLISH_POLICY,
-        )
+        try:
+            deliver_callback.apply_async(
+                args=(url, payload, 1),
+                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+                queue=CALLBACKS_QUEUE,
+                countdown=1,
+                retry=True,
+                retry_policy=PUBLISH_POLICY,
+            )
+        except Exception as exc:
+            from celery.exceptions import Reject
+
+            logger.error(
+                "cannot hand the report to the broker (%s): the job goes back to the queue",
+                exc,
+                extra={"event": "report_not_queued", "status": payload.get("status")},
+            )
+            raise Reject(str(exc), requeue=True) from exc
 
     @app.task(name=RUN_JOB, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
     def run_job(task: Any, job_id: str, data: str, callback_url: str) -> str:
