@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -40,18 +41,27 @@ def test_console_lines_name_the_request_and_job_only_when_there_is_one() -> None
     assert inside.endswith("WARNING [core] inside a request (request_id=req-1, job_id=job-9)")
 
 
-@pytest.fixture
-def service_logger(settings: Settings) -> Iterator[logging.Logger]:
+@contextmanager
+def service_logging(settings: Settings, console: bool) -> Iterator[logging.Logger]:
+    """Logging configured as core's process does, undone afterwards."""
     root = logging.getLogger()
     level, handlers = root.level, root.handlers[:]
-    configure_logging(settings, "core", console=False)
-    yield logging.getLogger("toy_platform.test")
-    for handler in root.handlers[:]:
-        handler.close()
-        root.removeHandler(handler)
-    root.setLevel(level)
-    for handler in handlers:
-        root.addHandler(handler)
+    configure_logging(settings, "core", console=console)
+    try:
+        yield logging.getLogger("toy_platform.test")
+    finally:
+        for handler in root.handlers[:]:
+            handler.close()
+            root.removeHandler(handler)
+        root.setLevel(level)
+        for handler in handlers:
+            root.addHandler(handler)
+
+
+@pytest.fixture
+def service_logger(settings: Settings) -> Iterator[logging.Logger]:
+    with service_logging(settings, console=False) as logger:
+        yield logger
 
 
 def test_the_log_file_holds_one_json_object_per_line_with_the_ids(
@@ -102,21 +112,11 @@ def test_a_missing_log_dir_is_made(tmp_path) -> None:
 def test_an_error_with_a_traceback_is_one_line_on_the_console_and_whole_in_the_file(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = logging.getLogger()
-    level, handlers = root.level, root.handlers[:]
-    configure_logging(settings, "core")
-    try:
+    with service_logging(settings, console=True) as logger:
         try:
             raise ValueError("users.json is not a JSON object")
         except ValueError:
-            logging.getLogger("toy_platform.test").exception("core could not start")
-    finally:
-        for handler in root.handlers[:]:
-            handler.close()
-            root.removeHandler(handler)
-        root.setLevel(level)
-        for handler in handlers:
-            root.addHandler(handler)
+            logger.exception("core could not start")
 
     console = capsys.readouterr().err
     assert "Traceback" not in console
