@@ -271,15 +271,41 @@ def test_redis_down_jobs_wait_and_complete_when_it_is_back(
         assert client.wait_for_job(job_id, timeout=90)["status"] == "succeeded"
 
 
-def test_ctrl_c_leaves_nothing_running(platform: tuple[Platform, Workers]) -> None:
+def test_ctrl_c_finishes_running_jobs_and_leaves_nothing_running(
+    platform: tuple[Platform, Workers],
+) -> None:
     served, workers = platform
-    if not workers.running:
-        workers.start("last", 0.05)
+    workers.interrupt_all()
+    workers.start("last", 2, concurrency=1)
+    client = served.client()
+    job_id = client.submit_job("finished on the way out", "out")["job_id"]
+    wait_until(lambda: client.get_job(job_id)["status"] == "running", 30, what="job running")
     record = json.loads((served.home / "data" / "supervisor.json").read_text())
     pids = [child["pid"] for child in record["children"].values() if child.get("pid")]
-    pids += workers.interrupt_all()
+    pids += workers.interrupt_all()  # a warm shutdown: the running job finishes first
+    assert client.get_job(job_id)["status"] == "succeeded"
     serve = served.processes["serve"]
     pids.append(serve.pid)
     serve.send_signal(signal.SIGINT)
     serve.wait(60)
     all_gone(pids)
+
+
+def test_serve_runs_a_local_worker_and_stops_it(tmp_path: Path, redis: RedisServer) -> None:
+    local = Platform(tmp_path, job_delay=0.1)
+    local.extra_args = ["--queue-url", redis.url.replace("/0", "/1"), "--workers", "2"]
+    try:
+        local.serve()
+        client = local.client()
+        job = client.wait_for_job(client.submit_job("local", "abc")["job_id"], timeout=30)
+        assert (job["status"], job["result"]) == ("succeeded", "cba")
+        (worker,) = client.platform_status()["workers"]
+        assert worker["hostname"].startswith("core@") and worker["concurrency"] == 2
+        serve = local.processes["serve"]
+        pids = [serve.pid] + [p.pid for p in psutil.Process(serve.pid).children(recursive=True)]
+        assert len(pids) >= 7  # serve, auth, core, middleware, the worker and its 2 processes
+        serve.send_signal(signal.SIGINT)
+        serve.wait(60)
+        all_gone(pids)
+    finally:
+        local.stop()
