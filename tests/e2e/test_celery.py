@@ -295,7 +295,8 @@ def test_serve_runs_a_local_worker_and_stops_it(tmp_path: Path, redis: RedisServ
     local = Platform(tmp_path, job_delay=0.1)
     local.extra_args = ["--queue-url", redis.url.replace("/0", "/1"), "--workers", "2"]
     try:
-        local.serve()
+        local._spawn("serve", ["serve", "--no-web", "--no-dashboard"])
+        wait_until(lambda: "Press Ctrl+C" in local.output("serve"), 90, what="serve started")
         client = local.client()
         job = client.wait_for_job(client.submit_job("local", "abc")["job_id"], timeout=30)
         assert (job["status"], job["result"]) == ("succeeded", "cba")

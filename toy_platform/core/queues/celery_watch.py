@@ -71,7 +71,9 @@ class BrokerWatch:
         self._stopping.set()
 
     def _run(self) -> None:
-        while not self._stopping.wait(POLL_S):
+        # While no worker answers, ask again at once (each ask waits INSPECT_TIMEOUT_S):
+        # a worker that just started is seen within a second or so.
+        while not self._stopping.wait(POLL_S if self.workers_problem() is None else 0.1):
             try:
                 self.check()
             except Exception:  # never let the watch die: /readyz would go stale
