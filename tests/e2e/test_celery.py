@@ -256,7 +256,8 @@ def test_redis_down_jobs_wait_and_complete_when_it_is_back(
 
     def core_names_redis() -> bool:
         ready = requests.get(f"{served.core_url}/readyz", timeout=5)
-        return ready.status_code == 503 and redis.url in (ready.json()["reason"] or "")
+        reason = ready.json()["reason"] or ""
+        return ready.status_code == 503 and f"(Redis) at {redis.url}" in reason
 
     wait_until(core_names_redis, 10, what="core's /readyz naming Redis")
     assert time.monotonic() - stopped_at < 10

@@ -84,7 +84,8 @@ class BrokerWatch:
     def check(self) -> None:
         try:
             self.redis.ping()
-        except Exception as exc:
+            active = self._ask("active") or {}
+        except Exception as exc:  # the broker went away: that is the reason, not the workers
             self._broker_down(describe_broker_error(exc))
             return
         if self._broker_error is not None and self._broker_error != "not checked yet":
@@ -92,7 +93,7 @@ class BrokerWatch:
                 "the broker at %s answers again", self.url, extra={"event": "broker_reachable"}
             )
         self._broker_error = None
-        self._see_workers(self._ask("active") or {})
+        self._see_workers(active)
 
     def _broker_down(self, error: str) -> None:
         if self._broker_error != error:
@@ -108,24 +109,20 @@ class BrokerWatch:
                 worker.online = False
 
     def _ask(self, method: str, names: list[str] | None = None) -> dict[str, Any] | None:
-        try:
-            inspect = self.app.control.inspect(timeout=INSPECT_TIMEOUT_S, destination=names)
-            answer: dict[str, Any] | None = getattr(inspect, method)()
-            return answer
-        except Exception as exc:
-            logger.info(
-                "asking the workers failed: %s",
-                describe_broker_error(exc),
-                extra={"event": "workers_unknown"},
-            )
-            return None
+        """The workers' answers to an inspect METHOD (raises when the broker fails)."""
+        inspect = self.app.control.inspect(timeout=INSPECT_TIMEOUT_S, destination=names)
+        answer: dict[str, Any] | None = getattr(inspect, method)()
+        return answer
 
     def _see_workers(self, active: dict[str, Any]) -> None:
         now = time.time()
         stats: dict[str, Any] = {}
         unknown = [name for name in active if name not in self._workers]
         if active and (unknown or now - self._stats_at > STATS_EVERY_S):
-            stats = self._ask("stats", list(active)) or {}
+            try:
+                stats = self._ask("stats", list(active)) or {}
+            except Exception:  # the concurrency is asked again on the next round
+                stats = {}
             self._stats_at = now
         with self._lock:
             for name, tasks in active.items():
