@@ -82,7 +82,9 @@ class Workers:
 
     def interrupt_all(self) -> list[int]:
         """Ctrl+C to every worker; their process trees' PIDs."""
-        pids = [pid for name in self.running for pid in self.tree(name)]
+        pids = [
+            pid for name, p in self.running.items() if p.poll() is None for pid in self.tree(name)
+        ]
         for process in self.running.values():
             process.send_signal(signal.SIGINT)
         for process in self.running.values():
@@ -284,7 +286,9 @@ def test_ctrl_c_finishes_running_jobs_and_leaves_nothing_running(
     record = json.loads((served.home / "data" / "supervisor.json").read_text())
     pids = [child["pid"] for child in record["children"].values() if child.get("pid")]
     pids += workers.interrupt_all()  # a warm shutdown: the running job finishes first
-    assert client.get_job(job_id)["status"] == "succeeded"
+    job = client.get_job(job_id)
+    logs = served.cli("logs", "--job-id", job_id, "--service", "worker").stdout
+    assert job["status"] == "succeeded", f"{job}\n{logs}"
     serve = served.processes["serve"]
     pids.append(serve.pid)
     serve.send_signal(signal.SIGINT)

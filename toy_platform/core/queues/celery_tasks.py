@@ -242,9 +242,7 @@ def _redelivered(task: Any) -> bool:
 def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: str | None) -> str:
     """POST one callback: 'delivered', 'dropped: why', 'refused: why' or 'retry: why'."""
     try:
-        response = state.session().post(
-            url, json=payload, timeout=CALLBACK_TIMEOUT_S, headers=outgoing_headers(request_id)
-        )
+        response = _post(state.session(), url, payload, request_id)
     except (requests.ConnectionError, requests.Timeout) as exc:
         return f"retry: cannot reach the middleware: {describe_error(exc, CALLBACK_TIMEOUT_S)}"
     code = response.status_code
@@ -256,6 +254,20 @@ def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: 
     if code >= 500 or code in TRANSIENT:
         return f"retry: HTTP {code} {text}"
     return f"refused: HTTP {code} {text}"
+
+
+def _post(
+    session: requests.Session, url: str, payload: dict[str, Any], request_id: str | None
+) -> requests.Response:
+    """POST, once more at once if the connection broke: a kept-alive connection to a
+    middleware that restarted fails on first use (callbacks are idempotent)."""
+    headers = outgoing_headers(request_id)
+    try:
+        return session.post(url, json=payload, timeout=CALLBACK_TIMEOUT_S, headers=headers)
+    except requests.ConnectionError as exc:
+        if isinstance(exc, requests.Timeout):
+            raise
+        return session.post(url, json=payload, timeout=CALLBACK_TIMEOUT_S, headers=headers)
 
 
 def _log_settled(payload: dict[str, Any], outcome: str, attempt: int) -> None:
