@@ -110,8 +110,13 @@ class BrokerWatch:
 
     def _ask(self, method: str, names: list[str] | None = None) -> dict[str, Any] | None:
         """The workers' answers to an inspect METHOD (raises when the broker fails)."""
-        inspect = self.app.control.inspect(timeout=INSPECT_TIMEOUT_S, destination=names)
-        answer: dict[str, Any] | None = getattr(inspect, method)()
+        # A connection of its own each time: a pooled one may be stale after Redis restarted
+        # (the broadcast then got no reply, and live workers looked gone).
+        with self.app.connection_for_write() as connection:
+            inspect = self.app.control.inspect(
+                timeout=INSPECT_TIMEOUT_S, destination=names, connection=connection
+            )
+            answer: dict[str, Any] | None = getattr(inspect, method)()
         return answer
 
     def _see_workers(self, active: dict[str, Any]) -> None:
