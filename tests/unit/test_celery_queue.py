@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -17,6 +18,7 @@ from toy_platform import logview, statusview
 from toy_platform.config import Settings, load_settings
 from toy_platform.core.queues import QueueSetupError, open_queue
 from toy_platform.core.queues.celery import (
+    DELIVER_CALLBACK,
     callback_backoff_max,
     celery_app,
     shown_url,
@@ -169,3 +171,25 @@ def test_status_shows_the_celery_workers_and_a_broker_that_is_down() -> None:
     lines = "\n".join(statusview.figure_lines(statusview.queue_figures(down), jobs))
     assert "unknown (the Celery broker does not answer)" in lines
     assert "0 Celery workers online" in lines
+
+
+def test_a_report_refused_for_good_is_replaced_by_a_failed_one(tmp_path: Path) -> None:
+    def answer(request: Received) -> tuple[int, Any]:
+        if request.body["status"] == "succeeded":
+            return 400, {"error": "'result' is too long", "code": "invalid_field"}
+        return 200, {}
+
+    server = HttpStub(answer)
+    try:
+        settings = load_settings(
+            home=tmp_path, queue_url="redis://127.0.0.1:1/0", service_key="shared"
+        )
+        task = celery_app(settings).tasks[DELIVER_CALLBACK]
+        body = {"status": "succeeded", "result": "x", "worker": "w@h"}
+        task.apply(args=(f"{server.url}/job_callback/j1?attempt=1", body))
+        sent = [r.body for r in server.received]
+        assert [b["status"] for b in sent] == ["succeeded", "failed"]
+        assert "refused this job's report (succeeded): HTTP 400" in sent[1]["error"]
+        assert sent[1]["worker"] == "w@h"
+    finally:
+        server.close()

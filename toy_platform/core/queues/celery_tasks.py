@@ -6,7 +6,8 @@ the worker's memory: retried with exponential back-off (Celery's autoretry) for 
 it takes, by whichever worker is alive, so it survives the worker that ran the job. The job
 is acknowledged only after its report was taken or handed to the broker. A report the
 middleware refuses for good (a 4xx other than 401/408/429: it would never be taken) is
-dropped with the reason logged; one for a job it no longer knows (404/409/410: a reset) too.
+dropped with the reason logged, and a 'failed' report with that reason goes in its place;
+one for a job the middleware no longer knows (404/409/410: a reset) is dropped.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def register(app: Any, settings: Settings) -> None:
 
     @app.task(  # type: ignore[untyped-decorator]
         name=DELIVER_CALLBACK,
+        shared=False,  # this app's own: another app in the process has its own settings
         bind=True,
         ignore_result=True,
         autoretry_for=(CallbackNotDelivered,),
@@ -157,6 +159,11 @@ def register(app: Any, settings: Settings) -> None:
             )
         else:
             _log_settled(payload, outcome, attempt)
+        if outcome.startswith("refused") and not str(payload.get("error") or "").startswith(
+            REFUSED
+        ):
+            # The owner is told, rather than left with a job that seems to run for ever.
+            return try_once(url, _refusal_report(payload, outcome), request_id, 1)
         return outcome
 
     def report(url: str, payload: dict[str, Any], request_id: str | None) -> None:
@@ -184,7 +191,9 @@ def register(app: Any, settings: Settings) -> None:
             )
             raise Reject(str(exc), requeue=True) from exc
 
-    @app.task(name=RUN_JOB, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    @app.task(  # type: ignore[untyped-decorator]
+        name=RUN_JOB, bind=True, ignore_result=True, shared=False
+    )
     def run_job(task: Any, job_id: str, data: str, callback_url: str) -> str:
         request_id = request_id_of(task)
         callback_url = rebased(callback_url, settings.callback_url)
@@ -232,6 +241,20 @@ def _outcome(failure_rate: float, data: str, started_at: str, worker: str) -> di
             payload.update(status="failed", error=f"processing failed: {type(exc).__name__}")
     payload["completed_at"] = utc_now()
     return payload
+
+
+REFUSED = "the middleware refused this job's report"
+
+
+def _refusal_report(payload: dict[str, Any], outcome: str) -> dict[str, Any]:
+    """A 'failed' report in place of one the middleware refused for good."""
+    return {
+        "status": "failed",
+        "error": f"{REFUSED} ({payload.get('status')}): {outcome.split(': ', 1)[-1]}",
+        "started_at": payload.get("started_at"),
+        "completed_at": payload.get("completed_at") or utc_now(),
+        "worker": payload.get("worker"),
+    }
 
 
 def _redelivered(task: Any) -> bool:
