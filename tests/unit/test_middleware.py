@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from toy_platform.config import Settings
-from toy_platform.jobs import utc_now
+from toy_platform.middleware.stores import utc_now
 
 
 def submit(
@@ -304,7 +304,7 @@ def test_reset_forgets_every_job_and_late_callbacks_do_not_bring_them_back(
     assert response.get_json()["jobs_removed"] == 1
     assert callback(mw, settings, job_id, {"status": "succeeded"}).status_code == 404
     listing = mw.get("/list_jobs?scope=all", headers=bearer(tokens["root"])).get_json()
-    assert listing == {"jobs": [], "total": 0, "limit": 100, "offset": 0}
+    assert listing == {"jobs": [], "total": 0, "limit": 100, "offset": 0, "next_before": None}
 
 
 def test_cors_allows_exactly_the_front_end_origins(mw: FlaskClient, settings: Settings) -> None:

@@ -17,13 +17,20 @@ from toy_platform import __version__
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.health import add_supervisor_facts, describe_error, probe_all
-from toy_platform.jobs import STATUSES, CallbackOutcome, IdempotencyKeyReused, JobStore
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import (
     TokenVerifier,
     admin_required,
     current_identity,
     login_required,
+)
+from toy_platform.middleware.stores import (
+    STATUSES,
+    CallbackOutcome,
+    IdempotencyKeyReused,
+    JobStore,
+    StoreUnavailable,
+    open_store,
 )
 from toy_platform.security import service_session
 from toy_platform.service import create_service_app, require_service_signature, state
@@ -75,14 +82,15 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     app = create_service_app(settings, "middleware", cors=True)
     svc = app.extensions["toy_platform"]
     registry: CollectorRegistry = svc.registry
-    store = JobStore(settings.data_dir / "middleware.sqlite3")
+    store = open_store(settings)
+    logger.info("job store: %s", store.name, extra={"event": "store_opened", "store": store.name})
     core = service_session(svc.service_key)
     parts = MiddlewareParts(
         settings=settings,
         store=store,
         verifier=TokenVerifier(f"{settings.auth_url}/.well-known/jwks.json"),
         forwarder=Forwarder(
-            store, settings.core_url, settings.middleware_url, svc.service_key, registry
+            store, settings.core_url, settings.callback_url, svc.service_key, registry
         ),
         core=core,
         submitted=Counter(
@@ -97,12 +105,24 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     )
     registry.register(JobsCollector(store))
     app.extensions["middleware"] = parts
+    app.register_error_handler(StoreUnavailable, _store_unavailable)
+    svc.readiness.append(("job store", store.unavailable))
     svc.readiness.append(("auth", parts.verifier.reachable))
     svc.readiness.append(("core", lambda: _core_unreachable(parts)))
     if start_forwarder:
         parts.forwarder.start()
     app.register_blueprint(bp)
     return app
+
+
+def _store_unavailable(exc: StoreUnavailable) -> tuple[Response, int, dict[str, str]]:
+    """The job store cannot be reached: 503 naming it (its password masked), never a 500.
+    Nothing was acknowledged, so the caller may send the same request again."""
+    logger.warning(
+        "job store unavailable: %s", exc, extra={"event": "store_unavailable", "reason": str(exc)}
+    )
+    body = {"error": f"the job store is unavailable: {exc}", "code": "store_unavailable"}
+    return jsonify(body), 503, {"Retry-After": "2"}
 
 
 def _parts() -> MiddlewareParts:
@@ -195,6 +215,7 @@ def list_jobs() -> Response:
         raise bad_field("status", f"'status' must be one of {', '.join(STATUSES)}")
     limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)
+    before = _int_arg("before", 0, 1, 2**62) or None
     scope = args.get("scope", "mine")
     if scope not in ("mine", "all"):
         raise bad_field("scope", "'scope' must be 'mine' or 'all'")
@@ -202,8 +223,14 @@ def list_jobs() -> Response:
     if scope == "all" and not identity.is_admin:
         raise ApiError(403, "Only an admin may list everyone's jobs", "forbidden", field="scope")
     owner = None if scope == "all" else identity.username
-    jobs, total = _parts().store.page(owner, status, limit, offset)
-    return jsonify(jobs=jobs, total=total, limit=limit, offset=offset)
+    page = _parts().store.page(owner, status, limit, offset, before)
+    return jsonify(
+        jobs=page.jobs,
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        next_before=page.next_before,
+    )
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.core.worker import Signal
 from toy_platform.health import describe_error
-from toy_platform.jobs import JobStore, utc_now
+from toy_platform.middleware.stores import JobStore, StoreUnavailable, utc_now
 from toy_platform.security import service_session
 from toy_platform.tracing import outgoing_headers
 
@@ -76,7 +76,12 @@ class Forwarder:
     def _run(self) -> None:
         seen = self.wakeup.version
         while not self.stopping.is_set():
-            batch = self._take_batch()
+            try:
+                batch = self._take_batch()
+            except StoreUnavailable as exc:  # the store is down: try again in a moment
+                logger.warning("cannot read jobs to forward: %s", exc)
+                self.stopping.wait(1.0)
+                continue
             for start in range(0, len(batch), FORWARD_BATCH):
                 self._pool.submit(self._forward, batch[start : start + FORWARD_BATCH])
             if self._failures:  # core is not taking jobs: back off, whatever arrives
@@ -94,7 +99,7 @@ class Forwarder:
             room = MAX_IN_FLIGHT - len(self._inflight)
             if room <= 0:
                 return []
-            batch = self.store.unforwarded(room, set(self._inflight))
+            batch = self.store.claim_unforwarded(room)
             self._inflight.update(job["job_id"] for job in batch)
         return batch
 
@@ -106,6 +111,8 @@ class Forwarder:
                 for job, answer in zip(jobs, accepted, strict=True):
                     answer.update(attempt=job["attempt"], sent_at=sent_at)
                 self.store.mark_forwarded(accepted)
+            else:  # claimable again at once (by this middleware or another)
+                self.store.release(job["job_id"] for job in jobs)
         finally:
             with self._lock:
                 self._inflight.difference_update(job["job_id"] for job in jobs)
