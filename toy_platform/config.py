@@ -60,7 +60,7 @@ class Settings:
     # middlewares over one store). callback_url: where core and workers report back
     # (default: middleware_url; a load balancer in front of several middlewares).
     queue_url: str = "sqlite"
-    store_url: str = "sqlite"
+    store_url: str = field(default="sqlite", repr=False)  # may hold a password
     callback_url: str = ""
     # Given by `toy-platform serve` to each child (TOY_PLATFORM_INSTANCE_ID and
     # TOY_PLATFORM_SUPERVISOR_PID): the child shows the first in /healthz, so serve knows

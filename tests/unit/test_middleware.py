@@ -403,3 +403,18 @@ def test_a_bad_batch_of_callbacks_changes_nothing(
     response = callbacks(mw, settings, items)
     assert response.status_code == 400
     assert response.get_json()["field"] == field
+
+
+def test_keyset_paging_through_the_api(mw: FlaskClient, tokens: dict[str, str]) -> None:
+    made = [submit(mw, tokens["alice"]).get_json()["job_id"] for _ in range(5)]
+    seen, url = [], "/list_jobs?limit=2"
+    while True:
+        page = mw.get(url, headers=bearer(tokens["alice"])).get_json()
+        assert page["total"] == 5
+        seen += [job["job_id"] for job in page["jobs"]]
+        if page["next_before"] is None:
+            break
+        url = f"/list_jobs?limit=2&before={page['next_before']}"
+    assert seen == made[::-1]
+    bad = mw.get("/list_jobs?before=abc", headers=bearer(tokens["alice"]))
+    assert bad.status_code == 400 and bad.get_json()["field"] == "before"

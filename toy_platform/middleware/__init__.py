@@ -61,19 +61,31 @@ class JobsCollector(Collector):
         self.store = store
 
     def collect(self) -> Any:
+        try:
+            by_status = self.store.counts_by_status()
+            oldest = self.store.oldest_queued_age_s()
+            waiting = self.store.waiting_for_core()
+        except StoreUnavailable:  # /metrics still answers: the store is down, and says so
+            yield GaugeMetricFamily(
+                "toy_platform_job_store_up", "1 if the job store answers, else 0.", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "toy_platform_job_store_up", "1 if the job store answers, else 0.", value=1
+        )
         jobs = GaugeMetricFamily("toy_platform_jobs", "Jobs by status.", labels=["status"])
-        for status, count in self.store.counts_by_status().items():
+        for status, count in by_status.items():
             jobs.add_metric([status], count)
         yield jobs
         yield GaugeMetricFamily(
             "toy_platform_jobs_oldest_queued_age_seconds",
             "How long the oldest queued job has waited.",
-            value=self.store.oldest_queued_age_s() or 0.0,
+            value=oldest or 0.0,
         )
         yield GaugeMetricFamily(
             "toy_platform_jobs_waiting_for_core",
             "Jobs stored but not yet accepted by the core.",
-            value=self.store.waiting_for_core(),
+            value=waiting,
         )
 
 
