@@ -46,18 +46,42 @@ def bad_field(field: str, message: str, status: int = 400) -> ApiError:
 
 def json_body(*required: str) -> dict[str, Any]:
     """The request's JSON object, or a 400 naming what is wrong with it."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        data = None
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object", "invalid_json")
     for name in required:
         if name not in data:
             raise bad_field(name, f"'{name}' is required")
-    for name, value in data.items():
-        if isinstance(value, str) and not _encodable(value):
-            raise bad_field(
-                name, f"'{name}' holds text that is not valid Unicode (a lone surrogate)"
-            )
+    where = _unencodable_text(data)
+    if where is not None:
+        raise bad_field(where, f"'{where}' holds text that is not valid Unicode (a lone surrogate)")
     return data
+
+
+def _unencodable_text(data: dict[str, Any]) -> str | None:
+    """Where in DATA a string (or key) holds a lone surrogate, e.g. 'jobs[2].data'; None if nowhere.
+
+    Such text parses as JSON but cannot be stored or sent on. Walked without recursion, so any
+    depth the parser took is fine.
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if not _encodable(value):
+                return where
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                if not _encodable(key):
+                    return where or "(body)"
+                stack.append((path, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{n}]", item) for n, item in enumerate(value))
+    return None
 
 
 def _encodable(text: str) -> bool:

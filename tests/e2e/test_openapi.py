@@ -752,3 +752,210 @@ def test_method_not_allowed_says_what_is(check: Checker, service: str) -> None:
 def test_metrics_content_type(check: Checker, service: str) -> None:
     response = requests.get(check.url(service, "/metrics"), timeout=10)
     assert response.headers["Content-Type"].count("charset") == 1, response.headers
+
+
+# -- fields checked as the documents say (each found by tests/e2e/test_fuzz.py) ----------
+
+
+def core_job(live: Platform, job_id: str, **fields: Any) -> dict[str, Any]:
+    url = f"{live.middleware_url}/job_callback/{job_id}?attempt=1"
+    return {"job_id": job_id, "data": "hello", "callback_url": url, **fields}
+
+
+def test_core_request_id_follows_the_request_id_rule(
+    check: Checker, live: Platform, signed: requests.Session
+) -> None:
+    url = check.url("core", "/job_submit")
+    for bad in ({}, 5, ["x"]):
+        body = check(
+            "core",
+            signed.post(url, json=core_job(live, "openapi-rid-bad", request_id=bad), timeout=10),
+            400,
+            "invalid_field",
+            request_valid=False,
+        )
+        assert body["field"] == "request_id"
+    # A string that breaks the rule is replaced, as an unsafe X-Request-ID header is.
+    for job_id, rid in (("openapi-rid-1", "é€"), ("openapi-rid-2", "x\n"), ("openapi-rid-3", None)):
+        response = signed.post(url, json=core_job(live, job_id, request_id=rid), timeout=10)
+        check("core", response, 202)
+    batch = {"jobs": [core_job(live, "openapi-rid-4", request_id={"a": 1})]}
+    body = check(
+        "core",
+        signed.post(check.url("core", "/job_submit/batch"), json=batch, timeout=10),
+        400,
+        "invalid_field",
+        request_valid=False,
+    )
+    assert body["field"] == "jobs[0].request_id"
+
+
+def test_core_job_id_and_callback_url_are_checked(
+    check: Checker, live: Platform, signed: requests.Session
+) -> None:
+    url = check.url("core", "/job_submit")
+    for field, value in (
+        ("job_id", "with space"),
+        ("job_id", "x" * 65),
+        ("job_id", "é"),
+        ("callback_url", "https://\x0f\xa9h/"),
+        ("callback_url", "http://"),
+        ("callback_url", "http://host/a b"),
+        ("callback_url", "http://[zz]/"),
+    ):
+        job = {**core_job(live, "openapi-checked"), field: value}
+        body = check(
+            "core",
+            signed.post(url, json=job, timeout=10),
+            400,
+            "invalid_field",
+            request_valid=False,
+        )
+        assert body["field"] == field, (field, value)
+
+
+def test_nested_text_that_is_not_unicode_is_a_400(
+    check: Checker, live: Platform, signed: requests.Session
+) -> None:
+    job = json.dumps(core_job(live, "openapi-surrogate")).replace('"hello"', '"\\ud800"')
+    response = signed.post(
+        check.url("core", "/job_submit/batch"),
+        data=f'{{"jobs": [{job}]}}',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    body = check("core", response, 400, "invalid_field", request_valid=None)
+    assert body["field"] == "jobs[0].data"
+
+
+DEEP_JSON = "[" * 20000 + "]" * 20000
+
+
+def test_json_nested_too_deep_is_a_400(
+    check: Checker, signed: requests.Session, admin_token: str
+) -> None:
+    """Deeper than the JSON parser goes: the body is not a JSON object (was a 500)."""
+    json_type = {"Content-Type": "application/json"}
+    for service, session, path, headers in (
+        ("auth", requests, "/login", json_type),
+        ("core", signed, "/job_submit", json_type),
+        ("middleware", requests, "/job_submit", {**json_type, **bearer(admin_token)}),
+    ):
+        response = session.post(
+            check.url(service, path), data=DEEP_JSON, headers=headers, timeout=10
+        )
+        # Not checked against the document: its validator cannot parse such JSON either.
+        check(service, response, 400, "invalid_json", request_valid=None)
+
+
+def test_callback_whole_numbers_and_timestamps(
+    check: Checker, admin_token: str, signed: requests.Session
+) -> None:
+    job_id = submit(check, admin_token).json()["job_id"]
+    wait_for_status(check, admin_token, job_id, "succeeded")
+    url = check.url("middleware", f"/job_callback/{job_id}?attempt=1")
+    running = {"status": "running", "started_at": "2026-01-01T00:00:00.000+00:00"}
+    # JSON Schema calls 2.0 an integer: accepted wherever the document says integer.
+    check(
+        "middleware", signed.post(url, json={**running, "delivery_attempt": 2.0}, timeout=10), 200
+    )
+    for field, value in (
+        ("delivery_attempt", 0),
+        ("delivery_attempt", True),
+        ("delivery_attempt", 1.5),
+        ("delivery_attempt", None),
+        ("started_at", ""),
+        ("started_at", "2026-02-30T00:00:00Z"),
+        ("started_at", "yesterday"),
+        ("completed_at", "2026-01-01 00:00:00"),
+        ("request_id", {}),
+    ):
+        body = check(
+            "middleware",
+            signed.post(url, json={**running, field: value}, timeout=10),
+            400,
+            "invalid_field",
+            request_valid=False,
+        )
+        assert body["field"] == field, (field, value)
+    batch_url = check.url("middleware", "/job_callbacks")
+    item = {**running, "job_id": job_id, "attempt": 1.0, "delivery_attempt": 3.0}
+    body = check("middleware", signed.post(batch_url, json={"callbacks": [item]}, timeout=10), 200)
+    assert body["results"] == [{"job_id": job_id, "outcome": "unchanged"}]
+    for field, value in (("attempt", True), ("attempt", 0), ("attempt", 10**7), ("request_id", [])):
+        body = check(
+            "middleware",
+            signed.post(batch_url, json={"callbacks": [{**item, field: value}]}, timeout=10),
+            400,
+            "invalid_field",
+            request_valid=False,
+        )
+        assert body["field"] == f"callbacks[0].{field}", (field, value)
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("offset=&offset=5", "offset"),
+        ("offset=", "offset"),
+        ("offset=1&offset=2", "offset"),
+        ("limit=", "limit"),
+        ("limit=5&limit=5", "limit"),
+        ("status=", "status"),
+        ("status=queued&status=failed", "status"),
+        ("scope=", "scope"),
+        ("scope=mine&scope=all", "scope"),
+        ("limit=%EF%BC%95", "limit"),
+        ("offset=+5", "offset"),
+    ],
+)
+def test_list_jobs_refuses_empty_and_repeated_parameters(
+    check: Checker, admin_token: str, query: str, field: str
+) -> None:
+    url = check.url("middleware", f"/list_jobs?{query}")
+    response = requests.get(url, headers=bearer(admin_token), timeout=10)
+    body = check("middleware", response, 400, "invalid_field", request_valid=None)
+    assert body["field"] == field
+
+
+def test_callback_attempt_parameter_refuses_empty_and_repeated(
+    check: Checker, signed: requests.Session
+) -> None:
+    running = {"status": "running"}
+    for query in ("attempt=", "attempt=1&attempt=2"):
+        url = check.url("middleware", f"/job_callback/nope?{query}")
+        body = check(
+            "middleware",
+            signed.post(url, json=running, timeout=10),
+            400,
+            "invalid_field",
+            request_valid=None,
+        )
+        assert body["field"] == "attempt"
+
+
+@pytest.mark.parametrize(
+    "service, path",
+    [
+        ("auth", "/login"),
+        ("auth", "/_chaos/pause"),
+        ("core", "/job_submit"),
+        ("core", "/job_submit/batch"),
+        ("core", "/purge"),
+        ("core", "/_chaos/pause"),
+        ("middleware", "/job_callback/nope"),
+        ("middleware", "/job_callbacks"),
+        ("middleware", "/_chaos/pause"),
+    ],
+)
+def test_a_body_over_the_limit_is_a_documented_413(
+    check: Checker, signed: requests.Session, service: str, path: str
+) -> None:
+    huge = b'"' + b"x" * (MAX_DATA_BYTES * 6 + 64 * 1024) + b'"'
+    response = signed.post(
+        check.url(service, path),
+        data=huge,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    check(service, response, 413, "too_large", request_valid=None)

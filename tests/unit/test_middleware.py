@@ -247,7 +247,8 @@ def test_a_job_moves_forward_only_and_callbacks_are_idempotent(
     mw: FlaskClient, tokens: dict[str, str], settings: Settings
 ) -> None:
     job_id = submit(mw, tokens["alice"]).get_json()["job_id"]
-    running = callback(mw, settings, job_id, {"status": "running", "started_at": "t1"})
+    t1 = "2026-01-01T00:00:00.000+00:00"
+    running = callback(mw, settings, job_id, {"status": "running", "started_at": t1})
     assert running.get_json()["changed"] is True
     done = callback(mw, settings, job_id, {"status": "succeeded", "result": "olleh"})
     assert done.get_json() == {"job_id": job_id, "status": "succeeded", "changed": True}
@@ -257,7 +258,7 @@ def test_a_job_moves_forward_only_and_callbacks_are_idempotent(
     backwards = callback(mw, settings, job_id, {"status": "running"})
     assert backwards.get_json()["status"] == "succeeded"
     job = mw.get(f"/jobs/{job_id}", headers=bearer(tokens["alice"])).get_json()
-    assert (job["status"], job["result"], job["started_at"]) == ("succeeded", "olleh", "t1")
+    assert (job["status"], job["result"], job["started_at"]) == ("succeeded", "olleh", t1)
     assert [e["status"] for e in job["events"]] == ["submitted", "running", "succeeded"]
 
 

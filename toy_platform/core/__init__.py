@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -12,9 +11,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from toy_platform.config import Settings
 from toy_platform.core.worker import CorePool, utc_now
 from toy_platform.errors import bad_field, json_body
+from toy_platform.fields import is_http_url, request_id_field
 from toy_platform.jobqueue import CallbackOutbox, QueuedJob, SqliteJobQueue, open_core_store
 from toy_platform.service import create_service_app, require_service_signature, state
-from toy_platform.tracing import current_request_id
+from toy_platform.tracing import is_safe_request_id
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("core", __name__)
@@ -123,19 +123,25 @@ MAX_BATCH = 500
 
 
 def _queued_job(item: object, where: str = "") -> QueuedJob:
-    """A job to queue from one JSON object, or a 400 naming the bad field."""
+    """A job to queue from one JSON object, or a 400 naming the bad field.
+
+    The rules are those of CoreJobSubmit in core's OpenAPI document.
+    """
     if not isinstance(item, dict):
-        raise bad_field(where or "jobs", "each job must be a JSON object")
+        raise bad_field(where.rstrip(".") or "jobs", "each job must be a JSON object")
     for name in ("job_id", "data", "callback_url"):
         if not isinstance(item.get(name), str):
             raise bad_field(where + name, f"'{name}' is required and must be a string")
-    if not item["job_id"] or len(item["job_id"]) > 64:
-        raise bad_field(where + "job_id", "'job_id' must be 1-64 characters")
-    if urlsplit(item["callback_url"]).scheme not in ("http", "https"):
-        raise bad_field(where + "callback_url", "'callback_url' must be an http(s) URL")
-    request_id = item.get("request_id")
-    if not isinstance(request_id, str) or not request_id:
-        request_id = current_request_id.get()
+    if not is_safe_request_id(item["job_id"]):
+        raise bad_field(
+            where + "job_id",
+            "'job_id' must be 1-64 characters: letters, digits and . _ : - (as a request ID)",
+        )
+    if not is_http_url(item["callback_url"]):
+        raise bad_field(
+            where + "callback_url", "'callback_url' must be an absolute http(s) URL with a host"
+        )
+    request_id = request_id_field(item, where)
     return QueuedJob(item["job_id"], item["data"], item["callback_url"], request_id)
 
 

@@ -16,6 +16,15 @@ from prometheus_client.registry import Collector
 from toy_platform import __version__
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, bad_field, json_body
+from toy_platform.fields import (
+    has_visible_text,
+    int_arg,
+    int_field,
+    optional_text,
+    optional_timestamp,
+    query_arg,
+    request_id_field,
+)
 from toy_platform.health import add_supervisor_facts, describe_error, probe_all
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import (
@@ -40,7 +49,9 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("middleware", __name__)
 MAX_JOB_NAME = 200
 MAX_IDEMPOTENCY_KEY = 200
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 10**9
+MAX_CURSOR = 2**62
+MAX_ATTEMPT = 10**6
 
 
 @dataclass
@@ -165,7 +176,7 @@ def _visible_job(job_id: str, with_events: bool = False) -> dict[str, Any]:
 def job_submit() -> tuple[Response, int]:
     body = json_body("job_name", "data")
     name, data = body["job_name"], body["data"]
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_JOB_NAME:
+    if not isinstance(name, str) or not has_visible_text(name) or len(name) > MAX_JOB_NAME:
         raise bad_field(
             "job_name", f"'job_name' must be a string of 1 to {MAX_JOB_NAME} characters"
         )
@@ -221,14 +232,13 @@ def job_submit() -> tuple[Response, int]:
 @bp.get("/list_jobs")
 @login_required
 def list_jobs() -> Response:
-    args = request.args
-    status = args.get("status") or None
+    status = query_arg("status")
     if status is not None and status not in STATUSES:
         raise bad_field("status", f"'status' must be one of {', '.join(STATUSES)}")
-    limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _int_arg("offset", 0, 0, 10**9)
-    before = _int_arg("before", 0, 1, 2**62) or None
-    scope = args.get("scope", "mine")
+    limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = int_arg("offset", 0, 0, MAX_OFFSET)
+    before = int_arg("before", 0, 1, MAX_CURSOR) or None
+    scope = query_arg("scope") or "mine"
     if scope not in ("mine", "all"):
         raise bad_field("scope", "'scope' must be 'mine' or 'all'")
     identity = current_identity()
@@ -243,19 +253,6 @@ def list_jobs() -> Response:
         offset=offset,
         next_before=page.next_before,
     )
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise bad_field(name, f"'{name}' must be a whole number from {low} to {high}")
-    return value
 
 
 @bp.get("/jobs/<job_id>")
@@ -283,27 +280,37 @@ MAX_CALLBACK_BATCH = 500
 
 
 def _callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str | None]:
-    """The checked update of one callback and its history note, or a 400 naming the field."""
-    if not isinstance(body, dict) or body.get("status") not in CALLBACK_STATUSES:
+    """The checked update of one callback and its history note, or a 400 naming the field.
+
+    The rules are those of JobCallback in the middleware's OpenAPI document.
+    """
+    if not isinstance(body, dict):
+        raise bad_field(where.rstrip(".") or "callbacks", "each callback must be a JSON object")
+    if body.get("status") not in CALLBACK_STATUSES:
         raise bad_field(where + "status", "'status' must be running, succeeded or failed")
-    for name in ("result", "error", "started_at", "completed_at"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise bad_field(where + name, f"'{name}' must be a string or null")
-    delivery = body.get("delivery_attempt")
+    update: dict[str, Any] = {"status": body["status"]}
+    for name in ("result", "error"):
+        update[name] = optional_text(body, name, where)
+    for name in ("started_at", "completed_at"):
+        update[name] = optional_timestamp(body, name, where)
+    delivery = None
+    if "delivery_attempt" in body:
+        delivery = int_field(body["delivery_attempt"], where + "delivery_attempt", 1)
+    update["delivery_attempt"] = delivery
+    update["request_id"] = request_id_field(body, where)
     detail = None
-    if isinstance(delivery, int) and not isinstance(delivery, bool) and delivery > 1:
+    if delivery is not None and delivery > 1:
         detail = f"callback delivered after {delivery} attempts"
-    return body, detail
+    return update, detail
 
 
 def _record_callback(job_id: str, update: dict[str, Any], outcome: CallbackOutcome) -> None:
     extra = {
         "job_id": job_id,
         "status": update["status"],
-        "delivery_attempt": update.get("delivery_attempt"),
+        "delivery_attempt": update["delivery_attempt"],
+        "request_id": update["request_id"],
     }
-    if isinstance(update.get("request_id"), str):
-        extra["request_id"] = update["request_id"]
     if outcome.status is None:
         logger.warning("callback for unknown job", extra={"event": "callback_unknown_job", **extra})
         return
@@ -321,7 +328,7 @@ def _record_callback(job_id: str, update: dict[str, Any], outcome: CallbackOutco
 def job_callback(job_id: str) -> Response:
     """The core reports one job's progress."""
     update, detail = _callback_update(json_body("status"))
-    attempt = _int_arg("attempt", 1, 1, 10**6)
+    attempt = int_arg("attempt", 1, 1, MAX_ATTEMPT)
     outcome = _parts().store.apply_callback(job_id, attempt, update, detail)
     _record_callback(job_id, update, outcome)
     if outcome.status is None:
@@ -341,12 +348,12 @@ def job_callbacks() -> Response:
         raise bad_field("callbacks", f"'callbacks' must be a list of 1 to {MAX_CALLBACK_BATCH}")
     batch = []
     for n, item in enumerate(items):
-        update, detail = _callback_update(item, f"callbacks[{n}].")
-        job_id, attempt = update.get("job_id"), update.get("attempt", 1)
+        where = f"callbacks[{n}]."
+        update, detail = _callback_update(item, where)
+        job_id = item.get("job_id")
         if not isinstance(job_id, str) or not job_id:
-            raise bad_field(f"callbacks[{n}].job_id", "'job_id' must be a non-empty string")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-            raise bad_field(f"callbacks[{n}].attempt", "'attempt' must be a whole number >= 1")
+            raise bad_field(where + "job_id", "'job_id' must be a non-empty string")
+        attempt = int_field(item.get("attempt", 1), where + "attempt", 1, MAX_ATTEMPT)
         batch.append((job_id, attempt, update, detail))
     outcomes = _parts().store.apply_callbacks(batch)
     results = []
