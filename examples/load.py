@@ -4,11 +4,16 @@
 
 Start the platform with a 0 s delay to measure the platform itself:
     toy-platform serve --job-delay 0 --no-web --no-dashboard
+
+Several middlewares over one store (--store-url postgresql://...): give each with
+--middleware-url; the clients take them in turn. --cpu-pid PID (repeatable) reports the CPU
+those processes (say, the middlewares) spent per completed job.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import threading
 import time
@@ -16,6 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import psutil
 from tqdm import tqdm
 
 from toy_platform.client import PlatformClient
@@ -26,11 +32,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--auth-url", default="http://127.0.0.1:6300")
-    parser.add_argument("--middleware-url", default="http://127.0.0.1:6302")
+    parser.add_argument(
+        "--middleware-url",
+        action="append",
+        help="a middleware's URL; repeat it for several (default http://127.0.0.1:6302)",
+    )
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", required=True)
     parser.add_argument("--timeout", type=float, default=600, help="give up after this long")
-    return parser.parse_args()
+    parser.add_argument(
+        "--cpu-pid", type=int, action="append", default=[], help="report this process's CPU"
+    )
+    args = parser.parse_args()
+    args.middleware_url = args.middleware_url or ["http://127.0.0.1:6302"]
+    return args
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (their threads included)."""
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def succeeded_count(client: PlatformClient) -> int:
@@ -60,16 +84,21 @@ def ms(values: list[float], percent: int) -> str:
 
 def main() -> None:
     args = parse_args()
-    login = PlatformClient(args.auth_url, args.middleware_url)
+    login = PlatformClient(args.auth_url, args.middleware_url[0])
     token = login.login(args.username, args.password)["token"]
     baseline = succeeded_count(login)
+    cpu_before = cpu_seconds(args.cpu_pid)
     local = threading.local()
+    urls = itertools.cycle(args.middleware_url)
+    urls_lock = threading.Lock()
     prefix = f"load-{uuid.uuid4().hex[:6]}-"
     latencies: list[float] = []
 
     def submit(n: int) -> None:
         if not hasattr(local, "client"):  # one HTTP session per client thread
-            local.client = PlatformClient(args.auth_url, args.middleware_url, token=token)
+            with urls_lock:
+                url = next(urls)
+            local.client = PlatformClient(args.auth_url, url, token=token)
         started = time.perf_counter()
         local.client.submit_job(f"{prefix}{n}", f"payload number {n}")
         latencies.append(time.perf_counter() - started)
@@ -92,11 +121,14 @@ def main() -> None:
             done = now_done
             time.sleep(0.1)
     total_s = time.perf_counter() - started
+    cpu_used = cpu_seconds(args.cpu_pid) - cpu_before
 
     print(f"jobs: {args.jobs}, clients: {args.clients}")
     print(f"submits/s:        {args.jobs / submit_s:8.1f}")
     print(f"completed jobs/s: {done / total_s:8.1f}  ({done} of {args.jobs} in {total_s:.1f} s)")
     print(f"submit latency:   p50 {ms(latencies, 50)}, p99 {ms(latencies, 99)}")
+    if args.cpu_pid and done:
+        print(f"CPU per job:      {cpu_used / done * 1000:8.2f} ms (pids {args.cpu_pid})")
     finished = completion_latencies(login, prefix, args.jobs)
     if len(finished) >= 2:
         print(f"submit to result: p50 {ms(finished, 50)}, p99 {ms(finished, 99)}")

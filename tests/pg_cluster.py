@@ -63,6 +63,7 @@ class Cluster:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="toy-pg-")))
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     port: int = field(default_factory=lambda: free_ports(1)[0])
+    durable: bool = False  # True: PostgreSQL's own defaults (fsync, synchronous commits)
 
     @property
     def data_dir(self) -> Path:
@@ -103,9 +104,10 @@ class Cluster:
     def pg_ctl_start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            " -c max_connections=200 -c shared_buffers=64MB"
+            " -c max_connections=200"
         )
+        if not self.durable:  # the tests need no durability across a power cut, only speed
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             "pg_ctl",
             "-D",

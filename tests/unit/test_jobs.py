@@ -361,3 +361,31 @@ def test_a_wrong_password_stops_the_start_with_the_password_masked(
         PostgresJobStore(wrong)
     assert "not-the-password" not in str(caught.value)
     assert "password authentication failed" in str(caught.value)
+
+
+def test_a_sqlite_file_serves_one_middleware_at_a_time(tmp_path: Path) -> None:
+    """Its claims are held in memory: a second middleware on it would forward jobs twice."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    path = tmp_path / "middleware.sqlite3"
+    SqliteJobStore(path).close()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE store_holder SET pid = ?, create_time = ?",
+                (other.pid, psutil.Process(other.pid).create_time()),
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO store_holder VALUES (1, ?, ?)",
+                (other.pid, psutil.Process(other.pid).create_time()),
+            )
+        with pytest.raises(StoreSetupError, match=f"in use by another middleware .PID {other.pid}"):
+            SqliteJobStore(path)
+    finally:
+        other.kill()
+        other.wait()
+    SqliteJobStore(path).close()  # its holder is gone: the file is free again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 import time
@@ -10,6 +11,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar, cast
+
+import psutil
 
 from toy_platform.db import Database, GroupCommit
 from toy_platform.middleware.stores.base import (
@@ -92,6 +95,11 @@ CREATE TRIGGER job_counts_update AFTER UPDATE OF status ON jobs
 END;
 CREATE INDEX jobs_waiting ON jobs (seq) WHERE forwarded = 0 AND status = 'queued';
 DROP INDEX jobs_unforwarded;
+CREATE TABLE store_holder (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    create_time REAL NOT NULL
+);
 """,
 )
 INSERT_EVENT = "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)"
@@ -145,9 +153,28 @@ class SqliteJobStore:
         self.name = f"SQLite at {path}"
         self.db = Database(path, "")
         migrate(self.db, self.name)
+        self._hold()
         self._insert = GroupCommit(self.db, self._insert_one)
         self._leases: dict[str, float] = {}
         self._lease_lock = threading.Lock()
+
+    def _hold(self) -> None:
+        """Note this process as the file's one middleware; refuse if another live one is.
+        Only this process forwards its jobs (its claims are in memory), so two middlewares
+        on one file would hand jobs to core twice."""
+        me = psutil.Process()
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT pid, create_time FROM store_holder").fetchone()
+            if row is not None and row["pid"] != me.pid and _alive(row["pid"], row["create_time"]):
+                raise StoreSetupError(
+                    f"{self.name} is in use by another middleware (PID {row['pid']}): a SQLite"
+                    " job store serves one middleware. Give each middleware its own --data-dir,"
+                    " or run several on one PostgreSQL store (--store-url postgresql://...)"
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO store_holder (id, pid, create_time) VALUES (1, ?, ?)",
+                (me.pid, me.create_time()),
+            )
 
     @_available
     def create(
@@ -369,7 +396,17 @@ class SqliteJobStore:
         return None if reason is None else f"{self.name}: {reason}"
 
     def close(self) -> None:
-        """Nothing to close: each thread's connection closes with it."""
+        """Let another middleware have the file (each thread's connection closes with it)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM store_holder WHERE pid = ?", (os.getpid(),))
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    """Whether process PID still runs, and is the one that started at CREATE_TIME."""
+    try:
+        return abs(psutil.Process(pid).create_time() - create_time) < 1.0
+    except psutil.Error:
+        return False
 
 
 def _apply(
