@@ -43,6 +43,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--cpu-pid", type=int, action="append", default=[], help="report this process's CPU"
     )
+    parser.add_argument(
+        "--separate-stores",
+        action="store_true",
+        help="each middleware has its own store (SQLite): count jobs on each",
+    )
     args = parser.parse_args()
     args.middleware_url = args.middleware_url or ["http://127.0.0.1:6302"]
     return args
@@ -57,24 +62,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def succeeded_count(client: PlatformClient) -> int:
-    return client.list_jobs(status="succeeded", limit=1)["total"]
+def succeeded_count(clients: list[PlatformClient]) -> int:
+    return sum(client.list_jobs(status="succeeded", limit=1)["total"] for client in clients)
 
 
-def completion_latencies(client: PlatformClient, prefix: str, expected: int) -> list[float]:
-    """Seconds from submit to result of this run's jobs, as the middleware recorded them."""
+def completion_latencies(clients: list[PlatformClient], prefix: str, expected: int) -> list[float]:
+    """Seconds from submit to result of this run's jobs, as the middlewares recorded them."""
     latencies: list[float] = []
-    offset = 0
-    while len(latencies) < expected:
-        page = client.list_jobs(status="succeeded", limit=1000, offset=offset)
-        if not page["jobs"]:
-            break
-        for job in page["jobs"]:
-            if job["job_name"].startswith(prefix) and job.get("completed_at"):
-                created = datetime.fromisoformat(job["created_at"])
-                completed = datetime.fromisoformat(str(job["completed_at"]))
-                latencies.append((completed - created).total_seconds())
-        offset += len(page["jobs"])
+    for client in clients:
+        before = None
+        while len(latencies) < expected:
+            page = client.list_jobs(status="succeeded", limit=1000, before=before)
+            for job in page["jobs"]:
+                if job["job_name"].startswith(prefix) and job.get("completed_at"):
+                    created = datetime.fromisoformat(job["created_at"])
+                    completed = datetime.fromisoformat(str(job["completed_at"]))
+                    latencies.append((completed - created).total_seconds())
+            before = page["next_before"]
+            if before is None:
+                break
     return latencies
 
 
@@ -86,7 +92,10 @@ def main() -> None:
     args = parse_args()
     login = PlatformClient(args.auth_url, args.middleware_url[0])
     token = login.login(args.username, args.password)["token"]
-    baseline = succeeded_count(login)
+    readers = [login]  # where jobs are counted: one shared store, or each middleware's own
+    if args.separate_stores:
+        readers += [PlatformClient(args.auth_url, u, token) for u in args.middleware_url[1:]]
+    baseline = succeeded_count(readers)
     cpu_before = cpu_seconds(args.cpu_pid)
     local = threading.local()
     urls = itertools.cycle(args.middleware_url)
@@ -116,7 +125,7 @@ def main() -> None:
     with tqdm(total=args.jobs, desc="completed", unit="job") as bar:
         done = 0
         while done < args.jobs and time.perf_counter() - started < args.timeout:
-            now_done = min(args.jobs, succeeded_count(login) - baseline)
+            now_done = min(args.jobs, succeeded_count(readers) - baseline)
             bar.update(now_done - done)
             done = now_done
             time.sleep(0.1)
@@ -129,7 +138,7 @@ def main() -> None:
     print(f"submit latency:   p50 {ms(latencies, 50)}, p99 {ms(latencies, 99)}")
     if args.cpu_pid and done:
         print(f"CPU per job:      {cpu_used / done * 1000:8.2f} ms (pids {args.cpu_pid})")
-    finished = completion_latencies(login, prefix, args.jobs)
+    finished = completion_latencies(readers, prefix, args.jobs)
     if len(finished) >= 2:
         print(f"submit to result: p50 {ms(finished, 50)}, p99 {ms(finished, 99)}")
 

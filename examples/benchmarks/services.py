@@ -54,12 +54,12 @@ class Services:
         self.processes.append(process)
         return process
 
-    def start_middleware(self, callback_url: str | None = None) -> str:
-        """Another middleware on a free port (the first on the platform's middleware port)."""
+    def start_middleware(self, *args: str) -> str:
+        """Another middleware on a free port (the first on the platform's middleware port);
+        its callbacks come to it (unless --callback-url is in ARGS)."""
         port = self.ports["middleware"] if not self.middleware_urls else free_port()
-        callback = ["--callback-url", callback_url] if callback_url else []
-        process = self.start("middleware", "--middleware-port", str(port), *callback)
         url = f"http://127.0.0.1:{port}"
+        process = self.start("middleware", "--middleware-port", str(port), *args)
         wait_for(f"{url}/healthz")
         self.middleware_urls.append(url)
         self.middleware_pids.append(process.pid)
