@@ -5,8 +5,9 @@
 Each run starts auth, core (--job-delay 0) and the middlewares in a new home; on PostgreSQL
 the middlewares share a new database (the user of --postgres-url must be allowed to create
 databases), on SQLite each middleware has its own file (a SQLite store serves one
-middleware). Prints each run, then the medians: completed jobs/s, submit p50/p99 and the
-middlewares' CPU per job.
+middleware). Prints each run, then the medians: completed jobs/s, submit p50/p99, the
+middlewares' CPU per job and, on PostgreSQL, the database server's (every `postgres`
+process on this machine: run it on a machine with no other PostgreSQL at work).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import psutil
 from services import Services, wait_for
 
 LOAD = Path(__file__).resolve().parents[1] / "load.py"
@@ -28,6 +30,16 @@ FIGURES = {
     "submit p99 ms": r"submit latency: +p50 \d+ ms, p99 (\d+) ms",
     "mw CPU ms/job": r"CPU per job: +([\d.]+) ms",
 }
+DONE = r"completed jobs/s: +[\d.]+ +\((\d+) of"
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL server process on this machine."""
+    used = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        if process.info["name"] == "postgres" and process.info["cpu_times"]:
+            used[process.pid] = sum(process.info["cpu_times"][:2])
+    return used
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,7 +90,9 @@ def run(store: str, middlewares: int, args: argparse.Namespace) -> dict[str, flo
             command += ["--cpu-pid", str(pid)]
         if store == "sqlite" and middlewares > 1:
             command.append("--separate-stores")
+        db_before = postgres_cpu()
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        db_after = postgres_cpu()
     finally:
         services.stop()
         if database:
@@ -87,6 +101,12 @@ def run(store: str, middlewares: int, args: argparse.Namespace) -> dict[str, flo
     for name, pattern in FIGURES.items():
         match = re.search(pattern, out)
         figures[name] = float(match.group(1)) if match else float("nan")
+    if store == "postgresql":  # what the database server spent, beside the middlewares
+        done = re.search(DONE, out)
+        spent = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
+        figures["db CPU ms/job"] = spent / int(done.group(1)) * 1000 if done else float("nan")
+    else:
+        figures["db CPU ms/job"] = 0.0
     return figures
 
 
@@ -102,9 +122,10 @@ def main() -> None:
             shown = ", ".join(f"{k} {v:g}" for k, v in figures.items())
             print(f"run {round_ + 1}: {setup[0]:10} x{setup[1]}: {shown}", flush=True)
     print(f"\nmedians of {args.runs} runs, {args.jobs} jobs from {args.clients} clients:")
-    print(f"{'store':12} {'mw':>3} " + " ".join(f"{k:>14}" for k in FIGURES))
+    names = [*FIGURES, "db CPU ms/job"]
+    print(f"{'store':12} {'mw':>3} " + " ".join(f"{k:>14}" for k in names))
     for (store, n), runs in results.items():
-        medians = [statistics.median(r[k] for r in runs) for k in FIGURES]
+        medians = [statistics.median(r[k] for r in runs) for k in names]
         print(f"{store:12} {n:>3} " + " ".join(f"{m:>14g}" for m in medians))
 
 

@@ -233,10 +233,14 @@ class PostgresJobStore:
             # ON CONFLICT waits for a concurrent insert of the same key, then does nothing:
             # two middlewares given one Idempotency-Key at once store one job.
             row = conn.execute(
-                "INSERT INTO jobs (job_id, job_name, owner, data, created_at, created_epoch,"
-                " request_id, idempotency_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                "WITH job AS (INSERT INTO jobs (job_id, job_name, owner, data, created_at,"
+                " created_epoch, request_id, idempotency_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL"
-                " DO NOTHING RETURNING seq",
+                " DO NOTHING RETURNING job_id, created_at, owner)"
+                " INSERT INTO job_events (job_id, at, status, service, detail)"
+                " SELECT job_id, created_at, 'submitted', 'middleware', 'by ' || owner FROM job"
+                " RETURNING job_id",
                 (
                     job_id,
                     new.job_name,
@@ -249,9 +253,6 @@ class PostgresJobStore:
                 ),
             ).fetchone()
             if row is not None:
-                conn.execute(
-                    INSERT_EVENT, (job_id, now, "submitted", "middleware", f"by {new.owner}")
-                )
                 deltas.move(new.owner, None, "queued")
                 return new_job(new, job_id, now), True
             existing = self._by_idempotency_key(conn, new)
@@ -365,16 +366,20 @@ class PostgresJobStore:
 
     @_available
     def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]:
-        """In one transaction, taking the jobs' row locks in job_id order (so two batches
-        cannot deadlock); the same callback delivered twice at once is applied once."""
-        order = sorted(range(len(callbacks)), key=lambda n: callbacks[n][0])
-        outcomes: list[CallbackOutcome | None] = [None] * len(callbacks)
-        deltas = CountDeltas()
+        """In one transaction that first takes the jobs' row locks, in job_id order (so two
+        batches cannot deadlock): the same callback delivered to two middlewares at once is
+        applied once, and a job's events stay in order."""
+        ids = sorted({job_id for job_id, _, _, _ in callbacks})
         with self._transaction() as conn:
-            for n in order:
-                outcomes[n] = _apply(conn, deltas, *callbacks[n])
-            _write_counts(conn, deltas)
-        return [o for o in outcomes if o is not None]
+            rows = conn.execute(
+                "SELECT job_id, status, attempt, owner, started_at, completed_at, result, error"
+                " FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
+                (ids,),
+            ).fetchall()
+            batch = _CallbackBatch({row["job_id"]: row for row in rows})
+            outcomes = [batch.apply(*callback) for callback in callbacks]
+            batch.write(conn)
+        return outcomes
 
     @_available
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
@@ -424,23 +429,27 @@ class PostgresJobStore:
 
     @_available
     def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
+        """One statement for the whole batch: the jobs and their two events."""
+        jobs = sorted(accepted, key=lambda j: str(j["job_id"]))
+        columns = (
+            [str(j["job_id"]) for j in jobs],
+            [int(j["attempt"]) for j in jobs],
+            [str(j["sent_at"]) for j in jobs],
+            [str(j.get("queued_at") or j["sent_at"]) for j in jobs],
+            [f"position {j['position']}" for j in jobs],
+        )
         with self._transaction() as conn:
-            events: list[tuple[str, str, str, str, str | None]] = []
-            for job in sorted(accepted, key=lambda j: str(j["job_id"])):
-                row = conn.execute(
-                    "UPDATE jobs SET forwarded = TRUE, lease_until = NULL"
-                    " WHERE job_id = %s AND attempt = %s AND NOT forwarded RETURNING seq",
-                    (job["job_id"], job["attempt"]),
-                ).fetchone()
-                if row is not None:
-                    job_id, sent_at = job["job_id"], job["sent_at"]
-                    queued_at = job.get("queued_at") or sent_at
-                    events.append((job_id, sent_at, "forwarded", "middleware", None))
-                    events.append(
-                        (job_id, queued_at, "queued", "core", f"position {job['position']}")
-                    )
-            with conn.cursor() as cur:
-                cur.executemany(INSERT_EVENT, events)
+            conn.execute(
+                "WITH a AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::text[],"
+                " %s::text[], %s::text[]) AS a (job_id, attempt, sent_at, queued_at, detail)),"
+                " u AS (UPDATE jobs SET forwarded = TRUE, lease_until = NULL FROM a"
+                " WHERE jobs.job_id = a.job_id AND jobs.attempt = a.attempt"
+                " AND NOT jobs.forwarded RETURNING a.*)"
+                " INSERT INTO job_events (job_id, at, status, service, detail)"
+                " SELECT job_id, sent_at, 'forwarded', 'middleware', NULL FROM u"
+                " UNION ALL SELECT job_id, queued_at, 'queued', 'core', detail FROM u",
+                columns,
+            )
 
     @_available
     def refuse(self, job_id: str, attempt: int, error: str) -> bool:
@@ -511,37 +520,55 @@ def _write_counts(conn: Conn, deltas: CountDeltas) -> None:
         )
 
 
-def _apply(
-    conn: Conn,
-    deltas: CountDeltas,
-    job_id: str,
-    attempt: int,
-    update: dict[str, Any],
-    detail: str | None,
-) -> CallbackOutcome:
-    status = update["status"]
-    row = conn.execute(
-        "SELECT status, attempt, owner FROM jobs WHERE job_id = %s FOR UPDATE", (job_id,)
-    ).fetchone()
-    if row is None:
-        return CallbackOutcome(False, None)
-    if stale(row["status"], row["attempt"], status, attempt):
-        return CallbackOutcome(False, row["status"])
-    conn.execute(
-        "UPDATE jobs SET status = %s, started_at = COALESCE(started_at, %s),"
-        " completed_at = %s, result = %s, error = %s WHERE job_id = %s",
-        (
-            status,
-            update.get("started_at"),
-            update.get("completed_at"),
-            update.get("result"),
-            update.get("error"),
-            job_id,
-        ),
-    )
-    if row["status"] == "queued" and status != "running" and update.get("started_at"):
-        # the 'running' callback was overtaken by this one: keep the history whole
-        conn.execute(INSERT_EVENT, (job_id, update["started_at"], "running", "core", None))
-    conn.execute(INSERT_EVENT, (job_id, utc_now(), status, "core", detail))
-    deltas.move(row["owner"], row["status"], status)
-    return CallbackOutcome(True, status)
+class _CallbackBatch:
+    """Callbacks applied in memory to the locked rows, then written in three statements."""
+
+    def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
+        self.jobs = jobs
+        self.changed: set[str] = set()
+        self.events: list[tuple[str, str, str, str, str | None]] = []
+        self.deltas = CountDeltas()
+
+    def apply(
+        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
+    ) -> CallbackOutcome:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return CallbackOutcome(False, None)
+        status, before = update["status"], job["status"]
+        if stale(before, job["attempt"], status, attempt):
+            return CallbackOutcome(False, before)
+        job["started_at"] = job["started_at"] or update.get("started_at")
+        for name in ("completed_at", "result", "error"):
+            job[name] = update.get(name)
+        job["status"] = status
+        self.changed.add(job_id)
+        if before == "queued" and status != "running" and update.get("started_at"):
+            # the 'running' callback was overtaken by this one: keep the history whole
+            self.events.append((job_id, update["started_at"], "running", "core", None))
+        self.events.append((job_id, utc_now(), status, "core", detail))
+        self.deltas.move(job["owner"], before, status)
+        return CallbackOutcome(True, status)
+
+    def write(self, conn: Conn) -> None:
+        if not self.changed:
+            return
+        jobs = [self.jobs[job_id] for job_id in sorted(self.changed)]
+        columns = [[job[name] for job in jobs] for name in _CALLBACK_COLUMNS]
+        conn.execute(
+            "UPDATE jobs SET status = a.status, started_at = a.started_at,"
+            " completed_at = a.completed_at, result = a.result, error = a.error"
+            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::text[]) AS a (job_id, status, started_at, completed_at, result, error)"
+            " WHERE jobs.job_id = a.job_id",
+            columns,
+        )
+        conn.execute(
+            "INSERT INTO job_events (job_id, at, status, service, detail)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+            [list(column) for column in zip(*self.events, strict=True)],
+        )
+        _write_counts(conn, self.deltas)
+
+
+_CALLBACK_COLUMNS = ("job_id", "status", "started_at", "completed_at", "result", "error")
