@@ -130,7 +130,11 @@ class PostgresJobStore:
             url,
             min_size=1,
             max_size=pool_max,
-            kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={
+                "row_factory": dict_row,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "autocommit": True,  # reads need no BEGIN and COMMIT; writes take a transaction
+            },
             check=ConnectionPool.check_connection,
             timeout=WAIT_FOR_CONNECTION_S,
             reconnect_timeout=0,  # keep trying for ever: the database may come back
@@ -160,13 +164,20 @@ class PostgresJobStore:
             return " ".join(str(exc).split())
 
     @contextmanager
-    def _transaction(self, timeout: float | None = None) -> Iterator[Conn]:
-        """A connection in a transaction, committed when the block ends without error."""
+    def _connection(self, timeout: float | None = None) -> Iterator[Conn]:
+        """A connection of the pool (checked first), each statement its own transaction:
+        for reads. While the database is down, callers wait less for one."""
         if timeout is None:
             timeout = CHECK_WAIT_S if self._down else WAIT_FOR_CONNECTION_S
         with self.pool.connection(timeout=timeout) as conn:
             yield conn
         self._down = False
+
+    @contextmanager
+    def _transaction(self, timeout: float | None = None) -> Iterator[Conn]:
+        """A connection in a transaction, committed when the block ends without error."""
+        with self._connection(timeout) as conn, conn.transaction():
+            yield conn
 
     def _migrate(self) -> None:
         try:
@@ -283,7 +294,7 @@ class PostgresJobStore:
 
     @_available
     def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
-        with self._transaction() as conn:
+        with self._connection() as conn:
             job = _get(conn, job_id)
             if job is not None and with_events:
                 job["events"] = _events(conn, job_id)
@@ -291,7 +302,7 @@ class PostgresJobStore:
 
     @_available
     def events(self, job_id: str) -> list[dict[str, Any]]:
-        with self._transaction() as conn:
+        with self._connection() as conn:
             return _events(conn, job_id)
 
     @_available
@@ -317,7 +328,7 @@ class PostgresJobStore:
             where.append("seq < %s")
             params.append(before)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._transaction() as conn:
+        with self._connection() as conn:
             total = conn.execute(
                 f"SELECT COALESCE(SUM(n), 0) AS n FROM job_counts {count_clause}", count_params
             ).fetchone()
@@ -334,7 +345,7 @@ class PostgresJobStore:
     @_available
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
         clause, params = ("WHERE owner = %s", (owner,)) if owner else ("", ())
-        with self._transaction() as conn:
+        with self._connection() as conn:
             rows = conn.execute(
                 f"SELECT status, SUM(n) AS n FROM job_counts {clause} GROUP BY status", params
             ).fetchall()
@@ -342,7 +353,7 @@ class PostgresJobStore:
 
     @_available
     def waiting_for_core(self) -> int:
-        with self._transaction() as conn:
+        with self._connection() as conn:
             row = conn.execute(
                 "SELECT COUNT(*) AS n FROM jobs WHERE NOT forwarded AND status = 'queued'"
             ).fetchone()
@@ -350,7 +361,7 @@ class PostgresJobStore:
 
     @_available
     def oldest_queued_age_s(self) -> float | None:
-        with self._transaction() as conn:
+        with self._connection() as conn:
             row = conn.execute(
                 "SELECT MIN(created_epoch) AS t FROM jobs WHERE status = 'queued'"
             ).fetchone()
@@ -405,7 +416,7 @@ class PostgresJobStore:
     @_available
     def claim_unforwarded(self, limit: int, lease_s: float = LEASE_S) -> list[dict[str, Any]]:
         now = time.time()
-        with self._transaction() as conn:
+        with self._connection() as conn:  # one statement
             rows = conn.execute(
                 "UPDATE jobs SET lease_until = %s WHERE seq IN ("
                 " SELECT seq FROM jobs WHERE NOT forwarded AND status = 'queued'"
@@ -421,7 +432,7 @@ class PostgresJobStore:
     def release(self, job_ids: Iterable[str]) -> None:
         ids = list(job_ids)
         if ids:
-            with self._transaction() as conn:
+            with self._connection() as conn:  # one statement
                 conn.execute(
                     "UPDATE jobs SET lease_until = NULL WHERE job_id = ANY(%s) AND NOT forwarded",
                     (ids,),
@@ -438,7 +449,7 @@ class PostgresJobStore:
             [str(j.get("queued_at") or j["sent_at"]) for j in jobs],
             [f"position {j['position']}" for j in jobs],
         )
-        with self._transaction() as conn:
+        with self._connection() as conn:  # one statement
             conn.execute(
                 "WITH a AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::text[],"
                 " %s::text[], %s::text[]) AS a (job_id, attempt, sent_at, queued_at, detail)),"
@@ -481,7 +492,7 @@ class PostgresJobStore:
 
     def unavailable(self) -> str | None:
         try:
-            with self._transaction(timeout=CHECK_WAIT_S) as conn:
+            with self._connection(timeout=CHECK_WAIT_S) as conn:
                 conn.execute("SELECT 1")
         except (psycopg.Error, PoolTimeout) as exc:
             self._down = True
