@@ -132,13 +132,15 @@ class Platform:
 
     # -- running it ----------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.home / f"{name}.out", "ab")  # noqa: SIM115 - owned by the process
         process = subprocess.Popen(
             [sys.executable, "-m", "toy_platform", *argv, *self.common_args()],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self.env(),
+            env=self.env() | (env or {}),
         )
         self.processes[name] = process
         return process
@@ -151,9 +153,12 @@ class Platform:
         wait_until(lambda: "Ready." in self.output("serve"), timeout, what="serve to be ready")
         return self
 
-    def start_service(self, name: str, timeout: float = 30) -> None:
-        """Run one service alone (for tests that kill and restart services themselves)."""
-        self._spawn(name, [name])
+    def start_service(
+        self, name: str, timeout: float = 30, env: dict[str, str] | None = None
+    ) -> None:
+        """Run one service alone (for tests that kill and restart services themselves);
+        ENV adds to or overrides its environment."""
+        self._spawn(name, [name], env)
         wait_until(lambda: answers(f"{self.url(name)}/healthz"), timeout, what=f"{name} up")
 
     def kill_service(self, name: str) -> None:

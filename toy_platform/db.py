@@ -12,6 +12,11 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+LOCK_WAIT_S = 30.0
+"""How long a write waits for the database's lock before 'database is locked', unless the
+thread asked for another wait (see Database.set_lock_wait)."""
+CHECK_LOCK_WAIT_S = 1.0
+
 
 class Database:
     """A SQLite file shared by the threads of one process.
@@ -30,13 +35,26 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.lock_wait() * 1000)}")
             self._local.conn = conn
         return conn
+
+    def lock_wait(self) -> float:
+        """How long this thread's writes wait for the lock."""
+        return float(getattr(self._local, "lock_wait", LOCK_WAIT_S))
+
+    def set_lock_wait(self, seconds: float) -> None:
+        """Make this thread's writes give up after SECONDS when another process (a backup,
+        a `sqlite3` shell) holds the database: a background loop would rather fail fast,
+        back off and try again than hang, so that it can say what holds it up."""
+        self._local.lock_wait = seconds
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:  # else connection() applies it when it opens one
+            conn.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -44,8 +62,20 @@ class Database:
         conn = self.connection()
         # Writers of this process queue on a lock rather than on SQLite's busy handler,
         # which sleeps for up to 100 ms at a time when another thread holds the database.
-        with self._write_lock, self._transaction_held(conn):
+        with self.write_lock(), self._transaction_held(conn):
             yield conn
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """This process's write lock, waited for no longer than this thread's lock wait."""
+        if not self._write_lock.acquire(timeout=self.lock_wait()):
+            raise sqlite3.OperationalError(
+                "database is locked (another thread of this process waits for it)"
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def _transaction_held(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -70,14 +100,27 @@ class Database:
         row = self.connection().execute(sql, params).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
-    def check_writable(self) -> str | None:
-        """None when a write transaction can be taken, else why not."""
+    def check_writable(self, wait_s: float = CHECK_LOCK_WAIT_S) -> str | None:
+        """None when a write transaction can be taken within WAIT_S, else why not."""
+        previous = self.lock_wait()
         try:
+            self.set_lock_wait(wait_s)
             with self.transaction():
                 pass
         except sqlite3.Error as exc:
             return f"{self.path}: {exc}"
+        finally:
+            self.set_lock_wait(previous)
         return None
+
+    def add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add COLUMNS ({name: declaration}) that TABLE lacks: a file made by an older
+        version keeps its old table (CREATE TABLE IF NOT EXISTS)."""
+        with self.transaction() as conn:
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 class _Pending(Generic[T, R]):
@@ -108,6 +151,8 @@ class GroupCommit(Generic[T, R]):
         pending: _Pending[T, R] = _Pending(item)
         with self._queue_lock:
             self._queue.append(pending)
+        # Unbounded: a caller that gave up while its item was in another's batch would
+        # report a failure for an item that then commits.
         with self.db._write_lock:
             if not pending.done:
                 with self._queue_lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -92,6 +93,9 @@ def _encodable(text: str) -> bool:
     return True
 
 
+STORE_RETRY_AFTER_S = 5
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error, 404/405 and unexpected ones included, answers in the one JSON shape."""
 
@@ -111,6 +115,24 @@ def register_error_handlers(app: Flask) -> None:
             )
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         return jsonify({"error": message, "code": code}), status, headers
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _database_unavailable(
+        err: sqlite3.OperationalError,
+    ) -> tuple[Response, int, dict[str, str]]:
+        """The service's database cannot be written now (locked by another process for longer
+        than a request waits, the disk full or gone): the caller may try again; nothing was
+        stored, so nothing is lost."""
+        logger.error(
+            "database unavailable: %s",
+            err,
+            extra={"event": "database_unavailable", "path": request.path, "error": str(err)},
+        )
+        body = {
+            "error": f"The service's database cannot be used right now ({err}); try again shortly",
+            "code": "store_unavailable",
+        }
+        return jsonify(body), 503, {"Retry-After": str(STORE_RETRY_AFTER_S)}
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response, int]:

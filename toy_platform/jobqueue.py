@@ -26,6 +26,7 @@ class QueuedJob:
     request_id: str | None = None
     enqueued_at: float = 0.0
     seq: int = 0
+    claims: int = 0  # times taken by a worker without being finished or released
 
 
 class JobQueue(Protocol):
@@ -63,7 +64,8 @@ CREATE TABLE IF NOT EXISTS queue (
     request_id TEXT,
     state TEXT NOT NULL DEFAULT 'queued',
     enqueued_at REAL NOT NULL,
-    claimed_at REAL
+    claimed_at REAL,
+    claims INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_state_seq ON queue (state, seq);
 -- A job sent twice is kept once; a retried job has another callback URL (a new attempt).
@@ -77,10 +79,20 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     lease_until REAL NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    local_errors INTEGER NOT NULL DEFAULT 0,
+    stage TEXT NOT NULL DEFAULT 'send'
 );
 CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id, url, seq);
 """
+# Columns added since the first version, for files an older version made.
+_ADDED_COLUMNS = {
+    "queue": {"claims": "INTEGER NOT NULL DEFAULT 0"},
+    "outbox": {
+        "local_errors": "INTEGER NOT NULL DEFAULT 0",
+        "stage": "TEXT NOT NULL DEFAULT 'send'",
+    },
+}
 
 
 def _queue_positions(conn: sqlite3.Connection, seqs: list[int]) -> list[int]:
@@ -132,9 +144,9 @@ class SqliteJobQueue:
     def claim(self) -> QueuedJob | None:
         with self.db.transaction() as conn:
             row = conn.execute(
-                "UPDATE queue SET state = 'running', claimed_at = ? WHERE seq = ("
-                " SELECT seq FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1)"
-                " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq",
+                "UPDATE queue SET state = 'running', claimed_at = ?, claims = claims + 1"
+                " WHERE seq = (SELECT seq FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1)"
+                " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq, claims",
                 (time.time(),),
             ).fetchone()
         return QueuedJob(**dict(row)) if row else None
@@ -142,6 +154,16 @@ class SqliteJobQueue:
     def ack(self, seq: int) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM queue WHERE seq = ?", (seq,))
+
+    def release(self, seqs: list[int]) -> None:
+        """Put claimed jobs back at their place in the queue, their claim not counted: the
+        worker met an error of its own (a locked database), not of the job."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE queue SET state = 'queued', claimed_at = NULL,"
+                " claims = MAX(claims - 1, 0) WHERE seq = ? AND state = 'running'",
+                [(seq,) for seq in seqs],
+            )
 
     def size(self) -> int:
         return self.db.count("SELECT COUNT(*) FROM queue WHERE state = 'queued'")
@@ -172,6 +194,8 @@ class Callback:
     payload: dict[str, Any]
     request_id: str | None
     attempts: int
+    local_errors: int = 0  # failures on our side: it could not even be built or sent
+    stage: str = "send"  # 'send'; 'fallback': the 'failed' report replacing a poison one
 
 
 class CallbackOutbox:
@@ -186,12 +210,23 @@ class CallbackOutbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, job_id: str, url: str, payload: dict[str, Any], request_id: str | None) -> None:
+    def add(
+        self,
+        job_id: str,
+        url: str,
+        payload: dict[str, Any],
+        request_id: str | None,
+        done_seq: int | None = None,
+    ) -> None:
+        """Queue a callback; with DONE_SEQ, forget that queued job in the same transaction
+        (a finished job is never left both reported and still claimed)."""
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO outbox (job_id, url, payload, request_id) VALUES (?, ?, ?, ?)",
                 (job_id, url, json.dumps(payload), request_id),
             )
+            if done_seq is not None:
+                conn.execute("DELETE FROM queue WHERE seq = ?", (done_seq,))
 
     def lease_next(self) -> Callback | None:
         batch = self.lease_batch(1)
@@ -212,11 +247,12 @@ class CallbackOutbox:
                     "UPDATE outbox SET lease_until = ?, attempts = 1 + (SELECT MAX(p.attempts)"
                     " FROM outbox p WHERE p.job_id = outbox.job_id AND p.url = outbox.url)"
                     " WHERE seq = (SELECT o.seq FROM outbox o"
-                    " WHERE o.next_attempt_at <= ? AND o.lease_until <= ?"
+                    " WHERE o.next_attempt_at <= ? AND o.lease_until <= ? AND o.stage != 'parked'"
                     " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.job_id = o.job_id"
                     " AND p.url = o.url AND (p.seq > o.seq OR p.lease_until > ?))"
                     " ORDER BY o.seq LIMIT 1)"
-                    " RETURNING seq, job_id, url, payload, request_id, attempts",
+                    " RETURNING seq, job_id, url, payload, request_id, attempts, local_errors,"
+                    " stage",
                     (now + self.LEASE_S, now, now, now),
                 ).fetchone()
                 if row is None:
@@ -236,12 +272,58 @@ class CallbackOutbox:
                 [(c.job_id, c.url, c.seq) for c in callbacks],
             )
 
-    def retry_later(self, seq: int, delay_s: float, error: str) -> None:
+    def retry_later(self, seq: int, delay_s: float, error: str, ours: bool = False) -> None:
+        """Send it again after DELAY_S; OURS: the error was on our side (counted)."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ?"
-                " WHERE seq = ?",
-                (time.time() + delay_s, error, seq),
+                "UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ?,"
+                " local_errors = local_errors + ? WHERE seq = ?",
+                (time.time() + delay_s, error, int(ours), seq),
+            )
+
+    def release(self, seqs: list[int]) -> None:
+        """Give back leases of callbacks whose sending was cut short by an error."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE outbox SET lease_until = 0 WHERE seq = ?", [(seq,) for seq in seqs]
+            )
+
+    def replace(self, callback: Callback, payload: dict[str, Any]) -> bool:
+        """Put PAYLOAD (a 'failed' report) in place of CALLBACK, which cannot be sent; False
+        when a newer callback of the job came meanwhile (that one goes instead)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM outbox WHERE job_id = ? AND url = ? AND seq <= ?",
+                (callback.job_id, callback.url, callback.seq),
+            )
+            newer = conn.execute(
+                "SELECT 1 FROM outbox WHERE job_id = ? AND url = ?", (callback.job_id, callback.url)
+            ).fetchone()
+            if newer:
+                return False
+            conn.execute(
+                "INSERT INTO outbox (job_id, url, payload, request_id, attempts, stage)"
+                " VALUES (?, ?, ?, ?, ?, 'fallback')",
+                (
+                    callback.job_id,
+                    callback.url,
+                    json.dumps(payload),
+                    callback.request_id,
+                    callback.attempts,
+                ),
+            )
+            return True
+
+    def park(self, callback: Callback, error: str) -> None:
+        """Keep CALLBACK, which cannot be sent at all, with its last error, out of the way."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM outbox WHERE job_id = ? AND url = ? AND seq < ?",
+                (callback.job_id, callback.url, callback.seq),
+            )
+            conn.execute(
+                "UPDATE outbox SET stage = 'parked', lease_until = 0, last_error = ? WHERE seq = ?",
+                (error, callback.seq),
             )
 
     def retry_now(self, url_prefix: str) -> int:
@@ -249,7 +331,7 @@ class CallbackOutbox:
         with self.db.transaction() as conn:
             return conn.execute(
                 "UPDATE outbox SET next_attempt_at = 0 WHERE next_attempt_at > ?"
-                " AND substr(url, 1, ?) = ?",
+                " AND substr(url, 1, ?) = ? AND stage != 'parked'",
                 (time.time(), len(url_prefix), url_prefix),
             ).rowcount
 
@@ -259,13 +341,22 @@ class CallbackOutbox:
             conn.execute("UPDATE outbox SET lease_until = 0")
 
     def pending(self) -> int:
-        return self.db.count("SELECT COUNT(*) FROM outbox")
+        """Callbacks still to deliver (parked ones aside)."""
+        return self.db.count("SELECT COUNT(*) FROM outbox WHERE stage != 'parked'")
+
+    def parked(self) -> int:
+        return self.db.count("SELECT COUNT(*) FROM outbox WHERE stage = 'parked'")
 
     def waiting_for_retry(self) -> int:
-        return self.db.count("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND lease_until = 0")
+        return self.db.count(
+            "SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND lease_until = 0"
+            " AND stage != 'parked'"
+        )
 
     def next_due_in_s(self) -> float | None:
-        due = self.db.number("SELECT MIN(next_attempt_at) FROM outbox WHERE lease_until = 0")
+        due = self.db.number(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE lease_until = 0 AND stage != 'parked'"
+        )
         return None if due is None else max(0.0, due - time.time())
 
     def purge(self) -> int:
@@ -275,4 +366,6 @@ class CallbackOutbox:
 
 def open_core_store(data_dir: Path) -> tuple[SqliteJobQueue, CallbackOutbox]:
     db = Database(data_dir / "core.sqlite3", _QUEUE_SCHEMA)
+    for table, columns in _ADDED_COLUMNS.items():
+        db.add_missing_columns(table, columns)
     return SqliteJobQueue(db), CallbackOutbox(db)

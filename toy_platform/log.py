@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import logging.handlers
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,33 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Rotates once the file has reached maxBytes.
 
     The standard handler formats every record a second time just to measure it; on a busy
-    service that doubles the cost of logging.
+    service that doubles the cost of logging. And when a rotation fails (on Windows a file
+    another process holds open cannot be renamed), the standard handler reports an error for
+    every record after it; this one keeps writing to the current file and tries again later.
     """
+
+    retry_rollover_after_s = 10.0
+    _rollover_failed_at: float | None = None
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - overrides
         if self.maxBytes <= 0:
             return False
+        failed_at = self._rollover_failed_at
+        if failed_at is not None and time.monotonic() - failed_at < self.retry_rollover_after_s:
+            return False
         if self.stream is None:
             self.stream = self._open()
         return self.stream.tell() >= self.maxBytes
+
+    def doRollover(self) -> None:  # noqa: N802 - overrides
+        try:
+            super().doRollover()
+        except OSError:
+            self._rollover_failed_at = time.monotonic()
+            if self.stream is None:  # closed for the rename: write on where it was
+                self.stream = self._open()
+        else:
+            self._rollover_failed_at = None
 
 
 class ConsoleFormatter(logging.Formatter):

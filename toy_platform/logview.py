@@ -48,7 +48,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """The `time` of a log record as an aware datetime, or None when it has none."""
+    """An ISO-8601 time (a log record's, a record's) as an aware datetime, UTC when it has no
+    zone; None when it is not one."""
     if not isinstance(value, str):
         return None
     try:

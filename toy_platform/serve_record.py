@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import psutil
 
+from toy_platform.logview import parse_time
+
 RECORD_FILE = "supervisor.json"
 # serve rewrites its record at least every 2 s; older than this, serve is not doing its job.
 STALE_AFTER_S = 6.0
@@ -69,17 +71,6 @@ def read_record(data_dir: Path) -> Record | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 time as an aware datetime (UTC when it has no zone), else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # -- is it still that process? ---------------------------------------------------

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], "str | None"]
 """Returns None when ready, else the reason it is not."""
+StallCheck = Callable[[], "tuple[float, str] | None"]
+"""Returns (seconds, what is stuck and why) when the service's own work has stalled, else None."""
 
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 SLOW_REQUEST_S = 1.0
@@ -46,6 +48,7 @@ class ServiceState:
     registry: CollectorRegistry
     started_at: float = field(default_factory=time.time)
     readiness: list[tuple[str, ReadinessCheck]] = field(default_factory=list)
+    stall_checks: list[tuple[str, StallCheck]] = field(default_factory=list)
     paused_until: float = 0.0
 
     def wait_if_paused(self) -> None:
@@ -54,6 +57,7 @@ class ServiceState:
             time.sleep(min(remaining, 0.5))
 
     def not_ready_reason(self) -> str | None:
+        """The first failing readiness check's reason, else None."""
         for name, check in self.readiness:
             try:
                 reason = check()
@@ -62,6 +66,29 @@ class ServiceState:
             if reason:
                 return f"{name}: {reason}"
         return None
+
+    def stalled(self) -> tuple[float | None, list[str]]:
+        """The longest stall of the service's own work (None if none) and each one's reason."""
+        longest: float | None = None
+        reasons = []
+        for name, check in self.stall_checks:
+            try:
+                stall = check()
+            except Exception as exc:  # a failing check is a reason, not a 500
+                reasons.append(f"{name}: cannot tell whether it moves: {type(exc).__name__}: {exc}")
+                continue
+            if stall is not None:
+                longest = max(longest or 0.0, stall[0])
+                reasons.append(f"{name}: stalled: {stall[1]}")
+        return longest, reasons
+
+    def readiness_report(self) -> tuple[str | None, float | None]:
+        """(why not ready or None, seconds stalled or None): stalls first, then the first
+        failing readiness check."""
+        stalled_s, reasons = self.stalled()
+        reason = self.not_ready_reason()
+        reasons += [reason] if reason else []
+        return ("; ".join(reasons) or None), stalled_s
 
 
 def state() -> ServiceState:
@@ -213,8 +240,13 @@ def _common_endpoints(svc: ServiceState) -> Any:
 
     @bp.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        reason = svc.not_ready_reason()
-        body = {"ready": reason is None, "service": svc.name, "reason": reason}
+        reason, stalled_s = svc.readiness_report()
+        body = {
+            "ready": reason is None,
+            "service": svc.name,
+            "reason": reason,
+            "stalled_s": stalled_s,
+        }
         return jsonify(status="ready" if reason is None else "not_ready", **body), (
             200 if reason is None else 503
         )

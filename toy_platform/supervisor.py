@@ -30,6 +30,7 @@ import requests
 from toy_platform.config import Settings
 from toy_platform.doctor import port_owner
 from toy_platform.health import SUPERVISOR_FILE, direct_session
+from toy_platform.loops import describe
 from toy_platform.security import write_private
 from toy_platform.serve_record import children_running, read_record, serve_state, stopped_cleanly
 
@@ -189,8 +190,23 @@ class Supervisor:
         """Watch the children until stop() is called."""
         while not self.stopping.wait(HEALTH_INTERVAL_S / 2):
             for child in self.children.values():
-                self._check(child)
+                self._check_surviving(child)
             self._save()  # at once, not only on the next beat: status reads a change now
+
+    def _check_surviving(self, child: Child) -> None:
+        """Check one child; an error (the OS refusing a spawn, say) is logged, not fatal:
+        the others are still watched, and this one is checked again on the next beat."""
+        try:
+            self._check(child)
+        except Exception as exc:
+            logger.error(
+                "checking %s failed: %s; trying again in %.0f s",
+                child.spec.name,
+                describe(exc),
+                HEALTH_INTERVAL_S / 2,
+                exc_info=exc,
+                extra={"event": "supervisor_error", "child": child.spec.name},
+            )
 
     def stop(self) -> None:
         self.stopping.set()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from serve_fakes import Processes
 
 from toy_platform import auth, core, middleware
 from toy_platform.config import Settings, load_settings
@@ -112,3 +113,12 @@ def signed_headers(settings: Settings, method: str, url: str, body: bytes = b"")
     request = requests.Request(method, f"http://svc{url}", data=body).prepare()
     ServiceAuth(load_service_key(settings))(request)
     return {k: v for k, v in request.headers.items() if k.startswith("X-Toy")}
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    started = Processes()
+    try:
+        yield started
+    finally:
+        started.stop_all()

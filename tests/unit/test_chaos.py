@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -11,15 +10,6 @@ from click.testing import CliRunner, Result
 from serve_fakes import Processes, child, write_record
 
 from toy_platform.cli.chaos import chaos_group
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    started = Processes()
-    try:
-        yield started
-    finally:
-        started.stop_all()
 
 
 def chaos(home: Path, *args: str) -> Result:

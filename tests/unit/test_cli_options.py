@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,6 @@ from serve_fakes import Processes, child, write_record
 from toy_platform.cli import cli
 from toy_platform.cli.options import common_options, observing_options
 from toy_platform.config import Settings
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    started = Processes()
-    try:
-        yield started
-    finally:
-        started.stop_all()
 
 
 def show(settings: Settings) -> None:

@@ -1,14 +1,26 @@
 from __future__ import annotations
 
+import itertools
 import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import signed_headers
 from flask import Flask
+from harness import wait_until
+from http_stub import HttpStub, Received
+from prometheus_client import CollectorRegistry
 
+from toy_platform import core
 from toy_platform.config import Settings
+from toy_platform.core import _dead_threads_reason, core_metrics
 from toy_platform.core.processing import reverse_text
-from toy_platform.jobqueue import QueuedJob, open_core_store
+from toy_platform.core.worker import CorePool
+from toy_platform.jobqueue import Callback, CallbackOutbox, QueuedJob, open_core_store
 
 
 @pytest.mark.parametrize(
@@ -252,3 +264,302 @@ def test_callbacks_waiting_out_a_back_off_can_be_sent_at_once(tmp_path) -> None:
     assert outbox.lease_next() is None
     assert outbox.retry_now("http://mw:1/") == 1
     assert [c.job_id for c in outbox.lease_batch(5)] == ["a"]
+
+
+# -- the loops: they survive bad items and database errors ------------------------
+
+
+class Fatal(BaseException):
+    """An error that no loop catches: it kills the thread it reaches."""
+
+
+@pytest.fixture
+def pools(tmp_path: Path) -> Iterator[Callable[..., CorePool]]:
+    """Makes CorePools on TMP_PATH's queue (the watchdog asleep unless asked) and stops them."""
+    made: list[CorePool] = []
+
+    def make(workers: int = 1, senders: int = 0, **options: Any) -> CorePool:
+        queue, outbox = open_core_store(tmp_path)
+        settings = {"job_delay": 0.0, "check_every": 3600.0} | options
+        pool = CorePool(
+            queue,
+            outbox,
+            b"service-key",
+            settings["job_delay"],
+            0.0,
+            workers=workers,
+            senders=senders,
+            wait_if_paused=lambda: None,
+            metrics=core_metrics(CollectorRegistry()),
+            check_every=settings["check_every"],
+        )
+        made.append(pool)
+        return pool
+
+    yield make
+    for pool in made:
+        pool.stop()
+
+
+@pytest.fixture
+def middleware_stub() -> Iterator[HttpStub]:
+    """Takes every callback, as the middleware does."""
+
+    def answer(request: Received) -> tuple[int, Any]:
+        if request.path.endswith("/job_callbacks"):
+            items = request.body["callbacks"]
+            return 200, {"results": [{"job_id": c["job_id"], "outcome": "applied"} for c in items]}
+        return 200, {"changed": True}
+
+    stub = HttpStub(answer)
+    yield stub
+    stub.close()
+
+
+def reports(outbox: CallbackOutbox) -> list[dict[str, Any]]:
+    """The callbacks waiting in the outbox, oldest first."""
+    return [json.loads(r["payload"]) for r in outbox.db.query("SELECT payload FROM outbox")]
+
+
+def restarts(pool: CorePool, thread: str) -> float:
+    return pool.metrics.thread_restarts.labels(thread)._value.get()  # type: ignore[no-any-return]
+
+
+def test_a_sender_puts_only_a_safe_request_id_in_headers(
+    pools: Callable[..., CorePool], middleware_stub: HttpStub
+) -> None:
+    pool = pools(workers=0, senders=1)
+    pool.start()
+    for n in range(3):  # one at a time: each goes alone, with its request ID in a header
+        url = f"{middleware_stub.url}/job_callback/j{n}"
+        pool.outbox.add(f"j{n}", url, {"status": "running"}, "é€")
+        pool.callbacks_ready.notify()
+        wait_until(lambda: pool.outbox.pending() == 0, 10, what="the callback delivered")
+    assert [r.path for r in middleware_stub.received] == [f"/job_callback/j{n}" for n in range(3)]
+    for request in middleware_stub.received:
+        assert re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", request.headers["X-Request-ID"])
+    assert pool.threads.alive("sender-") == 1
+    assert restarts(pool, "sender-0") == 0
+
+
+def test_a_batch_of_callbacks_carries_only_safe_request_ids(
+    pools: Callable[..., CorePool], middleware_stub: HttpStub
+) -> None:
+    pool = pools(workers=0, senders=1)
+    for n, request_id in enumerate(["é€", "req-1"]):
+        pool.outbox.add(
+            f"j{n}", f"{middleware_stub.url}/job_callback/j{n}", {"status": "running"}, request_id
+        )
+    pool.start()
+    wait_until(lambda: pool.outbox.pending() == 0, 10, what="the callbacks delivered")
+    (batch,) = middleware_stub.received
+    assert [c.get("request_id") for c in batch.body["callbacks"]] == [None, "req-1"]
+
+
+def test_a_job_whose_processing_raises_is_reported_failed_with_the_error(
+    pools: Callable[..., CorePool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def reverse_or_break(text: str) -> str:
+        if text == "poison":
+            raise ValueError("cannot reverse this")
+        return text[::-1]
+
+    monkeypatch.setattr("toy_platform.core.worker.reverse_text", reverse_or_break)
+    pool = pools()
+    pool.queue.enqueue(QueuedJob("bad", "poison", "http://mw/cb"))
+    pool.queue.enqueue(QueuedJob("good", "abc", "http://mw/cb"))
+    pool.start()
+    wait_until(lambda: len(reports(pool.outbox)) == 4, 10, what="both jobs reported")
+    finals = {r["status"]: r for r in reports(pool.outbox) if r["status"] != "running"}
+    assert finals["failed"]["error"] == "processing failed: ValueError: cannot reverse this"
+    assert finals["succeeded"]["result"] == "cba"
+    assert (pool.queue.size(), pool.queue.running()) == (0, 0)
+
+
+def test_a_job_that_stopped_core_each_time_is_failed_instead_of_run_again(
+    tmp_path: Path, pools: Callable[..., CorePool]
+) -> None:
+    queue, _ = open_core_store(tmp_path)
+    queue.enqueue(job(1))
+    for _ in range(3):  # core was killed three times while it processed this job
+        assert queue.claim() is not None
+        queue.requeue_claimed()
+    pool = pools()
+    pool.start()
+    payloads = wait_until(lambda: reports(pool.outbox), 10, what="the job reported")
+    assert [p["status"] for p in payloads] == ["failed"]
+    assert payloads[0]["error"].startswith("gave up after 3 attempts: core stopped each time")
+    assert (pool.queue.size(), pool.queue.running()) == (0, 0)
+
+
+def test_a_claim_cut_short_by_an_error_of_ours_does_not_count(tmp_path: Path) -> None:
+    queue, _ = open_core_store(tmp_path)
+    queue.enqueue(job(1))
+    for _ in range(5):
+        claimed = queue.claim()
+        queue.release([claimed.seq])
+    assert queue.claim().claims == 1
+
+
+def test_a_worker_waits_out_a_locked_database_then_finishes_the_job(
+    tmp_path: Path, pools: Callable[..., CorePool]
+) -> None:
+    pool = pools(job_delay=1.0)
+    pool.start()
+    pool.queue.enqueue(job(1))
+    pool.jobs_ready.notify()
+    wait_until(lambda: reports(pool.outbox), 10, what="the job started")
+    locker = sqlite3.connect(tmp_path / "core.sqlite3", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process, as a backup would
+    try:
+        stalled = wait_until(
+            lambda: (stall := pool.work_stalled(0.5)) and "database is locked" in stall[1],
+            20,
+            what="a stall for the locked database",
+        )
+        assert stalled
+        assert pool.threads.alive("worker-") == 1
+    finally:
+        locker.execute("COMMIT")
+    wait_until(lambda: reports(pool.outbox)[-1]["status"] == "succeeded", 20, what="job done")
+    assert (pool.queue.size(), pool.queue.running()) == (0, 0)
+    assert pool.work_stalled(0.5) is None
+    assert queue_claims(tmp_path) == []
+
+
+def queue_claims(tmp_path: Path) -> list[int]:
+    queue, _ = open_core_store(tmp_path)
+    return [r["claims"] for r in queue.db.query("SELECT claims FROM queue")]
+
+
+def test_a_callback_that_cannot_be_sent_is_replaced_by_a_failed_report(
+    pools: Callable[..., CorePool], middleware_stub: HttpStub
+) -> None:
+    pool = pools(workers=0, senders=1)
+    payload = {"status": "succeeded", "result": float("nan"), "started_at": "t0"}
+    pool.outbox.add("j1", f"{middleware_stub.url}/job_callback/j1", payload, "req-1")
+    pool.start()
+    wait_until(lambda: middleware_stub.received, 20, what="a report delivered")
+    (report,) = [r.body for r in middleware_stub.received]
+    assert (report["status"], report["started_at"]) == ("failed", "t0")
+    assert report["error"].startswith("core could not report this job's succeeded state: error:")
+    assert "InvalidJSONError" in report["error"]
+    wait_until(lambda: pool.outbox.pending() == 0, 10, what="the outbox empty")
+    assert pool.outbox.parked() == 0
+    assert pool.metrics.callbacks.labels("replaced")._value.get() == 1
+
+
+def test_a_callback_that_nothing_can_send_is_parked_with_its_error(
+    pools: Callable[..., CorePool],
+) -> None:
+    pool = pools(workers=0, senders=1)
+    pool.outbox.add("j1", "http://127.0.0.1:99999/job_callback/j1", {"status": "running"}, None)
+    pool.start()
+    wait_until(lambda: pool.outbox.parked() == 1, 30, what="the callback parked")
+    assert pool.outbox.pending() == 0
+    (row,) = pool.outbox.db.query("SELECT payload, last_error FROM outbox")
+    assert json.loads(row["payload"])["status"] == "failed"
+    assert "InvalidURL" in row["last_error"]
+    assert pool.threads.alive("sender-") == 1
+    assert pool.callbacks_stalled(0.0) is None, "nothing left to send is not a stall"
+
+
+def test_a_thread_killed_by_an_error_is_restarted_counted_and_named_until_then(
+    pools: Callable[..., CorePool],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = pools(workers=1, senders=1)
+    claim = pool.queue.claim
+    calls = itertools.count()
+
+    def claim_or_die() -> QueuedJob | None:
+        if next(calls) == 0:
+            raise Fatal("out of luck")
+        return claim()
+
+    monkeypatch.setattr(pool.queue, "claim", claim_or_die)
+    pool.start()
+    wait_until(lambda: pool.threads.alive("worker-") == 0, 10, what="the worker dead")
+    assert _dead_threads_reason(pool) == "threads not running: worker-0 (died: Fatal: out of luck)"
+    pool.threads.check()  # the watchdog's round
+    assert pool.dead_threads() == []
+    assert restarts(pool, "worker-0") == 1
+    restarted = [r for r in caplog.records if getattr(r, "event", None) == "thread_restarted"]
+    assert [(r.thread_name, r.error) for r in restarted] == [("worker-0", "Fatal: out of luck")]
+    pool.queue.enqueue(job(1))
+    pool.jobs_ready.notify()
+    wait_until(lambda: len(reports(pool.outbox)) == 2, 10, what="the restarted worker to work")
+
+
+def test_the_watchdog_restarts_a_dead_sender_by_itself(
+    pools: Callable[..., CorePool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pools(workers=0, senders=1, check_every=0.05)
+    lease = pool.outbox.lease_batch
+    calls = itertools.count()
+
+    def lease_or_die(limit: int) -> list[Callback]:
+        if next(calls) == 0:
+            raise Fatal("gone")
+        return lease(limit)
+
+    monkeypatch.setattr(pool.outbox, "lease_batch", lease_or_die)
+    pool.start()
+    wait_until(lambda: restarts(pool, "sender-0") == 1, 10, what="the sender restarted")
+    assert pool.threads.alive("sender-") == 1
+
+
+def test_queue_size_counts_workers_and_senders_apart(settings: Settings) -> None:
+    app = core.create_app(settings)
+    try:
+        client = app.test_client()
+        wait_until(lambda: client.get("/queue_size").get_json()["callback_senders_alive"] == 4, 10)
+        size = client.get("/queue_size").get_json()
+        assert (size["workers_alive"], size["callbacks_parked"]) == (1, 0)
+        ready = client.get("/readyz").get_json()
+        assert (ready["ready"], ready["stalled_s"]) == (True, None)
+    finally:
+        app.extensions["core"].pool.stop()
+
+
+def test_callbacks_waiting_for_a_middleware_that_is_down_are_not_a_stall(
+    pools: Callable[..., CorePool],
+) -> None:
+    pool = pools(workers=0, senders=1)
+    pool.outbox.add("j1", "http://127.0.0.1:1/job_callback/j1", {"status": "running"}, None)
+    pool.start()
+    reason = wait_until(pool.senders.not_ready, 10, what="the senders to say why")
+    assert reason == (
+        "cannot deliver callbacks to the middleware at http://127.0.0.1:1:"
+        " connection refused (not running?); 1 callbacks wait"
+    )
+    assert pool.callbacks_stalled(0.0) is None
+
+
+def test_a_batch_the_middleware_refuses_whole_goes_again_one_by_one(
+    pools: Callable[..., CorePool],
+) -> None:
+    def answer(request: Received) -> tuple[int, Any]:
+        if request.path.endswith("/job_callbacks"):
+            return 400, {"error": "'status' is bad", "code": "invalid_field"}
+        if request.body["status"] == "bogus":
+            return 400, {"error": "'status' is bad", "code": "invalid_field"}
+        return 200, {"changed": True}
+
+    stub = HttpStub(answer)
+    try:
+        pool = pools(workers=0, senders=1)
+        for n, status in enumerate(["running", "bogus", "succeeded"]):
+            pool.outbox.add(f"j{n}", f"{stub.url}/job_callback/j{n}", {"status": status}, None)
+        pool.start()
+        wait_until(lambda: pool.outbox.pending() == 0, 30, what="every callback settled")
+        delivered = [
+            (r.path, r.body["status"]) for r in stub.received if r.path != "/job_callbacks"
+        ]
+        assert ("/job_callback/j0", "running") in delivered
+        assert ("/job_callback/j2", "succeeded") in delivered
+        final = [b for p, b in delivered if p == "/job_callback/j1"][-1]
+        assert final == "failed", "the refused one was replaced by a 'failed' report"
+    finally:
+        stub.close()

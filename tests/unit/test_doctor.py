@@ -175,15 +175,6 @@ def test_nothing_running_and_no_users(tmp_path: Path) -> None:
     assert any("users.json is missing" in p.problem for p in problems)
 
 
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    started = Processes()
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
 def test_a_frozen_supervisor(tmp_path: Path, processes: Processes) -> None:
     settings = load_settings(home=tmp_path)
     serve = processes.ours("serve")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -11,6 +12,7 @@ from toy_platform.log import (
     ConsoleFormatter,
     ContextFilter,
     LogDirError,
+    SizeRotatingFileHandler,
     check_log_dir,
     configure_logging,
     log_file,
@@ -39,18 +41,27 @@ def test_console_lines_name_the_request_and_job_only_when_there_is_one() -> None
     assert inside.endswith("WARNING [core] inside a request (request_id=req-1, job_id=job-9)")
 
 
-@pytest.fixture
-def service_logger(settings: Settings) -> Iterator[logging.Logger]:
+@contextmanager
+def service_logging(settings: Settings, console: bool) -> Iterator[logging.Logger]:
+    """Logging configured as core's process does, undone afterwards."""
     root = logging.getLogger()
     level, handlers = root.level, root.handlers[:]
-    configure_logging(settings, "core", console=False)
-    yield logging.getLogger("toy_platform.test")
-    for handler in root.handlers[:]:
-        handler.close()
-        root.removeHandler(handler)
-    root.setLevel(level)
-    for handler in handlers:
-        root.addHandler(handler)
+    configure_logging(settings, "core", console=console)
+    try:
+        yield logging.getLogger("toy_platform.test")
+    finally:
+        for handler in root.handlers[:]:
+            handler.close()
+            root.removeHandler(handler)
+        root.setLevel(level)
+        for handler in handlers:
+            root.addHandler(handler)
+
+
+@pytest.fixture
+def service_logger(settings: Settings) -> Iterator[logging.Logger]:
+    with service_logging(settings, console=False) as logger:
+        yield logger
 
 
 def test_the_log_file_holds_one_json_object_per_line_with_the_ids(
@@ -101,21 +112,11 @@ def test_a_missing_log_dir_is_made(tmp_path) -> None:
 def test_an_error_with_a_traceback_is_one_line_on_the_console_and_whole_in_the_file(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = logging.getLogger()
-    level, handlers = root.level, root.handlers[:]
-    configure_logging(settings, "core")
-    try:
+    with service_logging(settings, console=True) as logger:
         try:
             raise ValueError("users.json is not a JSON object")
         except ValueError:
-            logging.getLogger("toy_platform.test").exception("core could not start")
-    finally:
-        for handler in root.handlers[:]:
-            handler.close()
-            root.removeHandler(handler)
-        root.setLevel(level)
-        for handler in handlers:
-            root.addHandler(handler)
+            logger.exception("core could not start")
 
     console = capsys.readouterr().err
     assert "Traceback" not in console
@@ -125,3 +126,33 @@ def test_an_error_with_a_traceback_is_one_line_on_the_console_and_whole_in_the_f
     )
     (line,) = log_file(settings, "core").read_text().splitlines()
     assert "Traceback" in json.loads(line)["exc_info"]
+
+
+def test_a_rotation_the_os_refuses_leaves_logging_going_and_is_tried_again(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On Windows a log file another process holds open (a `logs --follow`, an editor)
+    cannot be renamed: the handler keeps writing and rotates once it can."""
+    handler = SizeRotatingFileHandler(tmp_path / "core.log", maxBytes=100, backupCount=2)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    refused = {"on": True}
+    rotate = handler.rotate
+
+    def rename(source: str, dest: str) -> None:
+        if refused["on"]:
+            raise PermissionError(13, "The process cannot access the file", source)
+        rotate(source, dest)
+
+    monkeypatch.setattr(handler, "rotate", rename)
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "x" * 60, (), None)
+    for _ in range(4):
+        handler.emit(record)
+    assert "--- Logging error ---" not in capsys.readouterr().err
+    assert (tmp_path / "core.log").read_text().count("x" * 60) == 4  # nothing lost
+
+    refused["on"] = False
+    handler.retry_rollover_after_s = 0
+    handler.emit(record)
+    handler.close()
+    assert (tmp_path / "core.log.1").exists()
+    assert (tmp_path / "core.log").read_text().count("x" * 60) == 1

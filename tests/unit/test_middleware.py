@@ -419,3 +419,33 @@ def test_keyset_paging_through_the_api(mw: FlaskClient, tokens: dict[str, str]) 
     assert seen == made[::-1]
     bad = mw.get("/list_jobs?before=abc", headers=bearer(tokens["alice"]))
     assert bad.status_code == 400 and bad.get_json()["field"] == "before"
+
+
+def test_submit_while_another_process_holds_the_database_is_a_503_and_stores_nothing(
+    mw: FlaskClient,
+    middleware_app: Flask,
+    settings: Settings,
+    tokens: dict[str, str],
+    store_url: str,
+) -> None:
+    import sqlite3
+
+    if store_url != "sqlite":
+        pytest.skip("a lock on the SQLite file (the PostgreSQL store's 503 is in test_jobs.py)")
+
+    store = middleware_app.extensions["middleware"].store
+    store.set_lock_wait(0.2)  # requests wait 30 s for a lock; not in a test
+    holder = sqlite3.connect(settings.data_dir / "middleware.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a backup or a sqlite3 shell, say
+    try:
+        response = submit(mw, tokens["alice"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "store_unavailable"
+    assert "database is locked" in response.get_json()["error"]
+    assert response.headers["Retry-After"] == "5"
+    assert store.page("alice", None, 10, 0).total == 0
+    assert submit(mw, tokens["alice"]).status_code == 202

@@ -42,15 +42,6 @@ def serve_app() -> Iterator[Serve]:
         server.shutdown()
 
 
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    started = Processes()
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
 def service_app(ready: bool = True, metrics: str = "", key: str = "aaa") -> Flask:
     app = Flask("fake")
     app.add_url_rule(

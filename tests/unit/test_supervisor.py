@@ -176,3 +176,28 @@ def _short_ready_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def unused_port() -> int:
     return free_ports(1)[0]
+
+
+def test_a_child_that_cannot_be_started_again_does_not_stop_the_watch(
+    tmp_path: Path, unused_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The OS refusing a restart (the program gone, no file handles left) is logged and
+    tried again on the next beat; the supervisor's loop and its other children go on."""
+    readyz = {"ready": True, "stalled_s": None, "reason": None}
+    supervisor = _supervisor(tmp_path, _stub(unused_port, readyz), unused_port)
+    try:
+        assert supervisor.start_all() == []
+        child = supervisor.children["core"]
+        assert child.process is not None
+        child.process.kill()
+        child.process.wait()
+        child.spec.argv = [str(tmp_path / "no-such-program")]
+        supervisor._check_surviving(child)  # exited: a restart is due after a back-off
+        child.next_start = 0
+        supervisor._check_surviving(child)  # the restart fails: logged, not raised
+        assert any(r.__dict__.get("event") == "supervisor_error" for r in caplog.records)
+        child.spec.argv = _stub(unused_port, readyz)
+        supervisor._check_surviving(child)  # the next beat starts it
+        assert child.process is not None and child.process.poll() is None
+    finally:
+        supervisor.stop()

@@ -13,7 +13,12 @@ from toy_platform.core.worker import CorePool, utc_now
 from toy_platform.errors import bad_field, json_body
 from toy_platform.fields import is_http_url, request_id_field
 from toy_platform.jobqueue import CallbackOutbox, QueuedJob, SqliteJobQueue, open_core_store
-from toy_platform.service import create_service_app, require_service_signature, state
+from toy_platform.service import (
+    ServiceState,
+    create_service_app,
+    require_service_signature,
+    state,
+)
 from toy_platform.tracing import is_safe_request_id
 
 logger = logging.getLogger(__name__)
@@ -26,9 +31,10 @@ class CoreMetrics:
     jobs_processed: Counter
     callbacks: Counter
     jobs_accepted: Counter
+    thread_restarts: Counter
 
 
-def _metrics(registry: CollectorRegistry) -> CoreMetrics:
+def core_metrics(registry: CollectorRegistry) -> CoreMetrics:
     return CoreMetrics(
         jobs_processed=Counter(
             "toy_platform_core_jobs_processed_total",
@@ -38,13 +44,20 @@ def _metrics(registry: CollectorRegistry) -> CoreMetrics:
         ),
         callbacks=Counter(
             "toy_platform_callbacks_total",
-            "Callback attempts to the middleware, by outcome (delivered, retry, dropped).",
+            "Callback attempts to the middleware, by outcome (delivered, retry, dropped; error:"
+            " it could not be sent; replaced by a 'failed' report; parked).",
             ["outcome"],
             registry=registry,
         ),
         jobs_accepted=Counter(
             "toy_platform_core_jobs_accepted_total",
             "Jobs accepted into the queue.",
+            registry=registry,
+        ),
+        thread_restarts=Counter(
+            "toy_platform_thread_restarts_total",
+            "Worker and sender threads restarted by the watchdog after they died.",
+            ["thread"],
             registry=registry,
         ),
     )
@@ -63,7 +76,7 @@ def create_app(settings: Settings, start_workers: bool = True) -> Flask:
     app = create_service_app(settings, "core")
     svc = app.extensions["toy_platform"]
     queue, outbox = open_core_store(settings.data_dir)
-    metrics = _metrics(svc.registry)
+    metrics = core_metrics(svc.registry)
     pool = CorePool(
         queue,
         outbox,
@@ -75,6 +88,19 @@ def create_app(settings: Settings, start_workers: bool = True) -> Flask:
         wait_if_paused=svc.wait_if_paused,
         metrics=metrics,
     )
+    _register_gauges(svc.registry, queue, outbox, pool)
+    app.extensions["core"] = CoreParts(queue, outbox, pool, metrics)
+    svc.readiness.append(("queue database", queue.db.check_writable))
+    if start_workers:
+        _watch_the_pool(svc, pool)
+        pool.start()
+    app.register_blueprint(bp)
+    return app
+
+
+def _register_gauges(
+    registry: CollectorRegistry, queue: SqliteJobQueue, outbox: CallbackOutbox, pool: CorePool
+) -> None:
     gauges = [
         ("toy_platform_queue_size", "Jobs waiting in the core's queue.", queue.size),
         ("toy_platform_jobs_running", "Jobs the core's workers are processing.", queue.running),
@@ -94,20 +120,36 @@ def create_app(settings: Settings, start_workers: bool = True) -> Flask:
             outbox.waiting_for_retry,
         ),
         (
+            "toy_platform_callbacks_parked",
+            "Callbacks that cannot be delivered at all, kept aside with their last error.",
+            outbox.parked,
+        ),
+        (
             "toy_platform_workers_alive",
-            "Worker and sender threads alive.",
-            lambda: len(pool.threads) - len(pool.dead_threads()),
+            "Worker threads alive.",
+            lambda: pool.threads.alive("worker-"),
+        ),
+        (
+            "toy_platform_callback_senders_alive",
+            "Callback sender threads alive.",
+            lambda: pool.threads.alive("sender-"),
         ),
     ]
     for name, doc, read in gauges:
-        Gauge(name, doc, registry=svc.registry).set_function(read)
-    app.extensions["core"] = CoreParts(queue, outbox, pool, metrics)
-    svc.readiness.append(("queue database", queue.db.check_writable))
-    if start_workers:
-        svc.readiness.append(("workers", lambda: _dead_threads_reason(pool)))
-        pool.start()
-    app.register_blueprint(bp)
-    return app
+        Gauge(name, doc, registry=registry).set_function(read)
+
+
+def _watch_the_pool(svc: ServiceState, pool: CorePool) -> None:
+    """What /readyz says about the workers and the callback senders."""
+    stall_after = svc.settings.stall_after
+    svc.readiness.append(("workers", lambda: _dead_threads_reason(pool)))
+    svc.readiness.append(("callback senders", pool.senders.not_ready))
+    svc.stall_checks.append(
+        ("workers", lambda: pool.work_stalled(stall_after, since=svc.paused_until))
+    )
+    svc.stall_checks.append(
+        ("callback senders", lambda: pool.callbacks_stalled(stall_after, since=svc.paused_until))
+    )
 
 
 def _dead_threads_reason(pool: CorePool) -> str | None:
@@ -191,13 +233,17 @@ def job_submit_batch() -> tuple[Response, int]:
 
 @bp.get("/queue_size")
 def queue_size() -> Response:
-    queue = _parts().queue
+    parts = _parts()
+    queue, outbox, threads = parts.queue, parts.outbox, parts.pool.threads
     return jsonify(
         queue_size=queue.size(),
         running=queue.running(),
         oldest_queued_age_s=queue.oldest_age_s(),
-        callbacks_pending=_parts().outbox.pending(),
-        callbacks_waiting_retry=_parts().outbox.waiting_for_retry(),
+        callbacks_pending=outbox.pending(),
+        callbacks_waiting_retry=outbox.waiting_for_retry(),
+        callbacks_parked=outbox.parked(),
+        workers_alive=threads.alive("worker-"),
+        callback_senders_alive=threads.alive("sender-"),
     )
 
 

@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from toy_platform import __version__
 from toy_platform.config import Settings
-from toy_platform.errors import ApiError, bad_field, json_body
+from toy_platform.errors import STORE_RETRY_AFTER_S, ApiError, bad_field, json_body
 from toy_platform.fields import (
     has_visible_text,
     int_arg,
@@ -41,8 +41,13 @@ from toy_platform.middleware.stores import (
     StoreUnavailable,
     open_store,
 )
-from toy_platform.security import service_session
-from toy_platform.service import create_service_app, require_service_signature, state
+from toy_platform.security import service_key_fingerprint, service_session
+from toy_platform.service import (
+    ServiceState,
+    create_service_app,
+    require_service_signature,
+    state,
+)
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
 
 logger = logging.getLogger(__name__)
@@ -129,9 +134,7 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     registry.register(JobsCollector(store))
     app.extensions["middleware"] = parts
     app.register_error_handler(StoreUnavailable, _store_unavailable)
-    svc.readiness.append(("job store", store.unavailable))
-    svc.readiness.append(("auth", parts.verifier.reachable))
-    svc.readiness.append(("core", lambda: _core_unreachable(parts)))
+    _readiness_checks(svc, parts, start_forwarder)
     if start_forwarder:
         parts.forwarder.start()
     app.register_blueprint(bp)
@@ -145,20 +148,43 @@ def _store_unavailable(exc: StoreUnavailable) -> tuple[Response, int, dict[str, 
         "job store unavailable: %s", exc, extra={"event": "store_unavailable", "reason": str(exc)}
     )
     body = {"error": f"the job store is unavailable: {exc}", "code": "store_unavailable"}
-    return jsonify(body), 503, {"Retry-After": "2"}
+    return jsonify(body), 503, {"Retry-After": str(STORE_RETRY_AFTER_S)}
 
 
 def _parts() -> MiddlewareParts:
     return current_app.extensions["middleware"]  # type: ignore[no-any-return]
 
 
-def _core_unreachable(parts: MiddlewareParts) -> str | None:
+def _readiness_checks(svc: ServiceState, parts: MiddlewareParts, forwarder: bool) -> None:
+    ours = service_key_fingerprint(svc.service_key)
+    svc.readiness.append(("job store", parts.store.unavailable))
+    svc.readiness.append(("auth", parts.verifier.reachable))
+    svc.readiness.append(("core", lambda: _core_unreachable(parts, ours)))
+    if forwarder:
+        stall_after = parts.settings.stall_after
+        svc.readiness.append(("forwarder", parts.forwarder.not_ready))
+        svc.stall_checks.append(
+            ("forwarder", lambda: parts.forwarder.stalled(stall_after, since=svc.paused_until))
+        )
+
+
+def _core_unreachable(parts: MiddlewareParts, our_fingerprint: str) -> str | None:
+    """Why core cannot take jobs from this middleware: down, or another service key."""
+    url = parts.settings.core_url
     try:
-        parts.core.get(
-            f"{parts.settings.core_url}/healthz", timeout=2, headers=outgoing_headers()
-        ).raise_for_status()
+        response = parts.core.get(f"{url}/healthz", timeout=2, headers=outgoing_headers())
+        response.raise_for_status()
+        theirs = response.json().get("service_key_fingerprint")
     except requests.RequestException as exc:
-        return f"{parts.settings.core_url}: {describe_error(exc)}"
+        return f"{url}: {describe_error(exc)}"
+    except (ValueError, AttributeError) as exc:
+        return f"{url}: its /healthz answer cannot be read ({exc})"
+    if theirs and theirs != our_fingerprint:
+        return (
+            f"{url} refuses this middleware's signature: the two have different service keys"
+            f" (fingerprints {theirs} and {our_fingerprint}; TOY_PLATFORM_SERVICE_KEY or"
+            " config/service.key)"
+        )
     return None
 
 

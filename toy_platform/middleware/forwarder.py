@@ -10,11 +10,21 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry, Counter
 
-from toy_platform.core.worker import Signal
 from toy_platform.health import describe_error
-from toy_platform.middleware.stores import JobStore, StoreUnavailable, utc_now
+from toy_platform.loops import (
+    LOOP_LOCK_WAIT_S,
+    WATCHDOG_EVERY_S,
+    Progress,
+    Signal,
+    Threads,
+    describe,
+    log_error,
+    run_loop,
+    working_on,
+)
+from toy_platform.middleware.stores import JobStore, utc_now
 from toy_platform.security import service_session
-from toy_platform.tracing import outgoing_headers
+from toy_platform.tracing import accept_request_id, outgoing_headers
 
 logger = logging.getLogger(__name__)
 FORWARD_TIMEOUT_S = 5.0
@@ -23,13 +33,17 @@ MAX_BACKOFF_S = 5.0
 FORWARD_BATCH = 50
 COALESCE_S = 0.05  # 0.1 gave the same throughput with 50 ms more from submit to result
 MAX_IN_FLIGHT = PARALLEL_FORWARDS * FORWARD_BATCH
+TRANSIENT = (408, 429)
+SIGNATURE_REFUSED = (401, 403)
 
 
 class Forwarder:
     """A dispatcher thread that sends unforwarded jobs to the core through a thread pool.
 
     The job is stored before the user gets 202; if the core is down it stays queued here
-    and goes out when the core answers again.
+    and goes out when the core answers again. A job the core refuses (a 4xx other than
+    for its signature or load) is marked failed with the core's reason; a batch the core
+    refuses is sent again job by job, so that one bad job cannot hold up the others.
     """
 
     def __init__(
@@ -39,6 +53,7 @@ class Forwarder:
         callback_base: str,
         service_key: bytes,
         registry: CollectorRegistry,
+        check_every: float = WATCHDOG_EVERY_S,
     ) -> None:
         self.store = store
         self.core_url = core_url
@@ -46,6 +61,7 @@ class Forwarder:
         self.service_key = service_key
         self.wakeup = Signal()
         self.stopping = threading.Event()
+        self.progress = Progress()
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -53,18 +69,51 @@ class Forwarder:
         self._failures = 0
         self.forwards = Counter(
             "toy_platform_forwards_total",
-            "Attempts to hand a job to the core, by outcome.",
+            "Attempts to hand a job to the core, by outcome (accepted, failed, refused).",
             ["outcome"],
             registry=registry,
         )
-        self.thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
+        restarts = Counter(
+            "toy_platform_thread_restarts_total",
+            "Threads restarted by the watchdog after they died.",
+            ["thread"],
+            registry=registry,
+        )
+        self.threads = Threads(self.stopping, lambda name: restarts.labels(name).inc(), check_every)
+        self.threads.add("forwarder", self._run)
 
     def start(self) -> None:
-        self.thread.start()
+        self.threads.start()
 
     def stop(self) -> None:
         self.stopping.set()
         self.wakeup.notify()
+
+    # -- what /readyz asks -----------------------------------------------------
+
+    def not_ready(self) -> str | None:
+        """A dead dispatcher, or what holds the jobs up while some wait (core down or
+        refusing our signature)."""
+        dead = self.threads.dead()
+        if dead:
+            return f"threads not running: {', '.join(dead)}"
+        blocked = self.progress.blocker()
+        waiting = self.store.waiting_for_core() if blocked else 0
+        return f"{blocked}; {waiting} jobs wait to be handed to core" if waiting else None
+
+    def stalled(self, threshold: float, since: float = 0.0) -> tuple[float, str] | None:
+        waiting = self.store.waiting_for_core()
+        stalled = self.progress.stalled_s(waiting > 0, threshold, since)
+        if stalled is None:
+            return None
+        why = f"no job handed to core for {stalled:g} s while {waiting} wait"
+        last = self.progress.last_error
+        return stalled, why + (f"; last error: {last}" if last else "")
+
+    # -- the dispatcher ----------------------------------------------------------
+
+    def _short_waits(self) -> None:
+        self.store.set_lock_wait(LOOP_LOCK_WAIT_S)
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -74,24 +123,30 @@ class Forwarder:
         return session
 
     def _run(self) -> None:
+        self._short_waits()
         seen = self.wakeup.version
-        while not self.stopping.is_set():
-            try:
-                batch = self._take_batch()
-            except StoreUnavailable as exc:  # the store is down: try again in a moment
-                logger.warning("cannot read jobs to forward: %s", exc)
-                self.stopping.wait(1.0)
-                continue
-            for start in range(0, len(batch), FORWARD_BATCH):
-                self._pool.submit(self._forward, batch[start : start + FORWARD_BATCH])
-            if self._failures:  # core is not taking jobs: back off, whatever arrives
-                self.stopping.wait(min(MAX_BACKOFF_S, 0.25 * 2**self._failures))
-                seen = self.wakeup.version
-            elif not batch:
-                seen = self.wakeup.wait(seen, timeout=1.0)
-            else:
-                # Busy: let a few more jobs arrive, so they go out in one call, not one each.
-                self.stopping.wait(COALESCE_S)
+
+        def step() -> None:
+            nonlocal seen
+            seen = self._dispatch(seen)
+
+        run_loop(step, self.stopping, self.progress)
+
+    def _dispatch(self, seen: int) -> int:
+        """Hand out what waits, then sleep as fits; the wakeup version seen."""
+        batch = self._take_batch()
+        if not batch and not self._inflight:
+            self.progress.idle()
+        for start in range(0, len(batch), FORWARD_BATCH):
+            self._pool.submit(self._forward, batch[start : start + FORWARD_BATCH])
+        if self._failures:  # core is not taking jobs: back off, whatever arrives
+            self.stopping.wait(min(MAX_BACKOFF_S, 0.25 * 2**self._failures))
+            return self.wakeup.version
+        if not batch:
+            return self.wakeup.wait(seen, timeout=1.0)
+        # Busy: let a few more jobs arrive, so they go out in one call, not one each.
+        self.stopping.wait(COALESCE_S)
+        return seen
 
     def _take_batch(self) -> list[dict[str, Any]]:
         """Unforwarded jobs not already on their way, keeping few in memory at once."""
@@ -103,54 +158,117 @@ class Forwarder:
             self._inflight.update(job["job_id"] for job in batch)
         return batch
 
+    # -- one forward (a task of the pool) --------------------------------------
+
     def _forward(self, jobs: list[dict[str, Any]]) -> None:
         try:
-            sent_at = utc_now()
-            accepted = self._send(jobs)
-            if accepted:
-                for job, answer in zip(jobs, accepted, strict=True):
-                    answer.update(attempt=job["attempt"], sent_at=sent_at)
-                self.store.mark_forwarded(accepted)
-            else:  # claimable again at once (by this middleware or another)
-                self.store.release(job["job_id"] for job in jobs)
+            self._short_waits()
+            self._forward_jobs(jobs)
+        except Exception as exc:  # e.g. the job store is locked: they go again later
+            self._failures = min(self._failures + 1, 10)
+            self.progress.failed(describe(exc))
+            first = jobs[0]
+            log_error(
+                exc,
+                min(MAX_BACKOFF_S, 0.25 * 2**self._failures),
+                traceback=self._failures == 1,
+                event="forward_error",
+                job_id=first["job_id"],
+                request_id=first["request_id"],
+                batch_size=len(jobs),
+            )
+            self._release(jobs)
         finally:
             with self._lock:
                 self._inflight.difference_update(job["job_id"] for job in jobs)
             self.wakeup.notify()
 
-    def _send(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """POST the jobs to the core, alone or as a batch; what it answered for each job, or
-        None when it did not take them."""
-        items = [
-            {
-                "job_id": job["job_id"],
-                "data": job["data"],
-                "callback_url": f"{self.callback_base}/job_callback/{job['job_id']}"
-                f"?attempt={job['attempt']}",
-                "request_id": job["request_id"],
-            }
-            for job in jobs
-        ]
-        single = len(items) == 1
+    def _forward_jobs(self, jobs: list[dict[str, Any]]) -> None:
+        sent_at = utc_now()
+        try:
+            kind, answer = self._send(jobs)
+        except Exception as exc:  # ours: they could not even be sent
+            kind, answer = "refused", f"the middleware could not send it: {describe(exc)}"
+        if kind == "accepted":
+            for job, accepted in zip(jobs, answer, strict=True):
+                accepted.update(attempt=job["attempt"], sent_at=sent_at)
+            self.store.mark_forwarded(answer)
+            self.progress.moved()
+        elif kind == "refused" and len(jobs) > 1:  # find the bad one(s): send each alone
+            for job in jobs:
+                self._forward_jobs([job])
+        elif kind == "refused":
+            self._refused(jobs[0], answer)
+        else:  # core is down or busy: claimable again when the back-off ends, here or elsewhere
+            self._release(jobs)
+
+    def _release(self, jobs: list[dict[str, Any]]) -> None:
+        """Give up this middleware's claim on jobs that did not go out; if the store cannot
+        be reached to say so, their lease runs out by itself."""
+        try:
+            self.store.release(job["job_id"] for job in jobs)
+        except Exception as exc:  # noqa: BLE001 - the lease is the fallback
+            logger.info("claims not released (%s); their lease runs out", describe(exc))
+
+    def _refused(self, job: dict[str, Any], reason: str) -> None:
+        """Core will never take this job: tell its owner why, and go on with the others."""
+        with working_on(job["job_id"], job["request_id"]):
+            error = f"core refused the job: {reason}"
+            self.store.refuse(job["job_id"], job["attempt"], error)
+            self.forwards.labels("refused").inc()
+            self.progress.moved()
+            logger.warning("job refused by core: %s", reason, extra={"event": "job_refused"})
+
+    def _send(self, jobs: list[dict[str, Any]]) -> tuple[str, Any]:
+        """POST the jobs to the core, alone or as a batch: ('accepted', what it answered for
+        each job), ('refused', why) or ('retry', None)."""
+        single = len(jobs) == 1
+        items = [self._item(job) for job in jobs]
         try:
             response = self._session().post(
                 f"{self.core_url}/job_submit" + ("" if single else "/batch"),
                 json=items[0] if single else {"jobs": items},
-                headers=outgoing_headers(jobs[0]["request_id"] if single else None),
+                headers=outgoing_headers(items[0]["request_id"] if single else None),
                 timeout=FORWARD_TIMEOUT_S,
             )
         except requests.RequestException as exc:
-            self._failed(describe_error(exc, FORWARD_TIMEOUT_S))
-            return None
-        if response.status_code != 202:
-            self._failed(f"core answered HTTP {response.status_code}: {response.text[:200]}")
-            return None
-        if self._failures:
+            why = describe_error(exc, FORWARD_TIMEOUT_S)
+            return self._failed(f"cannot reach core at {self.core_url}: {why}")
+        code = response.status_code
+        if code == 202:
+            return self._accepted(jobs, response)
+        text = _error_text(response)
+        if code in SIGNATURE_REFUSED:
+            return self._failed(
+                f"core refuses this middleware's signature (HTTP {code}): the two have different"
+                " service keys (TOY_PLATFORM_SERVICE_KEY or config/service.key)"
+            )
+        if code >= 500 or code in TRANSIENT or not 400 <= code < 500:
+            return self._failed(f"core answered HTTP {code}: {text}")
+        return "refused", f"HTTP {code}: {text}"
+
+    def _item(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "job_id": job["job_id"],
+            "data": job["data"],
+            "callback_url": f"{self.callback_base}/job_callback/{job['job_id']}"
+            f"?attempt={job['attempt']}",
+            "request_id": accept_request_id(job["request_id"]),
+        }
+
+    def _accepted(self, jobs: list[dict[str, Any]], response: requests.Response) -> tuple[str, Any]:
+        try:
+            body = response.json()
+            accepted: list[dict[str, Any]] = [body] if len(jobs) == 1 else body["jobs"]
+            if len(accepted) != len(jobs) or not all(isinstance(a, dict) for a in accepted):
+                raise ValueError(f"{len(accepted)} answers for {len(jobs)} jobs")
+        except (ValueError, KeyError, TypeError) as exc:
+            return self._failed(f"core's answer cannot be read: {describe(exc)}")
+        if self.progress.blocker():
             logger.info("core accepts jobs again", extra={"event": "core_reachable"})
+        self.progress.unblocked()
         self._failures = 0
         self.forwards.labels("accepted").inc(len(jobs))
-        body = response.json()
-        accepted: list[dict[str, Any]] = [body] if single else body["jobs"]
         for job, answer in zip(jobs, accepted, strict=True):
             logger.info(
                 "job forwarded to core",
@@ -162,14 +280,28 @@ class Forwarder:
                     "batch_size": len(jobs),
                 },
             )
-        return accepted
+        return "accepted", accepted
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str) -> tuple[str, None]:
+        """Core is down, busy or refuses us: the jobs wait, and so does the dispatcher."""
         self.forwards.labels("failed").inc()
-        if self._failures == 0:
+        if self.progress.blocker() is None:
             logger.warning(
                 "cannot hand jobs to core (%s); they stay queued and go out when it answers",
                 reason,
                 extra={"event": "core_unreachable", "reason": reason},
             )
+        self.progress.blocked(reason)
         self._failures = min(self._failures + 1, 10)
+        return "retry", None
+
+
+def _error_text(response: requests.Response) -> str:
+    """What an error answer says: its JSON 'error' (and field), else its text, short."""
+    try:
+        body = response.json()
+        text = str(body["error"]) + (f" (field {body['field']})" if body.get("field") else "")
+    except (ValueError, KeyError, TypeError):
+        text = response.text
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:200] + "..."

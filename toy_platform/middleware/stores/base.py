@@ -164,6 +164,10 @@ class JobStore(Protocol):
     def unavailable(self) -> str | None:
         """None when the store can be written, else why not (naming the store)."""
 
+    def set_lock_wait(self, seconds: float) -> None:
+        """Make this thread's writes give up after SECONDS when the store is held by another
+        process (a background loop would rather fail fast and say why than hang)."""
+
     def close(self) -> None: ...
 
 

@@ -499,6 +499,10 @@ class PostgresJobStore:
             return f"{self.name} is not answering: {self.describe(exc)}"
         return None
 
+    def set_lock_wait(self, seconds: float) -> None:
+        """Nothing to set: PostgreSQL locks rows, not the store, and a connection is waited
+        for no longer than the pool's timeout."""
+
     def close(self) -> None:
         self.pool.close(timeout=2)
 

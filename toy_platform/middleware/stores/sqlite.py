@@ -395,6 +395,9 @@ class SqliteJobStore:
         reason = self.db.check_writable()
         return None if reason is None else f"{self.name}: {reason}"
 
+    def set_lock_wait(self, seconds: float) -> None:
+        self.db.set_lock_wait(seconds)
+
     def close(self) -> None:
         """Let another middleware have the file (each thread's connection closes with it)."""
         with self.db.transaction() as conn:
