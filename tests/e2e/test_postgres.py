@@ -20,7 +20,9 @@ from harness import Platform, answers, free_ports, wait_until
 from pg_cluster import Cluster
 
 from toy_platform.client import PlatformClient, PlatformError
+from toy_platform.config import load_settings
 from toy_platform.middleware.stores import mask_url
+from toy_platform.security import ServiceAuth, load_service_key
 
 pytestmark = pytest.mark.e2e
 
@@ -128,6 +130,59 @@ def test_three_middlewares_on_one_store_forward_each_job_once_and_agree(
     assert events[:3] == ["submitted", "forwarded", "queued"] and events[-1] == "succeeded"
 
 
+def _at_once(count: int, work: Any) -> list[Any]:
+    """WORK(n) for n in range(COUNT), each in its own thread, let go together."""
+    barrier = threading.Barrier(count)
+
+    def run(n: int) -> Any:
+        barrier.wait()
+        return work(n)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_one_idempotency_key_or_one_callback_sent_to_three_middlewares_at_once_counts_once(
+    shared: SharedStorePlatform,
+) -> None:
+    token = shared.client().token
+    urls = shared.middleware_urls
+    for round_ in range(5):
+        answers_ = _at_once(
+            6,
+            lambda n, r=round_: requests.post(
+                f"{urls[n % 3]}/job_submit",
+                json={"job_name": "once", "data": f"round {r}"},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"key-{r}"},
+                timeout=30,
+            ),
+        )
+        assert all(a.status_code == 202 for a in answers_), [a.text for a in answers_]
+        assert len({a.json()["job_id"] for a in answers_}) == 1
+        assert sum(a.headers.get("Idempotent-Replayed") != "true" for a in answers_) == 1
+    client = PlatformClient(shared.auth_url, urls[1], token)
+    assert client.list_jobs()["total"] == 5
+
+    # core (stopped here, so that only this test reports) sends one job's callbacks to
+    # every middleware at once
+    shared.kill_service("core")
+    job_id = client.submit_job("callback", "x")["job_id"]
+    signed = requests.Session()
+    signed.auth = ServiceAuth(load_service_key(load_settings(home=shared.home)))
+    for status in ("running", "succeeded"):
+        body = {"status": status, "started_at": "2026-11-29T09:00:00.000+00:00", "result": "x"}
+        outcomes = _at_once(
+            6,
+            lambda n, b=body: signed.post(
+                f"{urls[n % 3]}/job_callback/{job_id}?attempt=1", json=b, timeout=30
+            ).json()["changed"],
+        )
+        assert outcomes.count(True) == 1, outcomes
+    job = client.get_job(job_id)
+    assert job["status"] == "succeeded"
+    assert [e["status"] for e in job["events"]] == ["submitted", "running", "succeeded"]
+
+
 def test_kill_9_of_a_middleware_under_load_loses_nothing(shared: SharedStorePlatform) -> None:
     clients = _clients(shared, 12)
     accepted: list[str] = []
@@ -209,3 +264,21 @@ def test_postgres_down_is_a_503_naming_it_and_the_middleware_recovers_without_re
             wait_until(lambda j=job_id: client.get_job(j)["status"] == "succeeded", 30, what=job_id)
     finally:
         platform.stop()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_the_list_jobs_benchmark_runs_on_both_stores(store: str, request: Any) -> None:
+    """examples/benchmarks/list_jobs.py, small, so the README's figures can be made again."""
+    url = "sqlite" if store == "sqlite" else request.getfixturevalue("pg_url")
+    script = Path(__file__).resolve().parents[2] / "examples" / "benchmarks" / "list_jobs.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--store-url", url, "--jobs", "5000", "--requests", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"store: {store}, 5,000 jobs, alice has 1,000" in result.stdout, result.stdout
+    assert re.search(r"alice's first page +p50 +[\d.]+ ms +p99 +[\d.]+ ms", result.stdout)
+    if store == "postgresql":
+        assert request.getfixturevalue("pg_cluster").password not in result.stdout
