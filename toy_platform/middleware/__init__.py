@@ -55,7 +55,7 @@ bp = Blueprint("middleware", __name__)
 MAX_JOB_NAME = 200
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 10**9
-MAX_CURSOR = 2**62
+MAX_CURSOR = 10**12 - 1  # a job's sequence number; int_arg reads at most 12 digits
 MAX_ATTEMPT = 10**6
 
 
