@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -126,6 +127,7 @@ class PostgresJobStore:
         self.url = url
         self.name = f"PostgreSQL at {mask_url(url)}"
         self._password = str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+        self._migrate()  # on a connection of its own: a bad URL or password fails at once
         self.pool: ConnectionPool[Conn] = ConnectionPool(
             url,
             min_size=1,
@@ -137,13 +139,16 @@ class PostgresJobStore:
             },
             check=ConnectionPool.check_connection,
             timeout=WAIT_FOR_CONNECTION_S,
-            reconnect_timeout=0,  # keep trying for ever: the database may come back
+            # A failed reconnection is not retried in the background: the next caller that
+            # needs a connection makes the pool try again, so it heals when the database does.
+            reconnect_timeout=0,
             name="toy-platform-jobs",
             open=False,
         )
         self.pool.open(wait=False)
         self._down = False  # the last use failed: wait less for a connection until one works
-        self._migrate()
+        self._why_down: str | None = None  # why a new connection fails, as last found out
+        self._probe_lock = threading.Lock()
         self._insert = Batcher(self._insert_all, _retry_alone)
 
     def describe(self, exc: BaseException) -> str:
@@ -151,17 +156,26 @@ class PostgresJobStore:
         a new one cannot be made."""
         text = " ".join(str(exc).split()) or type(exc).__name__
         if isinstance(exc, PoolTimeout):
-            text = self._why_no_connection() or f"no connection free ({text})"
+            self._find_out_why()
+            text = self._why_down or f"no connection within {exc_wait(text)}"
         if self._password:
             text = text.replace(self._password, "***")
         return text[:300]
 
-    def _why_no_connection(self) -> str | None:
+    def _find_out_why(self) -> None:
+        """In the background, try a connection of our own to learn why the pool has none
+        (refused, a wrong password, no route...): /readyz must not wait for it."""
+        if self._probe_lock.acquire(blocking=False):
+            threading.Thread(target=self._probe, name="store-probe", daemon=True).start()
+
+    def _probe(self) -> None:
         try:
             with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S):
-                return None
+                self._why_down = None
         except psycopg.Error as exc:
-            return " ".join(str(exc).split())
+            self._why_down = " ".join(str(exc).split())
+        finally:
+            self._probe_lock.release()
 
     @contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[Conn]:
@@ -180,8 +194,14 @@ class PostgresJobStore:
             yield conn
 
     def _migrate(self) -> None:
+        """Create or update the schema, one middleware at a time; refuse a newer one."""
         try:
-            with self._transaction(timeout=CONNECT_TIMEOUT_S * 3) as conn:
+            with (
+                psycopg.connect(
+                    self.url, connect_timeout=CONNECT_TIMEOUT_S, row_factory=dict_row
+                ) as conn,
+                conn.transaction(),
+            ):
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -206,11 +226,7 @@ class PostgresJobStore:
                     " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
                     (len(MIGRATIONS),),
                 )
-        except StoreSetupError:
-            self.close()
-            raise
-        except (psycopg.Error, PoolTimeout) as exc:
-            self.close()
+        except psycopg.Error as exc:
             raise StoreSetupError(
                 f"cannot open the job store, {self.name}: {self.describe(exc)}"
             ) from exc
@@ -505,6 +521,11 @@ class PostgresJobStore:
 
     def close(self) -> None:
         self.pool.close(timeout=2)
+
+
+def exc_wait(text: str) -> str:
+    """'5.00 sec' from the pool's "couldn't get a connection after 5.00 sec"."""
+    return text.rsplit("after ", 1)[-1] if "after " in text else "the wait"
 
 
 def _retry_alone(exc: Exception) -> bool:
