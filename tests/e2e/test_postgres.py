@@ -22,6 +22,7 @@ from pg_cluster import Cluster
 from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings
 from toy_platform.middleware.stores import mask_url
+from toy_platform.middleware.stores.postgres import PostgresJobStore
 from toy_platform.security import ServiceAuth, load_service_key
 
 pytestmark = pytest.mark.e2e
@@ -282,3 +283,27 @@ def test_the_list_jobs_benchmark_runs_on_both_stores(store: str, request: Any) -
     assert re.search(r"alice's first page +p50 +[\d.]+ ms +p99 +[\d.]+ ms", result.stdout)
     if store == "postgresql":
         assert request.getfixturevalue("pg_cluster").password not in result.stdout
+
+
+@pytest.mark.parametrize("problem", ["wrong password", "newer schema"])
+def test_a_middleware_that_cannot_use_its_store_stops_at_once_saying_why(
+    problem: str, tmp_path: Path, pg_cluster: Cluster, pg_url: str
+) -> None:
+    import psycopg
+
+    url = pg_url
+    if problem == "wrong password":
+        url = pg_url.replace(pg_cluster.password, "not-the-password")
+        expected = "password authentication failed"
+    else:
+        PostgresJobStore(pg_url).close()  # as a middleware of this release left it
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("UPDATE schema_version SET version = 99")
+        expected = "has schema version 99, newer than this toy-platform knows"
+    platform = SharedStorePlatform(tmp_path, store_url=url)
+    result = platform.cli("middleware", check=False, timeout=60)
+    assert result.returncode == 1
+    assert f"PostgreSQL at {mask_url(pg_url)}" in result.stderr, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert pg_cluster.password not in result.stderr + result.stdout
+    assert "not-the-password" not in result.stderr + result.stdout
