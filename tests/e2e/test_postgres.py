@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import requests
 from harness import Platform, answers, free_ports, wait_until
 from pg_cluster import Cluster
+from psycopg import connect as psycopg_connect
 
 from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings
@@ -307,3 +309,26 @@ def test_a_middleware_that_cannot_use_its_store_stops_at_once_saying_why(
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert pg_cluster.password not in result.stderr + result.stdout
     assert "not-the-password" not in result.stderr + result.stdout
+
+
+def test_serve_on_postgresql_runs_jobs_and_shows_no_password(
+    tmp_path: Path, pg_cluster: Cluster, pg_url: str
+) -> None:
+    platform = SharedStorePlatform(tmp_path, job_delay=0.0, extra_args=["--store-url", pg_url])
+    try:
+        platform.serve()
+        client = platform.client()
+        job_id = client.submit_job("on postgres", "abc")["job_id"]
+        wait_until(lambda: client.get_job(job_id)["status"] == "succeeded", 30, what="done")
+        with psycopg_connect(pg_url) as conn:  # the job is in PostgreSQL, not in a file
+            assert conn.execute("SELECT status FROM jobs").fetchall() == [("succeeded",)]
+        assert not (tmp_path / "data" / "middleware.sqlite3").exists()
+        status = platform.cli("status")
+        serve = psutil.Process(platform.processes["serve"].pid)
+        children = [" ".join(child.cmdline()) for child in serve.children()]
+    finally:
+        platform.stop()
+    shown = status.stdout + platform.output("serve") + " ".join(children)
+    shown += "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    shown += "".join(p.read_text() for p in (tmp_path / "data").glob("*.json"))
+    assert pg_cluster.password not in shown
