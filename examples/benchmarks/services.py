@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 import requests
 
 
@@ -73,9 +73,8 @@ class Services:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-    def cpu_seconds(self, pids: list[int]) -> float:
-        return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+                process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def wait_for(url: str, timeout: float = 60) -> None:
