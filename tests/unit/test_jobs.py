@@ -389,3 +389,39 @@ def test_a_sqlite_file_serves_one_middleware_at_a_time(tmp_path: Path) -> None:
         other.kill()
         other.wait()
     SqliteJobStore(path).close()  # its holder is gone: the file is free again
+
+
+def test_postgres_down_is_a_dependency_the_forwarder_waits_for_not_a_stall(
+    pg_cluster: Any, pg_url: str
+) -> None:
+    """Else, after an outage of twice --stall-after, serve would restart a middleware that
+    heals by itself."""
+    from harness import wait_until
+    from http_stub import HttpStub, Received
+    from prometheus_client import CollectorRegistry
+
+    from toy_platform.middleware.forwarder import Forwarder
+
+    def core(request: Received) -> tuple[int, Any]:
+        answers = [{"job_id": j["job_id"], "position": 1} for j in request.body["jobs"]]
+        return 202, {"status": "queued", "jobs": answers}
+
+    store = PostgresJobStore(pg_url)
+    stub = HttpStub(core)
+    forwarder = Forwarder(store, stub.url, "http://mw.invalid", b"key", CollectorRegistry())
+    pg_cluster.pg_ctl_stop()
+    try:
+        forwarder.start()
+        time.sleep(1.5)  # the forwarder meets the store down, again and again
+        with pytest.raises(StoreUnavailable):  # /readyz: "cannot tell whether it moves"
+            forwarder.stalled(0.5)
+        time.sleep(1.0)
+    finally:
+        pg_cluster.pg_ctl_start()
+    for n in range(3):
+        store.create("alice", f"j{n}", "x", None)
+    assert forwarder.stalled(0.5) is None  # just back, nothing waited yet: no stall counted
+    wait_until(lambda: store.waiting_for_core() == 0, 20, what="the jobs handed over")
+    forwarder.stop()
+    stub.close()
+    store.close()

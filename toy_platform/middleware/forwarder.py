@@ -22,7 +22,7 @@ from toy_platform.loops import (
     run_loop,
     working_on,
 )
-from toy_platform.middleware.stores import JobStore, utc_now
+from toy_platform.middleware.stores import JobStore, StoreDown, utc_now
 from toy_platform.security import service_session
 from toy_platform.tracing import accept_request_id, outgoing_headers
 
@@ -134,7 +134,11 @@ class Forwarder:
 
     def _dispatch(self, seen: int) -> int:
         """Hand out what waits, then sleep as fits; the wakeup version seen."""
-        batch = self._take_batch()
+        try:
+            batch = self._take_batch()
+        except StoreDown as exc:  # waiting for the database is not a stall of our own work
+            self.progress.blocked(str(exc))
+            raise
         if not batch and not self._inflight:
             self.progress.idle()
         for start in range(0, len(batch), FORWARD_BATCH):
@@ -166,6 +170,8 @@ class Forwarder:
             self._forward_jobs(jobs)
         except Exception as exc:  # e.g. the job store is locked: they go again later
             self._failures = min(self._failures + 1, 10)
+            if isinstance(exc, StoreDown):
+                self.progress.blocked(str(exc))
             self.progress.failed(describe(exc))
             first = jobs[0]
             log_error(

@@ -61,6 +61,11 @@ class StoreUnavailable(Exception):
     """The job store cannot be reached or written right now (the caller may try again)."""
 
 
+class StoreDown(StoreUnavailable):
+    """The store is a server that does not answer: a dependency that is down, not our own work
+    stuck (no restart of the middleware would help; it heals when the server is back)."""
+
+
 class StoreSetupError(Exception):
     """The job store cannot be used at all (a newer schema, a bad URL): the middleware stops."""
 

@@ -32,8 +32,8 @@ from toy_platform.middleware.stores.base import (
     IdempotencyKeyReused,
     NewJob,
     Page,
+    StoreDown,
     StoreSetupError,
-    StoreUnavailable,
     counts,
     mask_url,
     new_job,
@@ -114,7 +114,7 @@ def _available(method: F) -> F:
             return method(self, *args, **kwargs)
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             self._down = True
-            raise StoreUnavailable(f"{self.name} is not answering: {self.describe(exc)}") from exc
+            raise StoreDown(f"{self.name} is not answering: {self.describe(exc)}") from exc
 
     return cast(F, wrapper)
 
