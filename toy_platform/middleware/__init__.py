@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from toy_platform import __version__
 from toy_platform.config import Settings
-from toy_platform.errors import STORE_RETRY_AFTER_S, ApiError, bad_field, json_body
+from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import (
     has_visible_text,
     int_arg,
@@ -133,22 +133,11 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     )
     registry.register(JobsCollector(store))
     app.extensions["middleware"] = parts
-    app.register_error_handler(StoreUnavailable, _store_unavailable)
     _readiness_checks(svc, parts, start_forwarder)
     if start_forwarder:
         parts.forwarder.start()
     app.register_blueprint(bp)
     return app
-
-
-def _store_unavailable(exc: StoreUnavailable) -> tuple[Response, int, dict[str, str]]:
-    """The job store cannot be reached: 503 naming it (its password masked), never a 500.
-    Nothing was acknowledged, so the caller may send the same request again."""
-    logger.warning(
-        "job store unavailable: %s", exc, extra={"event": "store_unavailable", "reason": str(exc)}
-    )
-    body = {"error": f"the job store is unavailable: {exc}", "code": "store_unavailable"}
-    return jsonify(body), 503, {"Retry-After": str(STORE_RETRY_AFTER_S)}
 
 
 def _parts() -> MiddlewareParts:

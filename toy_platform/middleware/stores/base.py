@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from toy_platform.errors import StoreUnavailable as StoreUnavailable
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -55,10 +57,6 @@ def mask_url(url: str) -> str:
         masked = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
         query = urlencode(masked, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-class StoreUnavailable(Exception):
-    """The job store cannot be reached or written right now (the caller may try again)."""
 
 
 class StoreDown(StoreUnavailable):
