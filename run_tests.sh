@@ -16,6 +16,18 @@ ensure_chromium() {
   fi
 }
 
+ensure_postgresql() {
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return
+  command -v initdb >/dev/null 2>&1 && return
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's postgresql for the job-store tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "==> PostgreSQL (initdb) is missing: the PostgreSQL job-store tests will be skipped" \
+         "(sudo apt-get install postgresql)" >&2
+  fi
+}
+
 ensure_redis() {
   command -v redis-server >/dev/null 2>&1 && return
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -29,6 +41,7 @@ ensure_redis() {
 
 ./setup_env.sh
 ensure_chromium
+ensure_postgresql
 ensure_redis
 
 echo "==> ruff"

@@ -4,11 +4,16 @@
 
 Start the platform with a 0 s delay to measure the platform itself:
     toy-platform serve --job-delay 0 --no-web --no-dashboard
+
+Several middlewares over one store (--store-url postgresql://...): give each with
+--middleware-url; the clients take them in turn. --cpu-pid PID (repeatable) reports the CPU
+those processes (say, the middlewares) spent per completed job.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import threading
 import time
@@ -16,6 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import psutil
 from tqdm import tqdm
 
 from toy_platform.client import PlatformClient
@@ -26,31 +32,55 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--auth-url", default="http://127.0.0.1:6300")
-    parser.add_argument("--middleware-url", default="http://127.0.0.1:6302")
+    parser.add_argument(
+        "--middleware-url",
+        action="append",
+        help="a middleware's URL; repeat it for several (default http://127.0.0.1:6302)",
+    )
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", required=True)
     parser.add_argument("--timeout", type=float, default=600, help="give up after this long")
-    return parser.parse_args()
+    parser.add_argument(
+        "--cpu-pid", type=int, action="append", default=[], help="report this process's CPU"
+    )
+    parser.add_argument(
+        "--separate-stores",
+        action="store_true",
+        help="each middleware has its own store (SQLite): count jobs on each",
+    )
+    args = parser.parse_args()
+    args.middleware_url = args.middleware_url or ["http://127.0.0.1:6302"]
+    return args
 
 
-def succeeded_count(client: PlatformClient) -> int:
-    return client.list_jobs(status="succeeded", limit=1)["total"]
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (their threads included)."""
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
-def completion_latencies(client: PlatformClient, prefix: str, expected: int) -> list[float]:
-    """Seconds from submit to result of this run's jobs, as the middleware recorded them."""
+def succeeded_count(clients: list[PlatformClient]) -> int:
+    return sum(client.list_jobs(status="succeeded", limit=1)["total"] for client in clients)
+
+
+def completion_latencies(clients: list[PlatformClient], prefix: str, expected: int) -> list[float]:
+    """Seconds from submit to result of this run's jobs, as the middlewares recorded them."""
     latencies: list[float] = []
-    offset = 0
-    while len(latencies) < expected:
-        page = client.list_jobs(status="succeeded", limit=1000, offset=offset)
-        if not page["jobs"]:
-            break
-        for job in page["jobs"]:
-            if job["job_name"].startswith(prefix) and job.get("completed_at"):
-                created = datetime.fromisoformat(job["created_at"])
-                completed = datetime.fromisoformat(str(job["completed_at"]))
-                latencies.append((completed - created).total_seconds())
-        offset += len(page["jobs"])
+    for client in clients:
+        before = None
+        while len(latencies) < expected:
+            page = client.list_jobs(status="succeeded", limit=1000, before=before)
+            for job in page["jobs"]:
+                if job["job_name"].startswith(prefix) and job.get("completed_at"):
+                    created = datetime.fromisoformat(job["created_at"])
+                    completed = datetime.fromisoformat(str(job["completed_at"]))
+                    latencies.append((completed - created).total_seconds())
+            before = page["next_before"]
+            if before is None:
+                break
     return latencies
 
 
@@ -60,16 +90,24 @@ def ms(values: list[float], percent: int) -> str:
 
 def main() -> None:
     args = parse_args()
-    login = PlatformClient(args.auth_url, args.middleware_url)
+    login = PlatformClient(args.auth_url, args.middleware_url[0])
     token = login.login(args.username, args.password)["token"]
-    baseline = succeeded_count(login)
+    readers = [login]  # where jobs are counted: one shared store, or each middleware's own
+    if args.separate_stores:
+        readers += [PlatformClient(args.auth_url, u, token) for u in args.middleware_url[1:]]
+    baseline = succeeded_count(readers)
+    cpu_before = cpu_seconds(args.cpu_pid)
     local = threading.local()
+    urls = itertools.cycle(args.middleware_url)
+    urls_lock = threading.Lock()
     prefix = f"load-{uuid.uuid4().hex[:6]}-"
     latencies: list[float] = []
 
     def submit(n: int) -> None:
         if not hasattr(local, "client"):  # one HTTP session per client thread
-            local.client = PlatformClient(args.auth_url, args.middleware_url, token=token)
+            with urls_lock:
+                url = next(urls)
+            local.client = PlatformClient(args.auth_url, url, token=token)
         started = time.perf_counter()
         local.client.submit_job(f"{prefix}{n}", f"payload number {n}")
         latencies.append(time.perf_counter() - started)
@@ -87,17 +125,20 @@ def main() -> None:
     with tqdm(total=args.jobs, desc="completed", unit="job") as bar:
         done = 0
         while done < args.jobs and time.perf_counter() - started < args.timeout:
-            now_done = min(args.jobs, succeeded_count(login) - baseline)
+            now_done = min(args.jobs, succeeded_count(readers) - baseline)
             bar.update(now_done - done)
             done = now_done
             time.sleep(0.1)
     total_s = time.perf_counter() - started
+    cpu_used = cpu_seconds(args.cpu_pid) - cpu_before
 
     print(f"jobs: {args.jobs}, clients: {args.clients}")
     print(f"submits/s:        {args.jobs / submit_s:8.1f}")
     print(f"completed jobs/s: {done / total_s:8.1f}  ({done} of {args.jobs} in {total_s:.1f} s)")
     print(f"submit latency:   p50 {ms(latencies, 50)}, p99 {ms(latencies, 99)}")
-    finished = completion_latencies(login, prefix, args.jobs)
+    if args.cpu_pid and done:
+        print(f"CPU per job:      {cpu_used / done * 1000:8.2f} ms (pids {args.cpu_pid})")
+    finished = completion_latencies(readers, prefix, args.jobs)
     if len(finished) >= 2:
         print(f"submit to result: p50 {ms(finished, 50)}, p99 {ms(finished, 99)}")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from harness import Platform
+from pg_cluster import Cluster, find_bin_dir, why_unavailable
 
 _counter = itertools.count()
 
@@ -41,3 +42,25 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of the tests' own, on a free loopback port, stopped at the end;
+    the tests that need it are skipped (with the reason) where PostgreSQL cannot be had."""
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    bin_dir = find_bin_dir()
+    assert bin_dir is not None
+    cluster = Cluster(bin_dir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """The URL (password included) of a new, empty database in the tests' cluster."""
+    return pg_cluster.create_database(f"t{next(_counter)}")

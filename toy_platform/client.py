@@ -50,6 +50,7 @@ class JobPage(TypedDict):
     total: int
     limit: int
     offset: int
+    next_before: str | None  # the cursor of the next (older) page, for before=
 
 
 class Login(TypedDict):
@@ -177,8 +178,16 @@ class PlatformClient:
         limit: int | None = None,
         offset: int | None = None,
         all_users: bool = False,
+        before: str | None = None,
     ) -> JobPage:
-        params: dict[str, Any] = {"status": status, "limit": limit, "offset": offset}
+        """A page of jobs, newest first. For deep pages pass the previous page's
+        `next_before` as BEFORE (keyset paging: as fast on page 1,000 as on page 1)."""
+        params: dict[str, Any] = {
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+            "before": before,
+        }
         if all_users:
             params["scope"] = "all"
         params = {k: v for k, v in params.items() if v is not None}

@@ -66,7 +66,7 @@ class Settings:
     # The service key in a file of its own (a worker on another machine): instead of
     # config_dir/service.key; TOY_PLATFORM_SERVICE_KEY still wins.
     service_key_file: Path | None = None
-    store_url: str = "sqlite"
+    store_url: str = field(default="sqlite", repr=False)  # may hold a password
     callback_url: str = ""
     # Given by `toy-platform serve` to each child (TOY_PLATFORM_INSTANCE_ID and
     # TOY_PLATFORM_SUPERVISOR_PID): the child shows the first in /healthz, so serve knows

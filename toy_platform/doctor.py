@@ -76,6 +76,7 @@ def run_checks(settings: Settings) -> list[Problem]:
     problems = check_supervisor(settings, record)
     problems += check_config(settings, any_up=any(look.status["up"] for look in looks.values()))
     problems += check_writable_dirs(settings)
+    problems += check_store(settings)
     problems += check_queue_broker(settings)
     for look in sorted(looks.values(), key=lambda look: look.status["up"]):
         problems += check_component(settings, look, looks, record)
@@ -183,6 +184,45 @@ def check_config(settings: Settings, any_up: bool) -> list[Problem]:
         problems += check_key_file(settings.config_dir / SERVICE_KEY_FILE, "services", any_up)
     problems += check_key_file(settings.config_dir / SIGNING_KEY_FILE, "auth", any_up)
     return problems
+
+
+def check_store(settings: Settings) -> list[Problem]:
+    """A PostgreSQL job store (--store-url) that cannot be reached from here; named with its
+    password masked. The SQLite store is a file in the data dir (checked with it)."""
+    from toy_platform.middleware.stores import StoreSetupError, mask_url, store_kind
+
+    try:
+        if store_kind(settings.store_url) != "postgresql":
+            return []
+    except StoreSetupError as exc:
+        fix = "give --store-url (or TOY_PLATFORM_STORE_URL) as sqlite or postgresql://..."
+        return [Problem("job store", str(exc), fix)]
+    reason = postgres_unreachable(settings.store_url)
+    if reason is None:
+        return []
+    return [
+        Problem(
+            "job store",
+            f"PostgreSQL at {mask_url(settings.store_url)} is not answering: {reason}",
+            "start PostgreSQL, or check the host, port, database, user and password of"
+            " --store-url (TOY_PLATFORM_STORE_URL) and that this machine may connect to it;"
+            " the middlewares reconnect by themselves when it answers",
+        )
+    ]
+
+
+def postgres_unreachable(url: str) -> str | None:
+    """None when a connection to URL can be made within 3 s, else why not (no password)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        password = str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+        text = " ".join(str(exc).split())
+        return text.replace(password, "***") if password else text
+    return None
 
 
 def check_queue_broker(settings: Settings) -> list[Problem]:
@@ -435,6 +475,11 @@ def not_ready_problem(settings: Settings, look: Look, looks: dict[str, Look]) ->
 def _not_ready_fix(settings: Settings, name: str, blamed: str, reason: str = "") -> str:
     if blamed == "users":
         return f"check {settings.users_file} (see the auth line above)"
+    if blamed == "job store":
+        return (
+            "make the job store answer (for PostgreSQL: start it, or check --store-url);"
+            " the middleware reconnects by itself, no restart needed"
+        )
     if blamed == "queue database":
         return f"check that {settings.data_dir} is writable and the disk is not full"
     if blamed == "broker":

@@ -96,6 +96,11 @@ def _encodable(text: str) -> bool:
 STORE_RETRY_AFTER_S = 5
 
 
+class StoreUnavailable(Exception):
+    """A service's own store cannot be reached or written right now (the caller may try
+    again); its message names the store, with any password masked."""
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error, 404/405 and unexpected ones included, answers in the one JSON shape."""
 
@@ -116,20 +121,19 @@ def register_error_handlers(app: Flask) -> None:
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         return jsonify({"error": message, "code": code}), status, headers
 
+    @app.errorhandler(StoreUnavailable)
     @app.errorhandler(sqlite3.OperationalError)
-    def _database_unavailable(
-        err: sqlite3.OperationalError,
-    ) -> tuple[Response, int, dict[str, str]]:
-        """The service's database cannot be written now (locked by another process for longer
-        than a request waits, the disk full or gone): the caller may try again; nothing was
-        stored, so nothing is lost."""
-        logger.error(
-            "database unavailable: %s",
+    def _store_unavailable(err: Exception) -> tuple[Response, int, dict[str, str]]:
+        """The service's own store cannot be used now (a database server down, a SQLite file
+        locked by another process for longer than a request waits, the disk full): 503 and
+        Retry-After, never a 500. Nothing was stored, so the caller may send it again."""
+        logger.warning(
+            "store unavailable: %s",
             err,
-            extra={"event": "database_unavailable", "path": request.path, "error": str(err)},
+            extra={"event": "store_unavailable", "path": request.path, "reason": str(err)},
         )
         body = {
-            "error": f"The service's database cannot be used right now ({err}); try again shortly",
+            "error": f"The service's store cannot be used right now ({err}); try again shortly",
             "code": "store_unavailable",
         }
         return jsonify(body), 503, {"Retry-After": str(STORE_RETRY_AFTER_S)}

@@ -62,11 +62,20 @@ class InProcessJWKClient(TracedJWKClient):
         return self.auth_client.get("/.well-known/jwks.json").get_json()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each middleware test runs on both job stores, so the two cannot drift apart."""
+    if request.param == "sqlite":
+        return "sqlite"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-def middleware_app(settings: Settings, auth_client: FlaskClient) -> Flask:
-    app = middleware.create_app(settings, start_forwarder=False)
+def middleware_app(settings: Settings, auth_client: FlaskClient, store_url: str) -> Iterator[Flask]:
+    app = middleware.create_app(settings.replace(store_url=store_url), start_forwarder=False)
     app.extensions["middleware"].verifier.jwks = InProcessJWKClient(auth_client)
-    return app
+    yield app
+    app.extensions["middleware"].store.close()
 
 
 @pytest.fixture

@@ -242,3 +242,25 @@ def test_a_web_app_that_is_not_built(tmp_path: Path) -> None:
     web = look("web", ready=False, reason="the web app is not built: install a wheel")
     problem = doctor.not_ready_problem(settings, web, {"web": web})
     assert "not built" in problem.problem and "--no-web" in problem.fix
+
+
+def test_a_postgres_job_store_that_does_not_answer_is_named_with_its_password_masked(
+    tmp_path: Path,
+) -> None:
+    (port,) = free_ports(1)
+    url = f"postgresql://toy:pa55word@127.0.0.1:{port}/jobs"
+    (problem,) = doctor.check_store(load_settings(home=tmp_path, store_url=url))
+    assert problem.component == "job store"
+    assert f"PostgreSQL at postgresql://toy:***@127.0.0.1:{port}/jobs" in problem.problem
+    assert "refused" in problem.problem and "pa55word" not in problem.problem
+    assert doctor.check_store(load_settings(home=tmp_path)) == []  # sqlite: a file
+
+
+def test_a_postgres_job_store_that_answers_is_no_problem(tmp_path: Path, pg_url: str) -> None:
+    assert doctor.check_store(load_settings(home=tmp_path, store_url=pg_url)) == []
+
+
+def test_a_store_url_of_an_unknown_kind_is_named(tmp_path: Path) -> None:
+    url = "mysql://root:hunter2@db/jobs"
+    (problem,) = doctor.check_store(load_settings(home=tmp_path, store_url=url))
+    assert "mysql://root:***@db/jobs" in problem.problem and "hunter2" not in problem.problem

@@ -1,25 +1,427 @@
+"""The job stores, each test on both (SQLite and PostgreSQL) unless it is about one."""
+
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from toy_platform.jobs import JobStore
+import psycopg
+import pytest
+
+from toy_platform.config import load_settings
+from toy_platform.middleware.stores import (
+    IdempotencyKeyReused,
+    JobStore,
+    StoreSetupError,
+    StoreUnavailable,
+    mask_url,
+    open_store,
+)
+from toy_platform.middleware.stores.postgres import PostgresJobStore
+from toy_platform.middleware.stores.sqlite import SqliteJobStore
 
 
-def test_a_page_of_one_users_jobs_in_one_status_is_read_through_an_index_on_both(
-    tmp_path: Path,
+def _open(tmp_path: Path, url: str) -> JobStore:
+    return open_store(load_settings(home=tmp_path, store_url=url))
+
+
+@pytest.fixture
+def store(tmp_path: Path, store_url: str) -> Iterator[JobStore]:
+    opened = _open(tmp_path, store_url)
+    yield opened
+    opened.close()
+
+
+def _callback(store: JobStore, job_id: str, status: str, attempt: int = 1) -> Any:
+    update = {"status": status, "started_at": "2026-01-01T00:00:00.000+00:00"}
+    return store.apply_callback(job_id, attempt, update, None)
+
+
+def _true_counts(store: JobStore, owner: str | None = None) -> dict[str, int]:
+    """Counted the slow way, from the jobs themselves."""
+    result = dict.fromkeys(("queued", "running", "succeeded", "failed"), 0)
+    page = store.page(owner, None, 1000, 0)
+    for job in page.jobs:
+        result[job["status"]] += 1
+    return result
+
+
+# -- what both stores do alike ---------------------------------------------------------
+
+
+def test_counts_and_totals_follow_every_change_without_counting_the_jobs(
+    store: JobStore,
 ) -> None:
-    """What a front-end polls: without an index on both, each poll read all of the user's
-    (or all the platform's) jobs of that status, 55 ms at 100,000 jobs."""
-    store = JobStore(tmp_path / "middleware.sqlite3")
+    ids = [store.create("alice", f"j{n}", "x", None)[0]["job_id"] for n in range(6)]
+    store.create("bob", "b", "x", None)
+    _callback(store, ids[0], "running")
+    _callback(store, ids[1], "succeeded")
+    _callback(store, ids[2], "failed")
+    _callback(store, ids[3], "failed")
+    store.retry(ids[3], "alice")
+    assert store.refuse(ids[4], 1, "core refused the job: HTTP 400")
+    _callback(store, ids[1], "running")  # stale: no change anywhere
+
+    expected = {"queued": 2, "running": 1, "succeeded": 1, "failed": 2}
+    assert store.counts_by_status("alice") == expected == _true_counts(store, "alice")
+    assert store.counts_by_status() == {**expected, "queued": 3}
+    assert store.page("alice", "failed", 10, 0).total == 2
+    assert store.page("alice", None, 10, 0).total == 6
+    assert store.page(None, None, 10, 0).total == 7
+    assert store.page("carol", None, 10, 0).total == 0
+    assert store.reset() == 7
+    assert store.counts_by_status() == dict.fromkeys(expected, 0)
+    assert store.page(None, None, 10, 0).total == 0
+
+
+def test_keyset_pages_walk_every_job_once_newest_first(store: JobStore) -> None:
+    made = [store.create("alice", f"j{n}", "x", None)[0]["job_id"] for n in range(25)]
+    store.create("bob", "other", "x", None)
+    seen, before, totals = [], None, set()
+    while True:
+        page = store.page("alice", None, 10, 0, before)
+        seen += [job["job_id"] for job in page.jobs]
+        totals.add(page.total)
+        if page.next_before is None:
+            break
+        before = int(page.next_before)
+    assert seen == made[::-1]
+    assert totals == {25}
+    by_offset = store.page("alice", None, 10, 10).jobs
+    assert [job["job_id"] for job in by_offset] == made[::-1][10:20]
+
+
+def test_a_claimed_job_is_not_claimed_again_until_released_or_its_lease_runs_out(
+    store: JobStore,
+) -> None:
+    ids = [store.create("alice", f"j{n}", "x", None)[0]["job_id"] for n in range(3)]
+    first = store.claim_unforwarded(2, lease_s=60)
+    assert [job["job_id"] for job in first] == ids[:2]
+    assert [job["job_id"] for job in store.claim_unforwarded(10, lease_s=0.3)] == ids[2:]
+    assert store.claim_unforwarded(10) == []
+    store.release([ids[0]])
+    assert [job["job_id"] for job in store.claim_unforwarded(10)] == [ids[0]]
+    time.sleep(0.4)  # the lease of the third ran out: a middleware that died held it
+    assert [job["job_id"] for job in store.claim_unforwarded(10)] == [ids[2]]
+    store.mark_forwarded(
+        [
+            {"job_id": ids[1], "attempt": 1, "sent_at": "t", "position": 1},
+            {"job_id": ids[2], "attempt": 1, "sent_at": "t", "position": 2},
+        ]
+    )
+    assert store.waiting_for_core() == 1
+    store.release(ids)
+    assert [job["job_id"] for job in store.claim_unforwarded(10)] == [ids[0]]
+
+
+def test_the_idempotency_key_returns_the_first_job_and_refuses_other_content(
+    store: JobStore,
+) -> None:
+    job, created = store.create("alice", "n", "d", None, "key-1")
+    again, created_again = store.create("alice", "n", "d", None, "key-1")
+    assert created and not created_again and again["job_id"] == job["job_id"]
+    with pytest.raises(IdempotencyKeyReused):
+        store.create("alice", "n", "other data", None, "key-1")
+    assert store.create("bob", "n", "d", None, "key-1")[1]  # keys are per user
+    assert store.page(None, None, 10, 0).total == 2
+
+
+def test_a_newer_schema_than_this_release_knows_is_refused(tmp_path: Path, store_url: str) -> None:
+    _open(tmp_path, store_url).close()
+    if store_url == "sqlite":
+        with sqlite3.connect(tmp_path / "data" / "middleware.sqlite3") as conn:
+            conn.execute("PRAGMA user_version = 99")
+    else:
+        with psycopg.connect(store_url) as conn:
+            conn.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StoreSetupError, match="schema version 99, newer than") as caught:
+        _open(tmp_path, store_url)
+    assert "upgrade toy-platform" in str(caught.value)
+
+
+# -- indexes: a page and its total stay cheap however many jobs there are --------------
+
+
+def test_sqlite_reads_a_users_page_and_total_through_indexes(tmp_path: Path) -> None:
+    """Without an index on both, each poll read all of the user's (or all the platform's)
+    jobs of that status, 55 ms at 100,000 jobs; counting them for `total` grew with the
+    user's history (10 ms at 100,000)."""
+    store = SqliteJobStore(tmp_path / "middleware.sqlite3")
     store.create("alice", "a job", "data", None)
     conn = store.db.connection()  # this thread's connection: the one page() uses here
-    statements: list[str] = []
-    conn.set_trace_callback(statements.append)
-    jobs, total = store.page("alice", "queued", 10, 0)
-    conn.set_trace_callback(None)
+    for before in (None, 10**9):
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        page = store.page("alice", "queued", 10, 0, before)
+        conn.set_trace_callback(None)
+        assert page.total == 1 and page.jobs[0]["owner"] == "alice"
+        assert len(statements) == 2, statements
+        count_plan = _sqlite_plan(conn, statements[0])
+        assert "job_counts" in count_plan and "(owner=? AND status=?)" in count_plan
+        page_plan = _sqlite_plan(conn, statements[1])
+        assert "jobs_owner_status (owner=? AND status=?" in page_plan, page_plan
+        assert "TEMP B-TREE" not in page_plan  # no sort: the index gives the order
 
-    assert total == 1 and jobs[0]["owner"] == "alice"
-    assert len(statements) == 2, statements
-    for sql in statements:
-        plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
-        assert "(owner=? AND status=?)" in plan, (sql, plan)
+
+def _sqlite_plan(conn: sqlite3.Connection, sql: str) -> str:
+    return " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_postgres_reads_a_users_page_and_total_through_indexes(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresJobStore(pg_url)
+    with psycopg.connect(pg_url) as conn:  # 200,000 jobs of 100 users, so plans are real
+        conn.execute(
+            "INSERT INTO jobs (job_id, job_name, owner, data, status, created_at,"
+            " created_epoch) SELECT 'j' || n, 'n', 'user' || (n % 100), 'd',"
+            " (ARRAY['queued','running','succeeded','failed'])[1 + n % 4], 't', 0"
+            " FROM generate_series(1, 200000) AS n"
+        )
+        conn.execute(
+            "INSERT INTO job_counts SELECT owner, status, COUNT(*) FROM jobs GROUP BY owner, status"
+        )
+        conn.execute("ANALYZE")
+    statements: list[tuple[Any, Any]] = []
+    original = psycopg.Connection.execute
+
+    def recording(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if query:  # not the pool's check of the connection (an empty query)
+            statements.append((query, params))
+        return original(self, query, params, **kwargs)
+
+    for before in (None, 150_000):
+        statements.clear()
+        monkeypatch.setattr(psycopg.Connection, "execute", recording)
+        page = store.page("user7", "failed", 10, 0, before)
+        monkeypatch.undo()
+        assert page.total == 2000 and len(page.jobs) == 10
+        assert len(statements) == 2, statements
+        count_plan, page_plan = (_pg_plan(pg_url, *statement) for statement in statements)
+        assert " jobs " not in count_plan and "job_counts" in count_plan, count_plan
+        assert "Index Scan Backward using jobs_owner_status" in page_plan, page_plan
+        assert "Sort" not in page_plan and "Seq Scan" not in page_plan, page_plan
+    store.close()
+
+
+def _pg_plan(url: str, query: Any, params: Any) -> str:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(f"EXPLAIN {query}", params).fetchall()
+    return " ".join(str(row[0]) for row in rows)
+
+
+# -- SQLite: files of earlier releases ---------------------------------------------------
+
+
+def test_a_sqlite_file_of_an_earlier_release_is_brought_up_to_date_with_its_counts(
+    tmp_path: Path,
+) -> None:
+    from toy_platform.middleware.stores.sqlite import MIGRATIONS
+
+    path = tmp_path / "middleware.sqlite3"
+    with sqlite3.connect(path) as conn:  # as the release before versioning left it
+        conn.executescript(MIGRATIONS[0])
+        conn.execute(
+            "INSERT INTO jobs (job_id, job_name, owner, data, created_at, created_epoch,"
+            " status) VALUES ('a', 'n', 'alice', 'd', 't', 0, 'succeeded')"
+        )
+    store = SqliteJobStore(path)
+    assert store.counts_by_status("alice")["succeeded"] == 1
+    store.create("alice", "n", "d", None)
+    assert store.page("alice", None, 10, 0).total == 2
+
+
+# -- PostgreSQL: several middlewares over one store -------------------------------------
+
+
+def _together(count: int, work: Any) -> list[Any]:
+    """WORK(n) for n in range(COUNT), each in its own thread, all let go at once."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(n: int) -> None:
+        barrier.wait()
+        results[n] = work(n)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_several_middlewares_never_claim_one_job_twice(pg_url: str) -> None:
+    stores = [PostgresJobStore(pg_url) for _ in range(3)]
+    made = {stores[0].create("alice", f"j{n}", "x", None)[0]["job_id"] for n in range(300)}
+
+    def claim_all(n: int) -> list[str]:
+        mine: list[str] = []
+        while batch := stores[n % 3].claim_unforwarded(7):
+            mine += [job["job_id"] for job in batch]
+        return mine
+
+    claimed = [job_id for batch in _together(6, claim_all) for job_id in batch]
+    assert sorted(claimed) == sorted(made)  # each once, none lost
+    for store in stores:
+        store.close()
+
+
+def test_one_idempotency_key_sent_to_two_middlewares_at_once_makes_one_job(pg_url: str) -> None:
+    stores = [PostgresJobStore(pg_url) for _ in range(2)]
+    for round_ in range(10):
+        key = f"key-{round_}"
+        results = _together(8, lambda n, k=key: stores[n % 2].create("alice", "n", "d", None, k))
+        assert len({job["job_id"] for job, _ in results}) == 1
+        assert sum(created for _, created in results) == 1
+    assert stores[0].page("alice", None, 100, 0).total == 10
+    assert stores[1].counts_by_status("alice")["queued"] == 10
+    for store in stores:
+        store.close()
+
+
+def test_one_callback_delivered_to_two_middlewares_at_once_is_applied_once(pg_url: str) -> None:
+    stores = [PostgresJobStore(pg_url) for _ in range(2)]
+    job_id = stores[0].create("alice", "n", "d", None)[0]["job_id"]
+    for status in ("running", "succeeded"):
+        outcomes = _together(6, lambda n, s=status: _callback(stores[n % 2], job_id, s))
+        assert sum(o.changed for o in outcomes) == 1
+    events = [e["status"] for e in stores[1].events(job_id)]
+    assert events == ["submitted", "running", "succeeded"]
+    assert stores[0].counts_by_status("alice") == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 0,
+    }
+    for store in stores:
+        store.close()
+
+
+def test_batches_of_callbacks_from_two_middlewares_do_not_deadlock(pg_url: str) -> None:
+    stores = [PostgresJobStore(pg_url) for _ in range(2)]
+    ids = [stores[0].create(f"u{n % 3}", "n", "d", None)[0]["job_id"] for n in range(60)]
+
+    def report(n: int) -> int:
+        order = ids if n % 2 else ids[::-1]  # opposite orders: the classic deadlock
+        batch = [(job_id, 1, {"status": "running"}, None) for job_id in order]
+        done = [(job_id, 1, {"status": "succeeded"}, None) for job_id in order]
+        store = stores[n % 2]
+        return sum(o.changed for o in store.apply_callbacks(batch) + store.apply_callbacks(done))
+
+    assert sum(_together(4, report)) == 120
+    assert stores[0].counts_by_status()["succeeded"] == 60
+    for store in stores:
+        store.close()
+
+
+# -- PostgreSQL down, and passwords -----------------------------------------------------
+
+
+def test_no_password_in_a_masked_url() -> None:
+    assert mask_url("postgresql://toy:s3cr%40t@db:5432/jobs") == "postgresql://toy:***@db:5432/jobs"
+    assert mask_url("postgresql://toy@db/jobs") == "postgresql://toy@db/jobs"
+    assert (
+        mask_url("postgresql://db/jobs?user=toy&password=s3cret&sslmode=require")
+        == "postgresql://db/jobs?user=toy&password=***&sslmode=require"
+    )
+    assert mask_url("sqlite") == "sqlite"
+
+
+def test_postgres_down_is_store_unavailable_naming_it_and_it_comes_back(
+    pg_cluster: Any, pg_url: str
+) -> None:
+    store = PostgresJobStore(pg_url)
+    job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+    pg_cluster.pg_ctl_stop()
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            store.create("alice", "n", "d", None)
+        reason = store.unavailable()
+    finally:
+        pg_cluster.pg_ctl_start()
+    masked = mask_url(pg_url)
+    for text in (str(caught.value), reason or ""):
+        assert masked in text and "PostgreSQL" in text
+        assert pg_cluster.password not in text
+    assert store.unavailable() is None  # the pool found new connections by itself
+    assert store.get(job_id) is not None
+    assert store.create("alice", "n", "d", None)[1]
+    store.close()
+
+
+def test_a_wrong_password_stops_the_start_with_the_password_masked(
+    pg_cluster: Any, pg_url: str
+) -> None:
+    wrong = pg_url.replace(pg_cluster.password, "not-the-password")
+    with pytest.raises(StoreSetupError) as caught:
+        PostgresJobStore(wrong)
+    assert "not-the-password" not in str(caught.value)
+    assert "password authentication failed" in str(caught.value)
+
+
+def test_a_sqlite_file_serves_one_middleware_at_a_time(tmp_path: Path) -> None:
+    """Its claims are held in memory: a second middleware on it would forward jobs twice."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    path = tmp_path / "middleware.sqlite3"
+    SqliteJobStore(path).close()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE store_holder SET pid = ?, create_time = ?",
+                (other.pid, psutil.Process(other.pid).create_time()),
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO store_holder VALUES (1, ?, ?)",
+                (other.pid, psutil.Process(other.pid).create_time()),
+            )
+        with pytest.raises(StoreSetupError, match=f"in use by another middleware .PID {other.pid}"):
+            SqliteJobStore(path)
+    finally:
+        other.kill()
+        other.wait()
+    SqliteJobStore(path).close()  # its holder is gone: the file is free again
+
+
+def test_postgres_down_is_a_dependency_the_forwarder_waits_for_not_a_stall(
+    pg_cluster: Any, pg_url: str
+) -> None:
+    """Else, after an outage of twice --stall-after, serve would restart a middleware that
+    heals by itself."""
+    from harness import wait_until
+    from http_stub import HttpStub, Received
+    from prometheus_client import CollectorRegistry
+
+    from toy_platform.middleware.forwarder import Forwarder
+
+    def core(request: Received) -> tuple[int, Any]:
+        answers = [{"job_id": j["job_id"], "position": 1} for j in request.body["jobs"]]
+        return 202, {"status": "queued", "jobs": answers}
+
+    store = PostgresJobStore(pg_url)
+    stub = HttpStub(core)
+    forwarder = Forwarder(store, stub.url, "http://mw.invalid", b"key", CollectorRegistry())
+    pg_cluster.pg_ctl_stop()
+    try:
+        forwarder.start()
+        time.sleep(1.5)  # the forwarder meets the store down, again and again
+        with pytest.raises(StoreUnavailable):  # /readyz: "cannot tell whether it moves"
+            forwarder.stalled(0.5)
+        time.sleep(1.0)
+    finally:
+        pg_cluster.pg_ctl_start()
+    for n in range(3):
+        store.create("alice", f"j{n}", "x", None)
+    assert forwarder.stalled(0.5) is None  # just back, nothing waited yet: no stall counted
+    wait_until(lambda: store.waiting_for_core() == 0, 20, what="the jobs handed over")
+    forwarder.stop()
+    stub.close()
+    store.close()

@@ -15,9 +15,9 @@ from harness import wait_until
 from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
 
-from toy_platform.jobs import JobStore
 from toy_platform.loops import Backoff, Progress, Threads, run_loop, working_on
 from toy_platform.middleware.forwarder import Forwarder
+from toy_platform.middleware.stores.sqlite import SqliteJobStore as JobStore
 
 
 class Fatal(BaseException):
@@ -170,15 +170,15 @@ def test_the_forwarder_survives_its_store_failing_and_hands_the_jobs_over_after(
 def test_a_dead_dispatcher_is_restarted_by_the_watchdog(
     store: JobStore, forwarders: Callable[..., Forwarder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    take = store.unforwarded
+    take = store.claim_unforwarded
     calls = itertools.count()
 
-    def take_or_die(limit: int, exclude: set[str]) -> list[dict[str, Any]]:
+    def take_or_die(limit: int, lease_s: float = 15.0) -> list[dict[str, Any]]:
         if next(calls) == 0:
             raise Fatal("gone")
-        return take(limit, exclude)
+        return take(limit, lease_s)
 
-    monkeypatch.setattr(store, "unforwarded", take_or_die)
+    monkeypatch.setattr(store, "claim_unforwarded", take_or_die)
     forwarder = forwarders(queued, check_every=3600.0)
     forwarder.start()
     wait_until(lambda: forwarder.threads.alive() == 0, 10, what="the dispatcher dead")

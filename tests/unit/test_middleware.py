@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from toy_platform.config import Settings
-from toy_platform.jobs import utc_now
+from toy_platform.middleware.stores import utc_now
 
 
 def submit(
@@ -305,7 +305,7 @@ def test_reset_forgets_every_job_and_late_callbacks_do_not_bring_them_back(
     assert response.get_json()["jobs_removed"] == 1
     assert callback(mw, settings, job_id, {"status": "succeeded"}).status_code == 404
     listing = mw.get("/list_jobs?scope=all", headers=bearer(tokens["root"])).get_json()
-    assert listing == {"jobs": [], "total": 0, "limit": 100, "offset": 0}
+    assert listing == {"jobs": [], "total": 0, "limit": 100, "offset": 0, "next_before": None}
 
 
 def test_cors_allows_exactly_the_front_end_origins(mw: FlaskClient, settings: Settings) -> None:
@@ -406,13 +406,35 @@ def test_a_bad_batch_of_callbacks_changes_nothing(
     assert response.get_json()["field"] == field
 
 
+def test_keyset_paging_through_the_api(mw: FlaskClient, tokens: dict[str, str]) -> None:
+    made = [submit(mw, tokens["alice"]).get_json()["job_id"] for _ in range(5)]
+    seen, url = [], "/list_jobs?limit=2"
+    while True:
+        page = mw.get(url, headers=bearer(tokens["alice"])).get_json()
+        assert page["total"] == 5
+        seen += [job["job_id"] for job in page["jobs"]]
+        if page["next_before"] is None:
+            break
+        url = f"/list_jobs?limit=2&before={page['next_before']}"
+    assert seen == made[::-1]
+    bad = mw.get("/list_jobs?before=abc", headers=bearer(tokens["alice"]))
+    assert bad.status_code == 400 and bad.get_json()["field"] == "before"
+
+
 def test_submit_while_another_process_holds_the_database_is_a_503_and_stores_nothing(
-    mw: FlaskClient, middleware_app: Flask, settings: Settings, tokens: dict[str, str]
+    mw: FlaskClient,
+    middleware_app: Flask,
+    settings: Settings,
+    tokens: dict[str, str],
+    store_url: str,
 ) -> None:
     import sqlite3
 
+    if store_url != "sqlite":
+        pytest.skip("a lock on the SQLite file (the PostgreSQL store's 503 is in test_jobs.py)")
+
     store = middleware_app.extensions["middleware"].store
-    store.db.set_lock_wait(0.2)  # requests wait 30 s for a lock; not in a test
+    store.set_lock_wait(0.2)  # requests wait 30 s for a lock; not in a test
     holder = sqlite3.connect(settings.data_dir / "middleware.sqlite3", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # a backup or a sqlite3 shell, say
     try:
@@ -425,5 +447,5 @@ def test_submit_while_another_process_holds_the_database_is_a_503_and_stores_not
     assert response.get_json()["code"] == "store_unavailable"
     assert "database is locked" in response.get_json()["error"]
     assert response.headers["Retry-After"] == "5"
-    assert store.page("alice", None, 10, 0)[1] == 0
+    assert store.page("alice", None, 10, 0).total == 0
     assert submit(mw, tokens["alice"]).status_code == 202

@@ -26,13 +26,20 @@ from toy_platform.fields import (
     request_id_field,
 )
 from toy_platform.health import add_supervisor_facts, describe_error, probe_all
-from toy_platform.jobs import STATUSES, CallbackOutcome, IdempotencyKeyReused, JobStore
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import (
     TokenVerifier,
     admin_required,
     current_identity,
     login_required,
+)
+from toy_platform.middleware.stores import (
+    STATUSES,
+    CallbackOutcome,
+    IdempotencyKeyReused,
+    JobStore,
+    StoreUnavailable,
+    open_store,
 )
 from toy_platform.security import service_key_fingerprint, service_session
 from toy_platform.service import (
@@ -48,6 +55,7 @@ bp = Blueprint("middleware", __name__)
 MAX_JOB_NAME = 200
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 10**9
+MAX_CURSOR = 10**12 - 1  # a job's sequence number; int_arg reads at most 12 digits
 MAX_ATTEMPT = 10**6
 MAX_WORKER_NAME = 255
 
@@ -70,19 +78,31 @@ class JobsCollector(Collector):
         self.store = store
 
     def collect(self) -> Any:
+        try:
+            by_status = self.store.counts_by_status()
+            oldest = self.store.oldest_queued_age_s()
+            waiting = self.store.waiting_for_core()
+        except StoreUnavailable:  # /metrics still answers: the store is down, and says so
+            yield GaugeMetricFamily(
+                "toy_platform_job_store_up", "1 if the job store answers, else 0.", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "toy_platform_job_store_up", "1 if the job store answers, else 0.", value=1
+        )
         jobs = GaugeMetricFamily("toy_platform_jobs", "Jobs by status.", labels=["status"])
-        for status, count in self.store.counts_by_status().items():
+        for status, count in by_status.items():
             jobs.add_metric([status], count)
         yield jobs
         yield GaugeMetricFamily(
             "toy_platform_jobs_oldest_queued_age_seconds",
             "How long the oldest queued job has waited.",
-            value=self.store.oldest_queued_age_s() or 0.0,
+            value=oldest or 0.0,
         )
         yield GaugeMetricFamily(
             "toy_platform_jobs_waiting_for_core",
             "Jobs stored but not yet accepted by the core.",
-            value=self.store.waiting_for_core(),
+            value=waiting,
         )
 
 
@@ -91,14 +111,15 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     app = create_service_app(settings, "middleware", cors=True)
     svc = app.extensions["toy_platform"]
     registry: CollectorRegistry = svc.registry
-    store = JobStore(settings.data_dir / "middleware.sqlite3")
+    store = open_store(settings)
+    logger.info("job store: %s", store.name, extra={"event": "store_opened", "store": store.name})
     core = service_session(svc.service_key)
     parts = MiddlewareParts(
         settings=settings,
         store=store,
         verifier=TokenVerifier(f"{settings.auth_url}/.well-known/jwks.json"),
         forwarder=Forwarder(
-            store, settings.core_url, settings.middleware_url, svc.service_key, registry
+            store, settings.core_url, settings.callback_url, svc.service_key, registry
         ),
         core=core,
         submitted=Counter(
@@ -126,9 +147,9 @@ def _parts() -> MiddlewareParts:
 
 def _readiness_checks(svc: ServiceState, parts: MiddlewareParts, forwarder: bool) -> None:
     ours = service_key_fingerprint(svc.service_key)
+    svc.readiness.append(("job store", parts.store.unavailable))
     svc.readiness.append(("auth", parts.verifier.reachable))
     svc.readiness.append(("core", lambda: _core_unreachable(parts, ours)))
-    svc.readiness.append(("job database", parts.store.db.check_writable))
     if forwarder:
         stall_after = parts.settings.stall_after
         svc.readiness.append(("forwarder", parts.forwarder.not_ready))
@@ -232,6 +253,7 @@ def list_jobs() -> Response:
         raise bad_field("status", f"'status' must be one of {', '.join(STATUSES)}")
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = int_arg("offset", 0, 0, MAX_OFFSET)
+    before = int_arg("before", 0, 1, MAX_CURSOR) or None
     scope = query_arg("scope") or "mine"
     if scope not in ("mine", "all"):
         raise bad_field("scope", "'scope' must be 'mine' or 'all'")
@@ -239,8 +261,14 @@ def list_jobs() -> Response:
     if scope == "all" and not identity.is_admin:
         raise ApiError(403, "Only an admin may list everyone's jobs", "forbidden", field="scope")
     owner = None if scope == "all" else identity.username
-    jobs, total = _parts().store.page(owner, status, limit, offset)
-    return jsonify(jobs=jobs, total=total, limit=limit, offset=offset)
+    page = _parts().store.page(owner, status, limit, offset, before)
+    return jsonify(
+        jobs=page.jobs,
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        next_before=page.next_before,
+    )
 
 
 @bp.get("/jobs/<job_id>")

@@ -11,7 +11,6 @@ import requests
 from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.health import describe_error
-from toy_platform.jobs import JobStore, utc_now
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,
@@ -23,6 +22,7 @@ from toy_platform.loops import (
     run_loop,
     working_on,
 )
+from toy_platform.middleware.stores import JobStore, StoreDown, utc_now
 from toy_platform.security import service_session
 from toy_platform.tracing import accept_request_id, outgoing_headers
 
@@ -113,7 +113,7 @@ class Forwarder:
     # -- the dispatcher ----------------------------------------------------------
 
     def _short_waits(self) -> None:
-        self.store.db.set_lock_wait(LOOP_LOCK_WAIT_S)
+        self.store.set_lock_wait(LOOP_LOCK_WAIT_S)
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -134,7 +134,11 @@ class Forwarder:
 
     def _dispatch(self, seen: int) -> int:
         """Hand out what waits, then sleep as fits; the wakeup version seen."""
-        batch = self._take_batch()
+        try:
+            batch = self._take_batch()
+        except StoreDown as exc:  # waiting for the database is not a stall of our own work
+            self.progress.blocked(str(exc))
+            raise
         if not batch and not self._inflight:
             self.progress.idle()
         for start in range(0, len(batch), FORWARD_BATCH):
@@ -154,7 +158,7 @@ class Forwarder:
             room = MAX_IN_FLIGHT - len(self._inflight)
             if room <= 0:
                 return []
-            batch = self.store.unforwarded(room, set(self._inflight))
+            batch = self.store.claim_unforwarded(room)
             self._inflight.update(job["job_id"] for job in batch)
         return batch
 
@@ -166,6 +170,8 @@ class Forwarder:
             self._forward_jobs(jobs)
         except Exception as exc:  # e.g. the job store is locked: they go again later
             self._failures = min(self._failures + 1, 10)
+            if isinstance(exc, StoreDown):
+                self.progress.blocked(str(exc))
             self.progress.failed(describe(exc))
             first = jobs[0]
             log_error(
@@ -177,6 +183,7 @@ class Forwarder:
                 request_id=first["request_id"],
                 batch_size=len(jobs),
             )
+            self._release(jobs)
         finally:
             with self._lock:
                 self._inflight.difference_update(job["job_id"] for job in jobs)
@@ -198,6 +205,16 @@ class Forwarder:
                 self._forward_jobs([job])
         elif kind == "refused":
             self._refused(jobs[0], answer)
+        else:  # core is down or busy: claimable again when the back-off ends, here or elsewhere
+            self._release(jobs)
+
+    def _release(self, jobs: list[dict[str, Any]]) -> None:
+        """Give up this middleware's claim on jobs that did not go out; if the store cannot
+        be reached to say so, their lease runs out by itself."""
+        try:
+            self.store.release(job["job_id"] for job in jobs)
+        except Exception as exc:  # noqa: BLE001 - the lease is the fallback
+            logger.info("claims not released (%s); their lease runs out", describe(exc))
 
     def _refused(self, job: dict[str, Any], reason: str) -> None:
         """Core will never take this job: tell its owner why, and go on with the others."""

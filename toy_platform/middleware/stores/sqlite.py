@@ -1,35 +1,43 @@
-"""The middleware's job store: every job and its history, in SQLite, so restarts lose nothing."""
+"""The embedded job store: one SQLite file beside one middleware (the default, `sqlite`)."""
 
 from __future__ import annotations
 
+import functools
+import os
 import sqlite3
+import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
+
+import psutil
 
 from toy_platform.db import Database, GroupCommit
-
-STATUSES = ("queued", "running", "succeeded", "failed")
-_RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
-IDEMPOTENCY_WINDOW_S = 24 * 3600
-PUBLIC_FIELDS = (
-    "job_id",
-    "job_name",
-    "owner",
-    "status",
-    "created_at",
-    "started_at",
-    "completed_at",
-    "result",
-    "error",
-    "request_id",
-    "attempt",
+from toy_platform.middleware.stores.base import (
+    IDEMPOTENCY_WINDOW_S,
+    LEASE_S,
+    PUBLIC_FIELDS,
+    Callback,
+    CallbackOutcome,
+    IdempotencyKeyReused,
+    NewJob,
+    Page,
+    StoreSetupError,
+    StoreUnavailable,
+    counts,
+    new_job,
+    stale,
+    utc_now,
 )
 
-_SCHEMA = """
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Ordered migrations; PRAGMA user_version is the number applied. The first is the schema of
+# the releases before versioning (so their files open as version 1).
+MIGRATIONS: tuple[str, ...] = (
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL UNIQUE,
@@ -63,44 +71,112 @@ CREATE TABLE IF NOT EXISTS job_events (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS job_events_job ON job_events (job_id, seq);
-"""
+""",
+    # Counts per owner and status, kept by triggers in the writing transaction, so that a
+    # page's `total` is read from a few rows instead of counting a user's whole history.
+    """
+CREATE TABLE job_counts (
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (owner, status)
+) WITHOUT ROWID;
+INSERT INTO job_counts (owner, status, n)
+    SELECT owner, status, COUNT(*) FROM jobs GROUP BY owner, status;
+CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (owner, status, n) VALUES (new.owner, new.status, 1)
+        ON CONFLICT (owner, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER job_counts_update AFTER UPDATE OF status ON jobs
+    WHEN old.status <> new.status BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE owner = old.owner AND status = old.status;
+    INSERT INTO job_counts (owner, status, n) VALUES (new.owner, new.status, 1)
+        ON CONFLICT (owner, status) DO UPDATE SET n = n + 1;
+END;
+CREATE INDEX jobs_waiting ON jobs (seq) WHERE forwarded = 0 AND status = 'queued';
+DROP INDEX jobs_unforwarded;
+CREATE TABLE store_holder (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    create_time REAL NOT NULL
+);
+""",
+)
 INSERT_EVENT = "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)"
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+def _available(method: F) -> F:
+    """SQLite errors of the file (locked, disk full, unreadable) become StoreUnavailable."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteJobStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"{self.name}: {exc}") from exc
+
+    return cast(F, wrapper)
 
 
-class IdempotencyKeyReused(Exception):
-    """An Idempotency-Key sent again with another job_name or data: a client bug, not a retry."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
-
-
-@dataclass(frozen=True)
-class _NewJob:
-    owner: str
-    job_name: str
-    data: str
-    request_id: str | None
-    idempotency_key: str | None
-
-
-@dataclass(frozen=True)
-class CallbackOutcome:
-    changed: bool
-    status: str | None  # the job's status afterwards; None when there is no such job
+def migrate(db: Database, name: str) -> None:
+    """Bring the file's schema to the newest this release knows; refuse a newer one."""
+    conn = db.connection()
+    with db.transaction():
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StoreSetupError(
+                f"{name} has schema version {version}, newer than this toy-platform knows"
+                f" ({len(MIGRATIONS)}): upgrade toy-platform, or use another store"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
 
 
-class JobStore:
-    """Jobs, their events, and which ones still have to be sent to the core."""
+def _statements(script: str) -> list[str]:
+    """The statements of a migration (triggers hold ';' inside BEGIN ... END)."""
+    statements, current = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
+class SqliteJobStore:
+    """Jobs in one SQLite file (WAL); only this process forwards them, so a claim is held in
+    memory."""
 
     def __init__(self, path: Path) -> None:
-        self.db = Database(path, _SCHEMA)
+        self.name = f"SQLite at {path}"
+        self.db = Database(path, "")
+        migrate(self.db, self.name)
+        self._hold()
         self._insert = GroupCommit(self.db, self._insert_one)
+        self._leases: dict[str, float] = {}
+        self._lease_lock = threading.Lock()
 
+    def _hold(self) -> None:
+        """Note this process as the file's one middleware; refuse if another live one is.
+        Only this process forwards its jobs (its claims are in memory), so two middlewares
+        on one file would hand jobs to core twice."""
+        me = psutil.Process()
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT pid, create_time FROM store_holder").fetchone()
+            if row is not None and row["pid"] != me.pid and _alive(row["pid"], row["create_time"]):
+                raise StoreSetupError(
+                    f"{self.name} is in use by another middleware (PID {row['pid']}): a SQLite"
+                    " job store serves one middleware. Give each middleware its own --data-dir,"
+                    " or run several on one PostgreSQL store (--store-url postgresql://...)"
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO store_holder (id, pid, create_time) VALUES (1, ?, ?)",
+                (me.pid, me.create_time()),
+            )
+
+    @_available
     def create(
         self,
         owner: str,
@@ -109,12 +185,10 @@ class JobStore:
         request_id: str | None,
         idempotency_key: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store a new job; with a known idempotency key, return that job instead (, False).
+        """Jobs submitted at the same moment share one transaction (see GroupCommit)."""
+        return self._insert(NewJob(owner, job_name, data, request_id, idempotency_key))
 
-        Jobs submitted at the same moment share one transaction (see GroupCommit)."""
-        return self._insert(_NewJob(owner, job_name, data, request_id, idempotency_key))
-
-    def _insert_one(self, conn: sqlite3.Connection, new: _NewJob) -> tuple[dict[str, Any], bool]:
+    def _insert_one(self, conn: sqlite3.Connection, new: NewJob) -> tuple[dict[str, Any], bool]:
         if new.idempotency_key:
             existing = self._by_idempotency_key(conn, new)
             if existing is not None:
@@ -135,19 +209,9 @@ class JobStore:
             ),
         )
         _add_event(conn, job_id, "submitted", "middleware", f"by {new.owner}", now)
-        job = dict.fromkeys(PUBLIC_FIELDS)
-        job.update(
-            job_id=job_id,
-            job_name=new.job_name,
-            owner=new.owner,
-            status="queued",
-            created_at=now,
-            request_id=new.request_id,
-            attempt=1,
-        )
-        return job, True
+        return new_job(new, job_id, now), True
 
-    def _by_idempotency_key(self, conn: sqlite3.Connection, new: _NewJob) -> dict[str, Any] | None:
+    def _by_idempotency_key(self, conn: sqlite3.Connection, new: NewJob) -> dict[str, Any] | None:
         """The job this user already submitted with this key in the last 24 h, if any."""
         row = conn.execute(
             "SELECT job_id, created_epoch, job_name, data FROM jobs"
@@ -165,6 +229,7 @@ class JobStore:
             raise IdempotencyKeyReused(row["job_id"])
         return self._get(conn, row["job_id"])
 
+    @_available
     def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
         job = self._get(self.db.connection(), job_id)
         if job is not None and with_events:
@@ -178,6 +243,7 @@ class JobStore:
         ).fetchone()
         return dict(row) if row else None
 
+    @_available
     def events(self, job_id: str) -> list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT at, status, service, detail FROM job_events WHERE job_id = ? ORDER BY at, seq",
@@ -185,41 +251,55 @@ class JobStore:
         )
         return [dict(r) for r in rows]
 
+    @_available
     def page(
-        self, owner: str | None, status: str | None, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Jobs newest first; OWNER None means everyone's."""
-        where, params = [], []
+        self,
+        owner: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        before: int | None = None,
+    ) -> Page:
+        where: list[str] = []
+        params: list[object] = []
         if owner is not None:
             where.append("owner = ?")
             params.append(owner)
         if status is not None:
             where.append("status = ?")
             params.append(status)
+        total = self._total(where, list(params))
+        if before is not None:
+            where.append("seq < ?")
+            params.append(before)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self.db.count(f"SELECT COUNT(*) FROM jobs {clause}", tuple(params))
         rows = self.db.query(
-            f"SELECT {', '.join(PUBLIC_FIELDS)} FROM jobs {clause}"
+            f"SELECT seq, {', '.join(PUBLIC_FIELDS)} FROM jobs {clause}"
             " ORDER BY seq DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [dict(r) for r in rows], total
+        jobs = [dict(r) for r in rows]
+        cursor = str(jobs[-1]["seq"]) if len(jobs) == limit else None
+        for job in jobs:
+            del job["seq"]
+        return Page(jobs, total, cursor)
+
+    def _total(self, where: list[str], params: list[object]) -> int:
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return self.db.count(f"SELECT SUM(n) FROM job_counts {clause}", tuple(params))
 
     def apply_callback(
         self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
     ) -> CallbackOutcome:
-        """Move a job forward with what the core reported; never backwards, never twice."""
         return self.apply_callbacks([(job_id, attempt, update, detail)])[0]
 
-    def apply_callbacks(
-        self, callbacks: list[tuple[str, int, dict[str, Any], str | None]]
-    ) -> list[CallbackOutcome]:
-        """apply_callback for several (job_id, attempt, update, detail) in one transaction."""
+    @_available
+    def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]:
         with self.db.transaction() as conn:
             return [_apply(conn, *callback) for callback in callbacks]
 
+    @_available
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
-        """Send a failed job round again as a new attempt; None if it is not failed."""
         with self.db.transaction() as conn:
             updated = conn.execute(
                 "UPDATE jobs SET status = 'queued', attempt = attempt + 1, forwarded = 0,"
@@ -232,18 +312,27 @@ class JobStore:
             _add_event(conn, job_id, "retry_requested", "middleware", f"by {by}")
             return self._get(conn, job_id)
 
-    def unforwarded(self, limit: int, exclude: set[str]) -> list[dict[str, Any]]:
-        """Queued jobs the core has not yet accepted, oldest first."""
-        rows = self.db.query(
-            "SELECT job_id, data, attempt, request_id FROM jobs"
-            " WHERE forwarded = 0 AND status = 'queued' ORDER BY seq LIMIT ?",
-            (limit + len(exclude),),
-        )
-        return [dict(r) for r in rows if r["job_id"] not in exclude][:limit]
+    @_available
+    def claim_unforwarded(self, limit: int, lease_s: float = LEASE_S) -> list[dict[str, Any]]:
+        with self._lease_lock:
+            now = time.monotonic()
+            self._leases = {k: t for k, t in self._leases.items() if t > now}
+            rows = self.db.query(
+                "SELECT job_id, data, attempt, request_id FROM jobs"
+                " WHERE forwarded = 0 AND status = 'queued' ORDER BY seq LIMIT ?",
+                (limit + len(self._leases),),
+            )
+            jobs = [dict(r) for r in rows if r["job_id"] not in self._leases][:limit]
+            self._leases.update((job["job_id"], now + lease_s) for job in jobs)
+        return jobs
 
+    def release(self, job_ids: Iterable[str]) -> None:
+        with self._lease_lock:
+            for job_id in job_ids:
+                self._leases.pop(job_id, None)
+
+    @_available
     def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
-        """Record that the core accepted jobs: dicts of job_id, attempt, sent_at (when we sent
-        it), queued_at (when the core queued it) and position."""
         events: list[tuple[str, str, str, str, str | None]] = []
         with self.db.transaction() as conn:
             for job in accepted:
@@ -259,10 +348,10 @@ class JobStore:
                         (job_id, queued_at, "queued", "core", f"position {job['position']}")
                     )
             conn.executemany(INSERT_EVENT, events)
+        self.release(job["job_id"] for job in accepted)
 
+    @_available
     def refuse(self, job_id: str, attempt: int, error: str) -> bool:
-        """Mark a job the core will not take failed with ERROR, for its owner to see (and
-        retry); False when it was no longer waiting to be forwarded."""
         now = utc_now()
         with self.db.transaction() as conn:
             updated = conn.execute(
@@ -272,29 +361,55 @@ class JobStore:
             ).rowcount
             if updated:
                 _add_event(conn, job_id, "failed", "middleware", error, now)
-            return bool(updated)
+        self.release([job_id])
+        return bool(updated)
 
+    @_available
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
         clause, params = ("WHERE owner = ?", (owner,)) if owner else ("", ())
         rows = self.db.query(
-            f"SELECT status, COUNT(*) AS n FROM jobs {clause} GROUP BY status", params
+            f"SELECT status, SUM(n) FROM job_counts {clause} GROUP BY status", params
         )
-        counts = dict.fromkeys(STATUSES, 0)
-        counts.update({r["status"]: r["n"] for r in rows})
-        return counts
+        return counts((r[0], r[1]) for r in rows)
 
+    @_available
     def waiting_for_core(self) -> int:
         return self.db.count("SELECT COUNT(*) FROM jobs WHERE forwarded = 0 AND status = 'queued'")
 
+    @_available
     def oldest_queued_age_s(self) -> float | None:
         oldest = self.db.number("SELECT MIN(created_epoch) FROM jobs WHERE status = 'queued'")
         return None if oldest is None else max(0.0, time.time() - oldest)
 
+    @_available
     def reset(self) -> int:
-        """Forget every job; return how many there were."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM job_events")
-            return conn.execute("DELETE FROM jobs").rowcount
+            conn.execute("DELETE FROM job_counts")
+            removed = conn.execute("DELETE FROM jobs").rowcount
+        with self._lease_lock:
+            self._leases.clear()
+        return removed
+
+    def unavailable(self) -> str | None:
+        reason = self.db.check_writable()
+        return None if reason is None else f"{self.name}: {reason}"
+
+    def set_lock_wait(self, seconds: float) -> None:
+        self.db.set_lock_wait(seconds)
+
+    def close(self) -> None:
+        """Let another middleware have the file (each thread's connection closes with it)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM store_holder WHERE pid = ?", (os.getpid(),))
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    """Whether process PID still runs, and is the one that started at CREATE_TIME."""
+    try:
+        return abs(psutil.Process(pid).create_time() - create_time) < 1.0
+    except psutil.Error:
+        return False
 
 
 def _apply(
@@ -304,8 +419,7 @@ def _apply(
     row = conn.execute("SELECT status, attempt FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
     if row is None:
         return CallbackOutcome(False, None)
-    stale = row["attempt"] != attempt or _RANK[status] <= _RANK[row["status"]]
-    if stale:
+    if stale(row["status"], row["attempt"], status, attempt):
         return CallbackOutcome(False, row["status"])
     conn.execute(
         "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"

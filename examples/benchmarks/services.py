@@ -1,0 +1,89 @@
+"""Starts toy-platform services one by one (as on several machines) for the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Services:
+    """Auth, core and middlewares in a temporary home, on free loopback ports, all with the
+    same store URL (given in the environment, so no password is on a command line)."""
+
+    def __init__(self, store_url: str = "sqlite", *extra: str) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="toy-bench-"))
+        self.password = secrets.token_urlsafe(12)
+        self.ports = {"auth": free_port(), "core": free_port(), "middleware": free_port()}
+        self.extra = list(extra)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOY_PLATFORM_")}
+        self.env.update(TOY_PLATFORM_ADMIN_PASSWORD=self.password, TOY_PLATFORM_STORE_URL=store_url)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.middleware_urls: list[str] = []
+        self.middleware_pids: list[int] = []
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def _args(self) -> list[str]:
+        ports = [a for name, port in self.ports.items() for a in (f"--{name}-port", str(port))]
+        return ["--home", str(self.home), *ports, *self.extra]
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.home / f"{name}-{len(self.processes)}.out", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "toy_platform", name, *self._args(), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        self.processes.append(process)
+        return process
+
+    def start_middleware(self, *args: str) -> str:
+        """Another middleware on a free port (the first on the platform's middleware port);
+        its callbacks come to it (unless --callback-url is in ARGS)."""
+        port = self.ports["middleware"] if not self.middleware_urls else free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = self.start("middleware", "--middleware-port", str(port), *args)
+        wait_for(f"{url}/healthz")
+        self.middleware_urls.append(url)
+        self.middleware_pids.append(process.pid)
+        return url
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:g} s")

@@ -1,0 +1,279 @@
+"""What every job store shares: the JobStore interface, the job's shape and its rules."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from toy_platform.errors import StoreUnavailable as StoreUnavailable
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+STATUSES = ("queued", "running", "succeeded", "failed")
+RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
+IDEMPOTENCY_WINDOW_S = 24 * 3600
+LEASE_S = 15.0
+"""How long a middleware holds the jobs it claimed to forward: longer than a forward can take
+(5 s timeout and the store's writes), so another middleware takes them only from one that died."""
+PUBLIC_FIELDS = (
+    "job_id",
+    "job_name",
+    "owner",
+    "status",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "result",
+    "error",
+    "request_id",
+    "attempt",
+)
+Callback = tuple[str, int, dict[str, Any], "str | None"]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def mask_url(url: str) -> str:
+    """URL with its password (in the authority or a password= parameter) shown as ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a store URL that cannot be parsed>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if colon else netloc
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        masked = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
+        query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class StoreDown(StoreUnavailable):
+    """The store is a server that does not answer: a dependency that is down, not our own work
+    stuck (no restart of the middleware would help; it heals when the server is back)."""
+
+
+class StoreSetupError(Exception):
+    """The job store cannot be used at all (a newer schema, a bad URL): the middleware stops."""
+
+
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key sent again with another job_name or data: a client bug, not a retry."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class NewJob:
+    owner: str
+    job_name: str
+    data: str
+    request_id: str | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    changed: bool
+    status: str | None  # the job's status afterwards; None when there is no such job
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[dict[str, Any]]
+    total: int
+    next_before: str | None  # the cursor of the next (older) page; None after the last
+
+
+class JobStore(Protocol):
+    """Jobs, their events, and which ones still have to be sent to the core.
+
+    Every method raises StoreUnavailable when the store cannot be reached."""
+
+    name: str  # e.g. "PostgreSQL at postgresql://toy:***@db:5432/toy" (never a password)
+
+    def create(
+        self,
+        owner: str,
+        job_name: str,
+        data: str,
+        request_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a new job (committed when this returns); with a known idempotency key,
+        return that job instead (, False). Raises IdempotencyKeyReused."""
+
+    def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None: ...
+
+    def events(self, job_id: str) -> list[dict[str, Any]]: ...
+
+    def page(
+        self,
+        owner: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        before: int | None = None,
+    ) -> Page:
+        """Jobs newest first (OWNER None: everyone's), older than the cursor BEFORE if given."""
+
+    def apply_callback(
+        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
+    ) -> CallbackOutcome:
+        """Move a job forward with what the core reported; never backwards, never twice."""
+
+    def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]: ...
+
+    def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
+        """Send a failed job round again as a new attempt; None if it is not failed."""
+
+    def claim_unforwarded(self, limit: int, lease_s: float = LEASE_S) -> list[dict[str, Any]]:
+        """Queued jobs the core has not yet accepted, oldest first, that no one else holds:
+        this middleware holds them for LEASE_S (no other claim returns them meanwhile)."""
+
+    def release(self, job_ids: Iterable[str]) -> None:
+        """Give claimed jobs back (they could not be forwarded now): claimable again at once."""
+
+    def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
+        """Record that the core accepted jobs: dicts of job_id, attempt, sent_at, queued_at and
+        position."""
+
+    def refuse(self, job_id: str, attempt: int, error: str) -> bool:
+        """Mark a job the core will not take failed with ERROR; False when it was no longer
+        waiting to be forwarded."""
+
+    def counts_by_status(self, owner: str | None = None) -> dict[str, int]: ...
+
+    def waiting_for_core(self) -> int: ...
+
+    def oldest_queued_age_s(self) -> float | None: ...
+
+    def reset(self) -> int:
+        """Forget every job; return how many there were."""
+
+    def unavailable(self) -> str | None:
+        """None when the store can be written, else why not (naming the store)."""
+
+    def set_lock_wait(self, seconds: float) -> None:
+        """Make this thread's writes give up after SECONDS when the store is held by another
+        process (a background loop would rather fail fast and say why than hang)."""
+
+    def close(self) -> None: ...
+
+
+def stale(current_status: str, current_attempt: int, status: str, attempt: int) -> bool:
+    """Whether a callback would move a job backwards, or belongs to another attempt."""
+    return current_attempt != attempt or RANK[status] <= RANK[current_status]
+
+
+def new_job(new: NewJob, job_id: str, now: str) -> dict[str, Any]:
+    job = dict.fromkeys(PUBLIC_FIELDS)
+    job.update(
+        job_id=job_id,
+        job_name=new.job_name,
+        owner=new.owner,
+        status="queued",
+        created_at=now,
+        request_id=new.request_id,
+        attempt=1,
+    )
+    return job
+
+
+class CountDeltas:
+    """Changes to the per-owner, per-status job counts of one transaction, written at its end
+    in one order (owner, status), so that concurrent transactions cannot deadlock on them."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[tuple[str, str], int] = {}
+
+    def move(self, owner: str, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        for status, step in ((old, -1), (new, 1)):
+            if status is not None:
+                key = (owner, status)
+                self.deltas[key] = self.deltas.get(key, 0) + step
+
+    def sorted(self) -> list[tuple[str, str, int]]:
+        return [(o, s, n) for (o, s), n in sorted(self.deltas.items()) if n]
+
+
+def counts(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
+    result = dict.fromkeys(STATUSES, 0)
+    for status, n in rows:
+        result[status] = result.get(status, 0) + int(n)
+    return result
+
+
+class _Pending(Generic[T, R]):
+    __slots__ = ("item", "result", "error", "done")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.result: R | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class Batcher(Generic[T, R]):
+    """Calls from many threads, written together: whoever takes the lock first writes every
+    waiting item with WRITE_ALL (one transaction), the others find theirs done. Each call
+    returns only once its item is written. If a batch fails, each item goes again on its own,
+    so that one bad item cannot fail the others."""
+
+    def __init__(
+        self,
+        write_all: Callable[[list[T]], list[R]],
+        retry_alone: Callable[[Exception], bool] = lambda exc: True,
+    ) -> None:
+        self.write_all, self.retry_alone = write_all, retry_alone
+        self._queue: list[_Pending[T, R]] = []
+        self._queue_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def __call__(self, item: T) -> R:
+        pending: _Pending[T, R] = _Pending(item)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._write_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[return-value]
+
+    def _write(self, batch: list[_Pending[T, R]]) -> None:
+        try:
+            results = self.write_all([p.item for p in batch])
+        except Exception as exc:
+            if len(batch) > 1 and self.retry_alone(exc):
+                for pending in batch:
+                    self._write([pending])
+                return
+            for pending in batch:
+                pending.error = exc
+        except BaseException as exc:
+            for pending in batch:
+                pending.error, pending.done = exc, True
+            raise
+        else:
+            for pending, result in zip(batch, results, strict=True):
+                pending.result = result
+        for pending in batch:
+            pending.done = True

@@ -1,0 +1,610 @@
+"""The shared job store: PostgreSQL, so that several middlewares serve one platform.
+
+Every middleware reads and writes the same tables. What must happen once happens inside the
+database: a job is claimed for forwarding with SELECT ... FOR UPDATE SKIP LOCKED and a lease
+(so a middleware that dies gives its jobs up when the lease runs out), an Idempotency-Key is
+a unique index (INSERT ... ON CONFLICT), and a callback takes the job's row lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from toy_platform.middleware.stores.base import (
+    IDEMPOTENCY_WINDOW_S,
+    LEASE_S,
+    PUBLIC_FIELDS,
+    Batcher,
+    Callback,
+    CallbackOutcome,
+    CountDeltas,
+    IdempotencyKeyReused,
+    NewJob,
+    Page,
+    StoreDown,
+    StoreSetupError,
+    counts,
+    mask_url,
+    new_job,
+    stale,
+    utc_now,
+)
+
+logger = logging.getLogger(__name__)
+# The pool logs each failed reconnection (several lines each); the middleware says once that
+# the store is unavailable, and its /readyz why.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+F = TypeVar("F", bound=Callable[..., Any])
+Conn = psycopg.Connection[dict[str, Any]]
+
+CONNECT_TIMEOUT_S = 3
+WAIT_FOR_CONNECTION_S = 5.0
+CHECK_WAIT_S = 1.0  # /readyz must answer well within the 2 s status gives it
+POOL_MAX = 12
+SCHEMA_LOCK = 7_311_230_013  # pg_advisory_xact_lock key: one middleware migrates at a time
+
+# Ordered migrations: schema_version holds the number applied.
+MIGRATIONS: tuple[str, ...] = (
+    """
+CREATE TABLE jobs (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id TEXT NOT NULL UNIQUE,
+    job_name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    created_at TEXT NOT NULL,
+    created_epoch DOUBLE PRECISION NOT NULL,
+    started_at TEXT,
+    completed_at TEXT,
+    result TEXT,
+    error TEXT,
+    request_id TEXT,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    forwarded BOOLEAN NOT NULL DEFAULT FALSE,
+    lease_until DOUBLE PRECISION,
+    idempotency_key TEXT
+);
+CREATE INDEX jobs_owner ON jobs (owner, seq);
+CREATE INDEX jobs_status ON jobs (status, seq);
+CREATE INDEX jobs_owner_status ON jobs (owner, status, seq);
+CREATE INDEX jobs_waiting ON jobs (seq) WHERE NOT forwarded AND status = 'queued';
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (owner, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TABLE job_events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    service TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX job_events_job ON job_events (job_id, seq);
+CREATE TABLE job_counts (
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (owner, status)
+);
+""",
+)
+INSERT_EVENT = (
+    "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (%s, %s, %s, %s, %s)"
+)
+_JOB_COLUMNS = ", ".join(PUBLIC_FIELDS)
+
+
+def _available(method: F) -> F:
+    """A database that cannot be reached becomes StoreUnavailable, naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: PostgresJobStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            self._down = True
+            raise StoreDown(f"{self.name} is not answering: {self.describe(exc)}") from exc
+
+    return cast(F, wrapper)
+
+
+class PostgresJobStore:
+    """Jobs in PostgreSQL, through a pool that checks each connection before lending it, so
+    that the store comes back by itself when the database does."""
+
+    def __init__(self, url: str, pool_max: int = POOL_MAX) -> None:
+        self.url = url
+        self.name = f"PostgreSQL at {mask_url(url)}"
+        self._password = str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+        self._migrate()  # on a connection of its own: a bad URL or password fails at once
+        self.pool: ConnectionPool[Conn] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_max,
+            kwargs={
+                "row_factory": dict_row,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "autocommit": True,  # reads need no BEGIN and COMMIT; writes take a transaction
+            },
+            check=ConnectionPool.check_connection,
+            timeout=WAIT_FOR_CONNECTION_S,
+            # A failed reconnection is not retried in the background: the next caller that
+            # needs a connection makes the pool try again, so it heals when the database does.
+            reconnect_timeout=0,
+            name="toy-platform-jobs",
+            open=False,
+        )
+        self.pool.open(wait=False)
+        self._down = False  # the last use failed: wait less for a connection until one works
+        self._why_down: str | None = None  # why a new connection fails, as last found out
+        self._probe_lock = threading.Lock()
+        self._insert = Batcher(self._insert_all, _retry_alone)
+
+    def describe(self, exc: BaseException) -> str:
+        """What went wrong, with no password in it: for a pool that found no connection, why
+        a new one cannot be made."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, PoolTimeout):
+            self._find_out_why()
+            text = self._why_down or f"no connection within {exc_wait(text)}"
+        if self._password:
+            text = text.replace(self._password, "***")
+        return text[:300]
+
+    def _find_out_why(self) -> None:
+        """In the background, try a connection of our own to learn why the pool has none
+        (refused, a wrong password, no route...): /readyz must not wait for it."""
+        if self._probe_lock.acquire(blocking=False):
+            threading.Thread(target=self._probe, name="store-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        try:
+            with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S):
+                self._why_down = None
+        except psycopg.Error as exc:
+            self._why_down = " ".join(str(exc).split())
+        finally:
+            self._probe_lock.release()
+
+    @contextmanager
+    def _connection(self, timeout: float | None = None) -> Iterator[Conn]:
+        """A connection of the pool (checked first), each statement its own transaction:
+        for reads. While the database is down, callers wait less for one."""
+        if timeout is None:
+            timeout = CHECK_WAIT_S if self._down else WAIT_FOR_CONNECTION_S
+        with self.pool.connection(timeout=timeout) as conn:
+            yield conn
+        self._down = False
+
+    @contextmanager
+    def _transaction(self, timeout: float | None = None) -> Iterator[Conn]:
+        """A connection in a transaction, committed when the block ends without error."""
+        with self._connection(timeout) as conn, conn.transaction():
+            yield conn
+
+    def _migrate(self) -> None:
+        """Create or update the schema, one middleware at a time; refuse a newer one."""
+        try:
+            with (
+                psycopg.connect(
+                    self.url, connect_timeout=CONNECT_TIMEOUT_S, row_factory=dict_row
+                ) as conn,
+                conn.transaction(),
+            ):
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
+                )
+                row = conn.execute("SELECT version FROM schema_version").fetchone()
+                version = row["version"] if row else 0
+                if version > len(MIGRATIONS):
+                    raise StoreSetupError(
+                        f"{self.name} has schema version {version}, newer than this"
+                        f" toy-platform knows ({len(MIGRATIONS)}): upgrade toy-platform"
+                    )
+                for number in range(version, len(MIGRATIONS)):
+                    conn.execute(MIGRATIONS[number].encode())
+                    logger.info(
+                        "job store schema migrated to version %d",
+                        number + 1,
+                        extra={"event": "store_migrated", "store": self.name},
+                    )
+                conn.execute(
+                    "INSERT INTO schema_version (id, version) VALUES (1, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                    (len(MIGRATIONS),),
+                )
+        except psycopg.Error as exc:
+            raise StoreSetupError(
+                f"cannot open the job store, {self.name}: {self.describe(exc)}"
+            ) from exc
+
+    # -- submitting ------------------------------------------------------------
+
+    @_available
+    def create(
+        self,
+        owner: str,
+        job_name: str,
+        data: str,
+        request_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Jobs submitted at the same moment to this middleware share one transaction."""
+        return self._insert(NewJob(owner, job_name, data, request_id, idempotency_key))
+
+    def _insert_all(self, batch: list[NewJob]) -> list[tuple[dict[str, Any], bool]]:
+        deltas = CountDeltas()
+        with self._transaction() as conn:
+            results = [self._insert_one(conn, new, deltas) for new in batch]
+            _write_counts(conn, deltas)
+        return results
+
+    def _insert_one(
+        self, conn: Conn, new: NewJob, deltas: CountDeltas
+    ) -> tuple[dict[str, Any], bool]:
+        now, job_id = utc_now(), uuid.uuid4().hex
+        for _ in range(3):
+            # ON CONFLICT waits for a concurrent insert of the same key, then does nothing:
+            # two middlewares given one Idempotency-Key at once store one job.
+            row = conn.execute(
+                "WITH job AS (INSERT INTO jobs (job_id, job_name, owner, data, created_at,"
+                " created_epoch, request_id, idempotency_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL"
+                " DO NOTHING RETURNING job_id, created_at, owner)"
+                " INSERT INTO job_events (job_id, at, status, service, detail)"
+                " SELECT job_id, created_at, 'submitted', 'middleware', 'by ' || owner FROM job"
+                " RETURNING job_id",
+                (
+                    job_id,
+                    new.job_name,
+                    new.owner,
+                    new.data,
+                    now,
+                    time.time(),
+                    new.request_id,
+                    new.idempotency_key,
+                ),
+            ).fetchone()
+            if row is not None:
+                deltas.move(new.owner, None, "queued")
+                return new_job(new, job_id, now), True
+            existing = self._by_idempotency_key(conn, new)
+            if existing is not None:
+                return existing, False
+        raise RuntimeError("the Idempotency-Key kept changing hands")  # not reached in practice
+
+    def _by_idempotency_key(self, conn: Conn, new: NewJob) -> dict[str, Any] | None:
+        """The job this user submitted with this key in the last 24 h; None when the key's
+        job is older (the key is then freed)."""
+        row = conn.execute(
+            "SELECT job_id, created_epoch, job_name, data FROM jobs"
+            " WHERE owner = %s AND idempotency_key = %s",
+            (new.owner, new.idempotency_key),
+        ).fetchone()
+        if row is None:
+            return None
+        if time.time() - row["created_epoch"] > IDEMPOTENCY_WINDOW_S:
+            conn.execute(
+                "UPDATE jobs SET idempotency_key = NULL WHERE job_id = %s", (row["job_id"],)
+            )
+            return None
+        if (row["job_name"], row["data"]) != (new.job_name, new.data):
+            raise IdempotencyKeyReused(row["job_id"])
+        return _get(conn, row["job_id"])
+
+    # -- reading ---------------------------------------------------------------
+
+    @_available
+    def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
+        with self._connection() as conn:
+            job = _get(conn, job_id)
+            if job is not None and with_events:
+                job["events"] = _events(conn, job_id)
+        return job
+
+    @_available
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        with self._connection() as conn:
+            return _events(conn, job_id)
+
+    @_available
+    def page(
+        self,
+        owner: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        before: int | None = None,
+    ) -> Page:
+        where: list[str] = []
+        params: list[object] = []
+        if owner is not None:
+            where.append("owner = %s")
+            params.append(owner)
+        if status is not None:
+            where.append("status = %s")
+            params.append(status)
+        count_clause = f"WHERE {' AND '.join(where)}" if where else ""
+        count_params = list(params)
+        if before is not None:
+            where.append("seq < %s")
+            params.append(before)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._connection() as conn:
+            total = conn.execute(
+                f"SELECT COALESCE(SUM(n), 0) AS n FROM job_counts {count_clause}", count_params
+            ).fetchone()
+            rows = conn.execute(
+                f"SELECT seq, {_JOB_COLUMNS} FROM jobs {clause}"
+                " ORDER BY seq DESC LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            ).fetchall()
+        cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+        for row in rows:
+            del row["seq"]
+        return Page(rows, int(total["n"]) if total else 0, cursor)
+
+    @_available
+    def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
+        clause, params = ("WHERE owner = %s", (owner,)) if owner else ("", ())
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT status, SUM(n) AS n FROM job_counts {clause} GROUP BY status", params
+            ).fetchall()
+        return counts((r["status"], r["n"]) for r in rows)
+
+    @_available
+    def waiting_for_core(self) -> int:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) AS n FROM jobs WHERE NOT forwarded AND status = 'queued'"
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
+    @_available
+    def oldest_queued_age_s(self) -> float | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT MIN(created_epoch) AS t FROM jobs WHERE status = 'queued'"
+            ).fetchone()
+        oldest = row["t"] if row else None
+        return None if oldest is None else max(0.0, time.time() - oldest)
+
+    # -- callbacks and retries ---------------------------------------------------
+
+    def apply_callback(
+        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
+    ) -> CallbackOutcome:
+        return self.apply_callbacks([(job_id, attempt, update, detail)])[0]
+
+    @_available
+    def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]:
+        """In one transaction that first takes the jobs' row locks, in job_id order (so two
+        batches cannot deadlock): the same callback delivered to two middlewares at once is
+        applied once, and a job's events stay in order."""
+        ids = sorted({job_id for job_id, _, _, _ in callbacks})
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT job_id, status, attempt, owner, started_at, completed_at, result, error"
+                " FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
+                (ids,),
+            ).fetchall()
+            batch = _CallbackBatch({row["job_id"]: row for row in rows})
+            outcomes = [batch.apply(*callback) for callback in callbacks]
+            batch.write(conn)
+        return outcomes
+
+    @_available
+    def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
+        deltas = CountDeltas()
+        with self._transaction() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET status = 'queued', attempt = attempt + 1, forwarded = FALSE,"
+                " lease_until = NULL, started_at = NULL, completed_at = NULL, result = NULL,"
+                " error = NULL WHERE job_id = %s AND status = 'failed' RETURNING owner",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                INSERT_EVENT, (job_id, utc_now(), "retry_requested", "middleware", f"by {by}")
+            )
+            deltas.move(row["owner"], "failed", "queued")
+            _write_counts(conn, deltas)
+            return _get(conn, job_id)
+
+    # -- forwarding --------------------------------------------------------------
+
+    @_available
+    def claim_unforwarded(self, limit: int, lease_s: float = LEASE_S) -> list[dict[str, Any]]:
+        now = time.time()
+        with self._connection() as conn:  # one statement
+            rows = conn.execute(
+                "UPDATE jobs SET lease_until = %s WHERE seq IN ("
+                " SELECT seq FROM jobs WHERE NOT forwarded AND status = 'queued'"
+                " AND (lease_until IS NULL OR lease_until < %s)"
+                " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING seq, job_id, data, attempt, request_id",
+                (now + lease_s, now, limit),
+            ).fetchall()
+        rows.sort(key=lambda r: r["seq"])
+        return [{k: r[k] for k in ("job_id", "data", "attempt", "request_id")} for r in rows]
+
+    @_available
+    def release(self, job_ids: Iterable[str]) -> None:
+        ids = list(job_ids)
+        if ids:
+            with self._connection() as conn:  # one statement
+                conn.execute(
+                    "UPDATE jobs SET lease_until = NULL WHERE job_id = ANY(%s) AND NOT forwarded",
+                    (ids,),
+                )
+
+    @_available
+    def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
+        """One statement for the whole batch: the jobs and their two events."""
+        jobs = sorted(accepted, key=lambda j: str(j["job_id"]))
+        columns = (
+            [str(j["job_id"]) for j in jobs],
+            [int(j["attempt"]) for j in jobs],
+            [str(j["sent_at"]) for j in jobs],
+            [str(j.get("queued_at") or j["sent_at"]) for j in jobs],
+            [f"position {j['position']}" for j in jobs],
+        )
+        with self._connection() as conn:  # one statement
+            conn.execute(
+                "WITH a AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::text[],"
+                " %s::text[], %s::text[]) AS a (job_id, attempt, sent_at, queued_at, detail)),"
+                " u AS (UPDATE jobs SET forwarded = TRUE, lease_until = NULL FROM a"
+                " WHERE jobs.job_id = a.job_id AND jobs.attempt = a.attempt"
+                " AND NOT jobs.forwarded RETURNING a.*)"
+                " INSERT INTO job_events (job_id, at, status, service, detail)"
+                " SELECT job_id, sent_at, 'forwarded', 'middleware', NULL FROM u"
+                " UNION ALL SELECT job_id, queued_at, 'queued', 'core', detail FROM u",
+                columns,
+            )
+
+    @_available
+    def refuse(self, job_id: str, attempt: int, error: str) -> bool:
+        now = utc_now()
+        deltas = CountDeltas()
+        with self._transaction() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET status = 'failed', error = %s, completed_at = %s,"
+                " lease_until = NULL WHERE job_id = %s AND attempt = %s AND status = 'queued'"
+                " AND NOT forwarded RETURNING owner",
+                (error, now, job_id, attempt),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(INSERT_EVENT, (job_id, now, "failed", "middleware", error))
+            deltas.move(row["owner"], "queued", "failed")
+            _write_counts(conn, deltas)
+        return True
+
+    # -- the whole store ---------------------------------------------------------
+
+    @_available
+    def reset(self) -> int:
+        with self._transaction() as conn:
+            conn.execute("LOCK TABLE jobs, job_counts IN EXCLUSIVE MODE")
+            conn.execute("DELETE FROM job_events")
+            conn.execute("DELETE FROM job_counts")
+            return conn.execute("DELETE FROM jobs").rowcount
+
+    def unavailable(self) -> str | None:
+        try:
+            with self._connection(timeout=CHECK_WAIT_S) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as exc:
+            self._down = True
+            return f"{self.name} is not answering: {self.describe(exc)}"
+        return None
+
+    def set_lock_wait(self, seconds: float) -> None:
+        """Nothing to set: PostgreSQL locks rows, not the store, and a connection is waited
+        for no longer than the pool's timeout."""
+
+    def close(self) -> None:
+        self.pool.close(timeout=2)
+
+
+def exc_wait(text: str) -> str:
+    """'5.00 sec' from the pool's "couldn't get a connection after 5.00 sec"."""
+    return text.rsplit("after ", 1)[-1] if "after " in text else "the wait"
+
+
+def _retry_alone(exc: Exception) -> bool:
+    """Whether the jobs of a failed batch may go one by one: not when the database is gone
+    (each would wait for a connection in vain), yes after a deadlock or a bad value."""
+    if isinstance(exc, psycopg.errors.TransactionRollback):
+        return True
+    return not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout))
+
+
+def _get(conn: Conn, job_id: str) -> dict[str, Any] | None:
+    return conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
+
+
+def _events(conn: Conn, job_id: str) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT at, status, service, detail FROM job_events WHERE job_id = %s ORDER BY at, seq",
+        (job_id,),
+    ).fetchall()
+
+
+def _write_counts(conn: Conn, deltas: CountDeltas) -> None:
+    for owner, status, n in deltas.sorted():
+        conn.execute(
+            "INSERT INTO job_counts (owner, status, n) VALUES (%s, %s, %s)"
+            " ON CONFLICT (owner, status) DO UPDATE SET n = job_counts.n + excluded.n",
+            (owner, status, n),
+        )
+
+
+class _CallbackBatch:
+    """Callbacks applied in memory to the locked rows, then written in three statements."""
+
+    def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
+        self.jobs = jobs
+        self.changed: set[str] = set()
+        self.events: list[tuple[str, str, str, str, str | None]] = []
+        self.deltas = CountDeltas()
+
+    def apply(
+        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
+    ) -> CallbackOutcome:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return CallbackOutcome(False, None)
+        status, before = update["status"], job["status"]
+        if stale(before, job["attempt"], status, attempt):
+            return CallbackOutcome(False, before)
+        job["started_at"] = job["started_at"] or update.get("started_at")
+        for name in ("completed_at", "result", "error"):
+            job[name] = update.get(name)
+        job["status"] = status
+        self.changed.add(job_id)
+        if before == "queued" and status != "running" and update.get("started_at"):
+            # the 'running' callback was overtaken by this one: keep the history whole
+            self.events.append((job_id, update["started_at"], "running", "core", None))
+        self.events.append((job_id, utc_now(), status, "core", detail))
+        self.deltas.move(job["owner"], before, status)
+        return CallbackOutcome(True, status)
+
+    def write(self, conn: Conn) -> None:
+        if not self.changed:
+            return
+        jobs = [self.jobs[job_id] for job_id in sorted(self.changed)]
+        columns = [[job[name] for job in jobs] for name in _CALLBACK_COLUMNS]
+        conn.execute(
+            "UPDATE jobs SET status = a.status, started_at = a.started_at,"
+            " completed_at = a.completed_at, result = a.result, error = a.error"
+            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::text[]) AS a (job_id, status, started_at, completed_at, result, error)"
+            " WHERE jobs.job_id = a.job_id",
+            columns,
+        )
+        conn.execute(
+            "INSERT INTO job_events (job_id, at, status, service, detail)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+            [list(column) for column in zip(*self.events, strict=True)],
+        )
+        _write_counts(conn, self.deltas)
+
+
+_CALLBACK_COLUMNS = ("job_id", "status", "started_at", "completed_at", "result", "error")
