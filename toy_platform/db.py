@@ -133,46 +133,46 @@ class _Pending(Generic[T, R]):
         self.done = False
 
 
-class GroupCommit(Generic[T, R]):
-    """Writes from many threads, committed together: one transaction for all that are waiting.
+class Batcher(Generic[T, R]):
+    """Calls from many threads, written together: whoever takes the lock first writes every
+    waiting item with WRITE_ALL (one transaction), the others find theirs done. Each call
+    returns only once its item is written. If a batch fails, each item goes again on its own,
+    so that one bad item cannot fail the others."""
 
-    A thread queues its item and takes the write lock; whoever gets the lock first writes every
-    queued item in one transaction, so the others find theirs done and return at once. Under
-    load this turns N small transactions into a few larger ones with no extra thread and no
-    added latency when there is no load. Each call still returns only after its item is committed.
-    """
-
-    def __init__(self, db: Database, write: Callable[[sqlite3.Connection, T], R]) -> None:
-        self.db, self.write = db, write
+    def __init__(
+        self,
+        write_all: Callable[[list[T]], list[R]],
+        retry_alone: Callable[[Exception], bool] = lambda exc: True,
+        write_lock: threading.Lock | None = None,
+    ) -> None:
+        self.write_all, self.retry_alone = write_all, retry_alone
         self._queue: list[_Pending[T, R]] = []
         self._queue_lock = threading.Lock()
+        self._write_lock = write_lock or threading.Lock()
 
     def __call__(self, item: T) -> R:
         pending: _Pending[T, R] = _Pending(item)
         with self._queue_lock:
             self._queue.append(pending)
-        # Unbounded: a caller that gave up while its item was in another's batch would
-        # report a failure for an item that then commits.
-        with self.db._write_lock:
+        with self._write_lock:
             if not pending.done:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
-                self._commit(batch)
+                self._write(batch)
         if pending.error is not None:
             raise pending.error
         return pending.result  # type: ignore[return-value]
 
-    def _commit(self, batch: list[_Pending[T, R]]) -> None:
-        conn = self.db.connection()
+    def _write(self, batch: list[_Pending[T, R]]) -> None:
         try:
-            with self.db._transaction_held(conn):
-                results = [self.write(conn, p.item) for p in batch]
+            results = self.write_all([p.item for p in batch])
         except Exception as exc:
-            if len(batch) > 1:  # one bad item must not fail the others: write each on its own
+            if len(batch) > 1 and self.retry_alone(exc):
                 for pending in batch:
-                    self._commit([pending])
+                    self._write([pending])
                 return
-            batch[0].error = exc
+            for pending in batch:
+                pending.error = exc
         except BaseException as exc:
             for pending in batch:
                 pending.error, pending.done = exc, True
@@ -182,3 +182,22 @@ class GroupCommit(Generic[T, R]):
                 pending.result = result
         for pending in batch:
             pending.done = True
+
+
+class GroupCommit(Batcher[T, R]):
+    """Writes from many threads, committed together: one transaction for all that are waiting.
+
+    A thread queues its item and takes the database's write lock; whoever gets the lock first
+    writes every queued item in one transaction, so the others find theirs done and return at
+    once. Under load this turns N small transactions into a few larger ones with no extra
+    thread and no added latency when there is no load. Each call still returns only after its
+    item is committed.
+    """
+
+    def __init__(self, db: Database, write: Callable[[sqlite3.Connection, T], R]) -> None:
+        def write_all(items: list[T]) -> list[R]:
+            conn = db.connection()
+            with db._transaction_held(conn):
+                return [write(conn, item) for item in items]
+
+        super().__init__(write_all, write_lock=db._write_lock)

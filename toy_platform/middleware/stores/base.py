@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from toy_platform.errors import StoreUnavailable as StoreUnavailable
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
@@ -217,63 +213,3 @@ def counts(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
     for status, n in rows:
         result[status] = result.get(status, 0) + int(n)
     return result
-
-
-class _Pending(Generic[T, R]):
-    __slots__ = ("item", "result", "error", "done")
-
-    def __init__(self, item: T) -> None:
-        self.item = item
-        self.result: R | None = None
-        self.error: BaseException | None = None
-        self.done = False
-
-
-class Batcher(Generic[T, R]):
-    """Calls from many threads, written together: whoever takes the lock first writes every
-    waiting item with WRITE_ALL (one transaction), the others find theirs done. Each call
-    returns only once its item is written. If a batch fails, each item goes again on its own,
-    so that one bad item cannot fail the others."""
-
-    def __init__(
-        self,
-        write_all: Callable[[list[T]], list[R]],
-        retry_alone: Callable[[Exception], bool] = lambda exc: True,
-    ) -> None:
-        self.write_all, self.retry_alone = write_all, retry_alone
-        self._queue: list[_Pending[T, R]] = []
-        self._queue_lock = threading.Lock()
-        self._write_lock = threading.Lock()
-
-    def __call__(self, item: T) -> R:
-        pending: _Pending[T, R] = _Pending(item)
-        with self._queue_lock:
-            self._queue.append(pending)
-        with self._write_lock:
-            if not pending.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._write(batch)
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
-
-    def _write(self, batch: list[_Pending[T, R]]) -> None:
-        try:
-            results = self.write_all([p.item for p in batch])
-        except Exception as exc:
-            if len(batch) > 1 and self.retry_alone(exc):
-                for pending in batch:
-                    self._write([pending])
-                return
-            for pending in batch:
-                pending.error = exc
-        except BaseException as exc:
-            for pending in batch:
-                pending.error, pending.done = exc, True
-            raise
-        else:
-            for pending, result in zip(batch, results, strict=True):
-                pending.result = result
-        for pending in batch:
-            pending.done = True

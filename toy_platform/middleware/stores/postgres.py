@@ -21,11 +21,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from toy_platform.db import Batcher
 from toy_platform.middleware.stores.base import (
     IDEMPOTENCY_WINDOW_S,
     LEASE_S,
     PUBLIC_FIELDS,
-    Batcher,
     Callback,
     CallbackOutcome,
     CountDeltas,
