@@ -5,44 +5,28 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ensure_chromium() {
-  [[ -x /usr/bin/chromium ]] && return
+# Debian packages some tests need: chromium (browser tests), postgresql (the job store on
+# PostgreSQL) and redis-server (the Celery queue). Installed in one apt-get run when missing
+# and run as root; otherwise the tests that need them are skipped, and this says so.
+ensure_test_packages() {
+  local missing=()
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
+    || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  ((${#missing[@]})) || return 0
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Debian's chromium for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "==> installing Debian's ${missing[*]} for the tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "==> /usr/bin/chromium is missing: the browser tests will be skipped" \
-         "(sudo apt-get install chromium)" >&2
-  fi
-}
-
-ensure_postgresql() {
-  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return
-  command -v initdb >/dev/null 2>&1 && return
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Debian's postgresql for the job-store tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "==> PostgreSQL (initdb) is missing: the PostgreSQL job-store tests will be skipped" \
-         "(sudo apt-get install postgresql)" >&2
-  fi
-}
-
-ensure_redis() {
-  command -v redis-server >/dev/null 2>&1 && return
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Debian's redis-server for the Celery queue tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  else
-    echo "==> redis-server is missing: the Celery queue tests will be skipped" \
-         "(sudo apt-get install redis-server)" >&2
+    echo "==> missing: ${missing[*]}; the tests that need them will be skipped" \
+         "(sudo apt-get install ${missing[*]})" >&2
   fi
 }
 
 ./setup_env.sh
-ensure_chromium
-ensure_postgresql
-ensure_redis
+ensure_test_packages
 
 echo "==> ruff"
 .venv/bin/ruff check toy_platform dashboard_streamlit tests examples
