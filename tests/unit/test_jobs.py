@@ -403,6 +403,9 @@ def test_postgres_down_is_a_dependency_the_forwarder_waits_for_not_a_stall(
     from toy_platform.middleware.forwarder import Forwarder
 
     def core(request: Received) -> tuple[int, Any]:
+        """Core's answer to a batch, or to a single job (the forwarder sends a lone one so)."""
+        if "jobs" not in request.body:
+            return 202, {"status": "queued", "job_id": request.body["job_id"], "position": 1}
         answers = [{"job_id": j["job_id"], "position": 1} for j in request.body["jobs"]]
         return 202, {"status": "queued", "jobs": answers}
 
