@@ -94,6 +94,44 @@ class Page:
     next_before: str | None  # the cursor of the next (older) page; None after the last
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """The WHERE clauses (with their parameters) of a page of jobs and of its total."""
+
+    total_where: str
+    total_params: tuple[object, ...]
+    where: str
+    params: tuple[object, ...]
+
+
+def page_query(owner: str | None, status: str | None, before: int | None, mark: str) -> PageQuery:
+    """The filters of /list_jobs as SQL, with MARK as the store's placeholder (? or %s).
+
+    The total counts the jobs of the filters, not those before the cursor."""
+    given: list[tuple[str, object]] = [(f"owner = {mark}", owner), (f"status = {mark}", status)]
+    filters = [(condition, value) for condition, value in given if value is not None]
+    total_where, total_params = _where(filters)
+    if before is not None:
+        filters.append((f"seq < {mark}", before))
+    where, params = _where(filters)
+    return PageQuery(total_where, total_params, where, params)
+
+
+def _where(filters: list[tuple[str, object]]) -> tuple[str, tuple[object, ...]]:
+    if not filters:
+        return "", ()
+    return "WHERE " + " AND ".join(c for c, _ in filters), tuple(v for _, v in filters)
+
+
+def page_of(rows: list[dict[str, Any]], limit: int, total: int) -> Page:
+    """A page of ROWS (newest first, each with its seq): the cursor of the next page is the
+    last row's seq when the page is full."""
+    cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+    for row in rows:
+        del row["seq"]
+    return Page(rows, total, cursor)
+
+
 class JobStore(Protocol):
     """Jobs, their events, and which ones still have to be sent to the core.
 

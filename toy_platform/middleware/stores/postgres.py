@@ -37,6 +37,8 @@ from toy_platform.middleware.stores.base import (
     counts,
     mask_url,
     new_job,
+    page_of,
+    page_query,
     stale,
     utc_now,
 )
@@ -330,33 +332,18 @@ class PostgresJobStore:
         offset: int,
         before: int | None = None,
     ) -> Page:
-        where: list[str] = []
-        params: list[object] = []
-        if owner is not None:
-            where.append("owner = %s")
-            params.append(owner)
-        if status is not None:
-            where.append("status = %s")
-            params.append(status)
-        count_clause = f"WHERE {' AND '.join(where)}" if where else ""
-        count_params = list(params)
-        if before is not None:
-            where.append("seq < %s")
-            params.append(before)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        query = page_query(owner, status, before, "%s")
         with self._connection() as conn:
             total = conn.execute(
-                f"SELECT COALESCE(SUM(n), 0) AS n FROM job_counts {count_clause}", count_params
+                f"SELECT COALESCE(SUM(n), 0) AS n FROM job_counts {query.total_where}",
+                query.total_params,
             ).fetchone()
             rows = conn.execute(
-                f"SELECT seq, {_JOB_COLUMNS} FROM jobs {clause}"
+                f"SELECT seq, {_JOB_COLUMNS} FROM jobs {query.where}"
                 " ORDER BY seq DESC LIMIT %s OFFSET %s",
-                (*params, limit, offset),
+                (*query.params, limit, offset),
             ).fetchall()
-        cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
-        for row in rows:
-            del row["seq"]
-        return Page(rows, int(total["n"]) if total else 0, cursor)
+        return page_of(rows, limit, int(total["n"]) if total else 0)
 
     @_available
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:

@@ -28,6 +28,8 @@ from toy_platform.middleware.stores.base import (
     StoreUnavailable,
     counts,
     new_job,
+    page_of,
+    page_query,
     stale,
     utc_now,
 )
@@ -260,33 +262,16 @@ class SqliteJobStore:
         offset: int,
         before: int | None = None,
     ) -> Page:
-        where: list[str] = []
-        params: list[object] = []
-        if owner is not None:
-            where.append("owner = ?")
-            params.append(owner)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        total = self._total(where, list(params))
-        if before is not None:
-            where.append("seq < ?")
-            params.append(before)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self.db.query(
-            f"SELECT seq, {', '.join(PUBLIC_FIELDS)} FROM jobs {clause}"
-            " ORDER BY seq DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+        query = page_query(owner, status, before, "?")
+        total = self.db.count(
+            f"SELECT SUM(n) FROM job_counts {query.total_where}", query.total_params
         )
-        jobs = [dict(r) for r in rows]
-        cursor = str(jobs[-1]["seq"]) if len(jobs) == limit else None
-        for job in jobs:
-            del job["seq"]
-        return Page(jobs, total, cursor)
-
-    def _total(self, where: list[str], params: list[object]) -> int:
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        return self.db.count(f"SELECT SUM(n) FROM job_counts {clause}", tuple(params))
+        rows = self.db.query(
+            f"SELECT seq, {', '.join(PUBLIC_FIELDS)} FROM jobs {query.where}"
+            " ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*query.params, limit, offset),
+        )
+        return page_of([dict(r) for r in rows], limit, total)
 
     def apply_callback(
         self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
