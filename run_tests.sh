@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up what is missing, then runs every check: ruff, mypy, the web app's lint, type check
-# and unit tests, and the whole pytest suite (unit, end-to-end and browser tests).
+# Sets up what is missing, then runs every check: ruff, mypy, the import contracts, the web app's
+# lint, type check and unit tests, and the whole pytest suite (unit, end-to-end and browser tests).
 # Arguments go to pytest, e.g. ./run_tests.sh -m "not browser" or ./run_tests.sh tests/unit
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,6 +33,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check toy_platform dashboard_streamlit tests examples
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> import contracts (cli -> operator side -> services -> shared kit)"
+.venv/bin/lint-imports
 if [[ -d frontend_react/node_modules ]]; then
   echo "==> web app: lint, type check, unit tests"
   (cd frontend_react && npm run --silent lint && npm run --silent typecheck && npm test --silent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,16 @@ DEFAULT_TOKEN_TTL = 30 * 60
 DEFAULT_STALL_AFTER = 30.0
 
 SERVICES = ("auth", "core", "middleware")
+"""The services with a URL of their own (auth_url, core_url, middleware_url)."""
+COMPONENTS = ("auth", "core", "middleware", "web", "dashboard")
+"""What `toy-platform serve` runs, in the order it starts them."""
+
+ENV_PREFIX = "TOY_PLATFORM_"
+"""Every setting X may be given as the variable TOY_PLATFORM_X (HOME for the three dirs)."""
+DIR_SETTINGS = ("config_dir", "data_dir", "log_dir")
+ENV_ONLY = ("service_key", "admin_password", "instance_id", "supervisor_pid")
+"""Settings given only by a variable: secrets, and what serve tells each child."""
+NOT_INHERITED = frozenset({"threads", "cors_origins", *DIR_SETTINGS, *ENV_ONLY})
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,43 @@ def load_settings(
     return settings.replace(
         callback_url=(settings.callback_url or settings.middleware_url).rstrip("/")
     )
+
+
+def env_var(setting: str) -> str:
+    """The environment variable of a setting: TOY_PLATFORM_<NAME>."""
+    return ENV_PREFIX + setting.upper()
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that give a child process exactly these settings."""
+    env = {env_var(name): str(getattr(settings, name)) for name in DIR_SETTINGS}
+    for spec in dataclasses.fields(Settings):
+        value = getattr(settings, spec.name)
+        if spec.name not in NOT_INHERITED and value is not None:
+            env[env_var(spec.name)] = str(value)
+    env[env_var("cors_origins")] = " ".join(settings.cors_origins)
+    if settings.service_key:
+        env[env_var("service_key")] = settings.service_key
+    return env
+
+
+def settings_from_env(environ: Mapping[str, str], names: Iterable[str]) -> Settings:
+    """Settings from the variables of NAMES (setting names, or "home") that ENVIRON sets;
+    the others keep their defaults. A value of the wrong type is left out, not fatal."""
+    given: dict[str, Any] = {}
+    types = {spec.name: type(spec.default) for spec in dataclasses.fields(Settings)}
+    for name in names:
+        value = environ.get(env_var(name))
+        if not value:
+            continue
+        kind = types.get(name, str)
+        try:
+            given[name] = kind(value) if kind in (int, float) else value
+        except ValueError:
+            continue
+    if "log_level" in given:
+        given["log_level"] = str(given["log_level"]).upper()
+    return load_settings(**given)
 
 
 def _local_url(settings: Settings, service: str) -> str:

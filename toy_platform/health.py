@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import requests
 import urllib3
 
 from toy_platform.config import Settings
-from toy_platform.serve_record import RECORD_FILE, read_record
 from toy_platform.tracing import outgoing_headers
 
 PROBE_TIMEOUT_S = 2.0
 READYZ_GRACE_S = 1.5
+RECORD_FILE = "supervisor.json"
+"""The record a running `toy-platform serve` keeps in its data dir (see ops/serve_record)."""
 SUPERVISOR_FILE = RECORD_FILE
+Record = dict[str, Any]
+
+
+def read_record(data_dir: Path) -> Record | None:
+    """The record in DATA_DIR, or None when there is none (or it is not a JSON object)."""
+    try:
+        record = json.loads((data_dir / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def direct_session() -> requests.Session:

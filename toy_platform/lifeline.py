@@ -1,4 +1,5 @@
-"""A child of `toy-platform serve` exits when serve is gone (killed, crashed), on every OS.
+"""Parents and children on every OS: starting and stopping a child, and a child of
+`toy-platform serve` exiting when serve is gone (killed, crashed).
 
 Nothing tells a process that its parent died on Windows (and on POSIX only Linux has a
 signal for it), so each child looks every second whether serve's process still exists,
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
 import sys
 import threading
 from typing import NoReturn
@@ -70,3 +73,18 @@ def _exit(pid: int) -> NoReturn:
     logging.shutdown()
     sys.stderr.flush()
     os._exit(EXIT_SUPERVISOR_GONE)
+
+
+def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a child; on Windows in its own process group, so Ctrl+Break can stop it alone."""
+    if sys.platform == "win32":
+        return subprocess.Popen(argv, env=env, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+    return subprocess.Popen(argv, env=env)
+
+
+def ask_to_stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM; on Windows Ctrl+Break (terminate() there kills at once, no clean stop)."""
+    if sys.platform == "win32":
+        process.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        process.terminate()

@@ -20,7 +20,7 @@ import psutil
 import pytest
 from harness import Platform, free_ports, wait_until
 
-from toy_platform import serve_record
+from toy_platform.ops import serve_record
 
 pytestmark = pytest.mark.e2e
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")

@@ -236,14 +236,14 @@ def test_examples_match_their_schemas(service: str) -> None:
 def _create_app(service: str, home: Path) -> Any:
     settings = load_settings(home=home)
     if service == "auth":
-        from toy_platform.auth import create_app
+        from toy_platform.auth.app import create_app
 
         return create_app(settings)
     if service == "core":
-        from toy_platform.core import create_app as create_core
+        from toy_platform.core.app import create_app as create_core
 
         return create_core(settings, start_workers=False)
-    from toy_platform.middleware import create_app as create_middleware
+    from toy_platform.middleware.app import create_app as create_middleware
 
     return create_middleware(settings, start_forwarder=False)
 

@@ -20,7 +20,7 @@ import pytest
 import requests
 from harness import Platform, all_gone, answers, free_ports, wait_until
 
-from toy_platform.supervisor import EXIT_CANNOT_LISTEN
+from toy_platform.ops.supervisor import EXIT_CANNOT_LISTEN
 
 pytestmark = pytest.mark.e2e
 SERVICES_ONLY = ("serve", "--no-web", "--no-dashboard")

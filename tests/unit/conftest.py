@@ -10,11 +10,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from serve_fakes import Processes
 
-from toy_platform import auth, core, middleware
+from toy_platform.auth import app as auth
+from toy_platform.auth.users import UserStore
 from toy_platform.config import Settings, load_settings
+from toy_platform.core import app as core
+from toy_platform.middleware import app as middleware
 from toy_platform.middleware.identity import TracedJWKClient
 from toy_platform.security import ServiceAuth
-from toy_platform.users import UserStore
 
 PASSWORD = "correct-horse"
 

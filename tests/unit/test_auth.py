@@ -11,7 +11,7 @@ from conftest import PASSWORD
 from flask.testing import FlaskClient
 
 from toy_platform import security
-from toy_platform.users import UserError, UsersFileError, UserStore
+from toy_platform.auth.users import UserError, UsersFileError, UserStore
 
 
 def test_login_returns_a_bearer_token_for_the_right_password(auth_client: FlaskClient) -> None:

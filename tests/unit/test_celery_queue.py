@@ -14,24 +14,25 @@ from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
 from test_middleware import callback, submit
 
-from toy_platform import logview, statusview
 from toy_platform.config import Settings, load_settings
-from toy_platform.core.queues import QueueSetupError, open_queue
-from toy_platform.core.queues.celery import (
+from toy_platform.core.queues.base import QueueSetupError
+from toy_platform.core.queues.celery.app import celery_app
+from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
     callback_backoff_max,
-    celery_app,
     shown_url,
     visibility_timeout,
 )
-from toy_platform.core.queues.celery_tasks import WorkerState, _deliver, rebased
-from toy_platform.core.queues.celery_worker import (
+from toy_platform.core.queues.celery.tasks import WorkerState, _deliver, rebased
+from toy_platform.core.queues.celery.worker import (
     WorkerSetupError,
     check_worker_settings,
     nodename,
 )
-from toy_platform.doctor import check_queue_broker
+from toy_platform.core.queues.choice import open_queue
 from toy_platform.log import worker_log_name
+from toy_platform.ops import logview, statusview
+from toy_platform.ops.doctor import check_queue_broker
 from toy_platform.security import verify_signature
 from toy_platform.service import ServiceState
 from toy_platform.tracing import REQUEST_ID_HEADER

@@ -14,10 +14,10 @@ import pytest
 from harness import free_ports
 from serve_fakes import Processes, child, write_record
 
-from toy_platform import doctor
 from toy_platform.config import load_settings
-from toy_platform.doctor import Look
-from toy_platform.statusview import supervisor_record
+from toy_platform.ops import doctor
+from toy_platform.ops.doctor import Look
+from toy_platform.ops.statusview import supervisor_record
 
 
 def look(name: str, up: bool = True, ready: bool = True, **extra: Any) -> Look:

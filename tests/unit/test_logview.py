@@ -13,9 +13,9 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from toy_platform import logview
 from toy_platform.cli.observe import logs_command
-from toy_platform.logview import LogFilter
+from toy_platform.ops import logview
+from toy_platform.ops.logview import LogFilter
 
 NOW = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
 

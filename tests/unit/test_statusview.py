@@ -18,9 +18,10 @@ from harness import free_ports, wait_until
 from serve_fakes import Processes, child, write_record
 from werkzeug.serving import make_server
 
-from toy_platform import serve_record, statusview, web
 from toy_platform.config import load_settings
-from toy_platform.health import probe, probe_all
+from toy_platform.health import probe, probe_all, read_record
+from toy_platform.ops import serve_record, statusview
+from toy_platform.web import app as web
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 Serve = Callable[[Flask], str]
@@ -144,15 +145,15 @@ def test_an_older_core_without_the_new_figures() -> None:
 def test_serve_running_frozen_and_gone(tmp_path: Path, processes: Processes) -> None:
     serve = processes.ours("serve")
     write_record(tmp_path, serve)
-    record = serve_record.read_record(tmp_path)
+    record = read_record(tmp_path)
     assert record is not None and serve_record.serve_state(record).state == "running"
     write_record(tmp_path, serve, updated_ago=20)
-    state = serve_record.serve_state(serve_record.read_record(tmp_path) or {})
+    state = serve_record.serve_state(read_record(tmp_path) or {})
     assert state.state == "frozen" and state.alive and not state.running
     reason = f"pid {serve.pid} is alive but has not updated its record for 2[01] s"
     assert re.search(reason, str(state.reason)), state.reason
     write_record(tmp_path, processes.exited())
-    gone = serve_record.serve_state(serve_record.read_record(tmp_path) or {})
+    gone = serve_record.serve_state(read_record(tmp_path) or {})
     assert gone.state == "gone" and "is not running" in str(gone.reason)
 
 
@@ -163,7 +164,7 @@ def test_a_stopped_serve_is_said_to_be_stopped(tmp_path: Path, processes: Proces
     os.kill(serve.pid, signal.SIGSTOP)
     try:
         wait_until(lambda: serve_record.psutil.Process(serve.pid).status() == "stopped", 10)
-        state = serve_record.serve_state(serve_record.read_record(tmp_path) or {})
+        state = serve_record.serve_state(read_record(tmp_path) or {})
         assert "stopped (Ctrl+Z or SIGSTOP)" in str(state.reason)
     finally:
         os.kill(serve.pid, signal.SIGCONT)
@@ -171,7 +172,7 @@ def test_a_stopped_serve_is_said_to_be_stopped(tmp_path: Path, processes: Proces
 
 def test_a_pid_reused_by_another_program_is_not_serve(tmp_path: Path, processes: Processes) -> None:
     write_record(tmp_path, processes.unrelated())
-    state = serve_record.serve_state(serve_record.read_record(tmp_path) or {})
+    state = serve_record.serve_state(read_record(tmp_path) or {})
     assert state.state == "gone" and "is now another program" in str(state.reason)
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from harness import free_ports
 
-from toy_platform import supervisor as supervisor_module
 from toy_platform.config import load_settings
-from toy_platform.supervisor import (
+from toy_platform.ops import supervisor as supervisor_module
+from toy_platform.ops.supervisor import (
     EXIT_CANNOT_LISTEN,
     ChildSpec,
     StartError,

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from toy_platform import web
 from toy_platform.config import Settings
+from toy_platform.web import app as web
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from toy_platform import __version__
+from toy_platform.auth.users import UserError
 from toy_platform.cli.chaos import chaos_group
 from toy_platform.cli.observe import doctor_command, logs_command, status_command
 from toy_platform.cli.services import (
@@ -21,7 +22,6 @@ from toy_platform.cli.services import (
 )
 from toy_platform.cli.users import user_group
 from toy_platform.log import LogDirError
-from toy_platform.users import UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

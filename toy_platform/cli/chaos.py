@@ -11,12 +11,12 @@ import click
 import psutil
 import requests
 
-from toy_platform import serve_record
 from toy_platform.cli.options import observing_options
 from toy_platform.config import Settings
-from toy_platform.health import SUPERVISOR_FILE, describe_error
+from toy_platform.health import SUPERVISOR_FILE, Record, describe_error, read_record
+from toy_platform.ops import serve_record
+from toy_platform.ops.supervisor import hold_file
 from toy_platform.security import load_service_key, service_session
-from toy_platform.supervisor import hold_file
 
 CHILDREN = ("auth", "core", "middleware", "web", "dashboard")
 
@@ -26,10 +26,10 @@ def chaos_group() -> None:
     """Make a component fail on purpose (kill it, or make it hang)."""
 
 
-def running_serve(settings: Settings, action: str) -> serve_record.Record:
+def running_serve(settings: Settings, action: str) -> Record:
     """The record of the serve running on this home; a clear error when there is none."""
     path = settings.data_dir / SUPERVISOR_FILE
-    record = serve_record.read_record(settings.data_dir)
+    record = read_record(settings.data_dir)
     if record is None:
         raise click.ClickException(
             f"no `toy-platform serve` recorded in {path}; is it running with this --home"
@@ -114,7 +114,7 @@ def start(settings: Settings, component: str) -> None:
     path = hold_file(settings.data_dir, component)
     held = path.exists()
     path.unlink(missing_ok=True)
-    record = serve_record.read_record(settings.data_dir)
+    record = read_record(settings.data_dir)
     state = serve_record.serve_state(record) if record else None
     if state is None or not state.running:
         why = state.reason if state else f"no record in {settings.data_dir / SUPERVISOR_FILE}"

@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from toy_platform import doctor, logview, statusview
 from toy_platform.cli.options import observing_options
 from toy_platform.config import Settings
 from toy_platform.log import LOG_SERVICES
+from toy_platform.ops import doctor, logview, statusview
 
 # -- status --------------------------------------------------------------------
 

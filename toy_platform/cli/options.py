@@ -21,8 +21,10 @@ from typing import Any, Literal, TypeVar, overload
 import click
 from click.core import ParameterSource
 
-from toy_platform import config, serve_record
-from toy_platform.config import Settings, load_settings
+from toy_platform import config
+from toy_platform.config import load_settings
+from toy_platform.health import read_record
+from toy_platform.ops import serve_record
 
 F = TypeVar("F", bound=Callable[..., Any])
 PORT = click.IntRange(1, 65535)
@@ -183,7 +185,6 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
 ALL_GROUPS: tuple[Group, ...] = tuple(OPTION_GROUPS)
 _SETTING_OPTIONS: list[Option] = [option for group in OPTION_GROUPS.values() for option in group]
 
-ENV_ONLY = ("service_key", "admin_password", "instance_id", "supervisor_pid")
 EXPLICIT_SOURCES = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
@@ -193,7 +194,7 @@ def _setting_name(decls: tuple[str, ...]) -> str:
 
 
 def _envvar(decls: tuple[str, ...]) -> str:
-    return "TOY_PLATFORM_" + _setting_name(decls).upper()
+    return config.env_var(_setting_name(decls))
 
 
 @overload
@@ -262,7 +263,7 @@ def _decorate(command: F, groups: tuple[Group, ...], observing: bool) -> F:
 def from_running_serve(given: dict[str, Any]) -> dict[str, Any]:
     """Settings from the record of the serve whose data dir GIVEN points at (see above)."""
     data_dir = load_settings(**given).data_dir
-    record = serve_record.read_record(data_dir)
+    record = read_record(data_dir)
     if record is None:
         return {}
     return serve_record.recorded_settings(record, set(given), serve_record.in_use(record))
@@ -270,27 +271,8 @@ def from_running_serve(given: dict[str, Any]) -> dict[str, Any]:
 
 def _env_only() -> dict[str, Any]:
     values: dict[str, Any] = {
-        name: os.environ.get(f"TOY_PLATFORM_{name.upper()}") for name in ENV_ONLY
+        name: os.environ.get(config.env_var(name)) for name in config.ENV_ONLY
     }
     pid = values["supervisor_pid"]
     values["supervisor_pid"] = int(pid) if pid and pid.isdigit() else None
     return {name: value for name, value in values.items() if value is not None}
-
-
-def settings_to_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that give a child process exactly these settings."""
-    env = {
-        "TOY_PLATFORM_LOG_DIR": str(settings.log_dir),
-        "TOY_PLATFORM_CONFIG_DIR": str(settings.config_dir),
-        "TOY_PLATFORM_DATA_DIR": str(settings.data_dir),
-    }
-    for decls, _ in _SETTING_OPTIONS:
-        name = _setting_name(decls)
-        value = getattr(settings, name, None)
-        if name in ("home", "config_dir", "data_dir", "log_dir", "cors_origins") or value is None:
-            continue
-        env[f"TOY_PLATFORM_{name.upper()}"] = str(value)
-    env["TOY_PLATFORM_CORS_ORIGINS"] = " ".join(settings.cors_origins)
-    if settings.service_key:
-        env["TOY_PLATFORM_SERVICE_KEY"] = settings.service_key
-    return env

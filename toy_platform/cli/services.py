@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
 from toy_platform import httpserver
-from toy_platform.cli.options import Group, common_options, settings_to_env
-from toy_platform.config import Settings
+from toy_platform.auth.users import UserStore
+from toy_platform.cli.apps import APP_FACTORIES
+from toy_platform.cli.options import Group, common_options
+from toy_platform.config import Settings, settings_to_env
 from toy_platform.lifeline import watch_supervisor
 from toy_platform.log import configure_logging, skip_unused_record_fields
-from toy_platform.supervisor import (
+from toy_platform.ops.supervisor import (
     EXIT_CANNOT_LISTEN,
     ChildSpec,
     StartError,
@@ -28,17 +28,8 @@ from toy_platform.supervisor import (
     check_previous,
     service_argv,
 )
-from toy_platform.users import UserStore
 
 logger = logging.getLogger(__name__)
-
-
-def _app_factory(name: str) -> Callable[[Settings], Any]:
-    """The create_app of service NAME (imported late: each process runs one service)."""
-    create_app: Callable[[Settings], Any] = importlib.import_module(
-        f"toy_platform.{name}"
-    ).create_app
-    return create_app
 
 
 def ensure_admin(settings: Settings) -> str | None:
@@ -79,7 +70,7 @@ def run_service(settings: Settings, name: str) -> None:
     if name == "auth":
         announce_admin(settings, ensure_admin(settings))
     try:
-        app = _app_factory(name)(settings)
+        app = APP_FACTORIES[name](settings)
     except Exception as exc:
         logger.exception("%s could not start", name, extra={"event": "start_failed"})
         raise click.ClickException(f"{name} could not start: {exc}") from exc
@@ -162,7 +153,7 @@ def worker_command(
     Start as many as you like, on any machine that reaches Redis and the middleware. Needs
     the service key: TOY_PLATFORM_SERVICE_KEY or --service-key-file.
     """
-    from toy_platform.core.queues.celery_worker import (
+    from toy_platform.core.queues.celery.worker import (
         WorkerOptions,
         WorkerSetupError,
         run_worker,
@@ -181,7 +172,7 @@ def dashboard_argv(settings: Settings) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "toy_platform.dashboard_process",  # Streamlit, watching its supervisor
+        "toy_platform.ops.dashboard_process",  # Streamlit, watching its supervisor
         "run",
         str(app),
         "--server.port",
@@ -307,7 +298,8 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
 
 def _check_queue(settings: Settings) -> None:
     """Settings core could not start with stop serve at once, not in a restart loop."""
-    from toy_platform.core.queues import QueueSetupError, queue_kind
+    from toy_platform.core.queues.base import QueueSetupError
+    from toy_platform.core.queues.choice import queue_kind
 
     try:
         queue_kind(settings)

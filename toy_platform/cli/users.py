@@ -6,9 +6,9 @@ import sys
 
 import click
 
+from toy_platform.auth.users import UserError, UserStore
 from toy_platform.cli.options import common_options
 from toy_platform.config import Settings
-from toy_platform.users import UserError, UserStore
 
 
 def _password(password_stdin: bool) -> str:

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from toy_platform.core.callbacks import CallbackSenders, utc_now
 from toy_platform.core.processing import reverse_text
-from toy_platform.core.queues import QueuedJob
-from toy_platform.core.queues.sqlite import CallbackOutbox, SqliteJobQueue
+from toy_platform.core.queues.base import QueuedJob
+from toy_platform.core.queues.embedded.senders import CallbackSenders, utc_now
+from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQueue
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,

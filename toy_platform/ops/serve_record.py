@@ -7,18 +7,16 @@ process each child is, so that nothing signals a process that only reuses a reco
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 import psutil
 
-from toy_platform.logview import parse_time
+from toy_platform.clock import parse_time
+from toy_platform.health import Record
 
-RECORD_FILE = "supervisor.json"
 # serve rewrites its record at least every 2 s; older than this, serve is not doing its job.
 STALE_AFTER_S = 6.0
 # psutil's create_time can move by up to a second between processes (boot time rounding).
@@ -37,8 +35,6 @@ ADDRESS_FIELDS = (
 )
 URL_SERVICES = ("auth", "core", "middleware")
 DIR_FIELDS = ("log_dir", "config_dir")
-
-Record = dict[str, Any]
 
 
 class NotThatProcess(Exception):
@@ -62,15 +58,6 @@ class ServeState:
     def alive(self) -> bool:
         """Its process exists (running or frozen): its children probably still run."""
         return self.state != "gone"
-
-
-def read_record(data_dir: Path) -> Record | None:
-    """The record in DATA_DIR, or None when there is none (or it is not a JSON object)."""
-    try:
-        record = json.loads((data_dir / RECORD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 # -- is it still that process? ---------------------------------------------------

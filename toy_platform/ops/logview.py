@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from toy_platform.clock import parse_time
 from toy_platform.log import LOG_SERVICES
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -45,18 +46,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
             " or an ISO time such as 2024-05-01T10:42:00"
         ) from None
     return moment if moment.tzinfo else moment.astimezone()
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 time (a log record's, a record's) as an aware datetime, UTC when it has no
-    zone; None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def parse_line(line: str) -> Record | None:

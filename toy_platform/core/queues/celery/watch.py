@@ -22,14 +22,15 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from toy_platform.config import Settings
-from toy_platform.core.queues.celery import (
+from toy_platform.config import Settings, settings_to_env
+from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     ENQUEUED_AT,
     JOBS_QUEUE,
     OUTCOMES_KEY,
     describe_broker_error,
 )
+from toy_platform.lifeline import ask_to_stop, spawn
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +305,6 @@ class LocalWorker:
         ]
 
     def env(self) -> dict[str, str]:
-        from toy_platform.cli.options import settings_to_env
 
         env = {**os.environ, **settings_to_env(self.settings)}
         env["TOY_PLATFORM_SUPERVISOR_PID"] = str(os.getpid())
@@ -317,7 +317,6 @@ class LocalWorker:
         threading.Thread(target=self._keep_running, name="local-worker", daemon=True).start()
 
     def _spawn(self) -> None:
-        from toy_platform.supervisor import spawn
 
         self.process = spawn(self.argv(), self.env())
         logger.info(
@@ -350,7 +349,6 @@ class LocalWorker:
         process = self.process
         if process is None or process.poll() is not None:
             return
-        from toy_platform.supervisor import ask_to_stop
 
         ask_to_stop(process)
         try:

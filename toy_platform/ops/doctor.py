@@ -18,17 +18,18 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
-from toy_platform import serve_record
+from toy_platform.clock import parse_time
 from toy_platform.config import Settings
 from toy_platform.health import PROBE_TIMEOUT_S, SUPERVISOR_FILE, direct_session, probe
-from toy_platform.logview import describe_fields, last_error, parse_time
-from toy_platform.security import SERVICE_KEY_FILE, SIGNING_KEY_FILE, service_key_fingerprint
-from toy_platform.statusview import (
+from toy_platform.ops import serve_record
+from toy_platform.ops.logview import describe_fields, last_error
+from toy_platform.ops.statusview import (
     FRONTENDS,
     component_urls,
     probe_frontend,
     supervisor_record,
 )
+from toy_platform.security import SERVICE_KEY_FILE, SIGNING_KEY_FILE, service_key_fingerprint
 
 MAX_CLOCK_OFFSET_S = 60.0
 RESTART_WINDOW_S = 600.0
@@ -228,7 +229,7 @@ def postgres_unreachable(url: str) -> str | None:
 def check_queue_broker(settings: Settings) -> list[Problem]:
     """A Celery broker (--queue-url redis://...) that does not answer from here; named
     without its password. (The embedded queue is a file in the data dir, checked with it.)"""
-    from toy_platform.core.queues.celery import (
+    from toy_platform.core.queues.celery.config import (
         broker_client,
         describe_broker_error,
         is_celery_url,

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from toy_platform.config import Settings
-from toy_platform.core.queues.celery import (
+from toy_platform.core.queues.celery.app import celery_app
+from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     JOBS_QUEUE,
-    celery_app,
     default_pool,
     is_celery_url,
     shown_url,

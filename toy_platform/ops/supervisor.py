@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,11 +27,16 @@ import psutil
 import requests
 
 from toy_platform.config import Settings
-from toy_platform.doctor import port_owner
-from toy_platform.health import SUPERVISOR_FILE, direct_session
+from toy_platform.health import SUPERVISOR_FILE, direct_session, read_record
+from toy_platform.lifeline import ask_to_stop, spawn
 from toy_platform.loops import describe
+from toy_platform.ops.doctor import port_owner
+from toy_platform.ops.serve_record import (
+    children_running,
+    serve_state,
+    stopped_cleanly,
+)
 from toy_platform.security import write_private
-from toy_platform.serve_record import children_running, read_record, serve_state, stopped_cleanly
 
 logger = logging.getLogger(__name__)
 
@@ -492,21 +496,6 @@ class Supervisor:
 
 
 # -- processes and ports ---------------------------------------------------------
-
-
-def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start a child; on Windows in its own process group, so Ctrl+Break can stop it alone."""
-    if sys.platform == "win32":
-        return subprocess.Popen(argv, env=env, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
-    return subprocess.Popen(argv, env=env)
-
-
-def ask_to_stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM; on Windows Ctrl+Break (terminate() there kills at once, no clean stop)."""
-    if sys.platform == "win32":
-        process.send_signal(signal.CTRL_BREAK_EVENT)
-    else:
-        process.terminate()
 
 
 def _create_time(pid: int) -> float | None:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from toy_platform.core.queues.sqlite import Callback, CallbackOutbox
+from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox
 from toy_platform.health import describe_error
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,

@@ -29,7 +29,7 @@ from toy_platform.config import Settings
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-WEB_DIST = Path(__file__).parent / "web_dist"
+WEB_DIST = Path(__file__).parent.parent / "web_dist"
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"

@@ -25,7 +25,7 @@ import requests
 
 from toy_platform.config import Settings
 from toy_platform.core.processing import reverse_text
-from toy_platform.core.queues.celery import (
+from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     DELIVER_CALLBACK,
     OUTCOMES_KEY,

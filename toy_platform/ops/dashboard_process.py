@@ -1,6 +1,6 @@
 """The dashboard's process: Streamlit, run here so it also watches its supervisor.
 
-`python -m toy_platform.dashboard_process run app.py ...` is `python -m streamlit run
+`python -m toy_platform.ops.dashboard_process run app.py ...` is `python -m streamlit run
 app.py ...`, except that, started by `toy-platform serve`, it exits when serve is gone.
 """
 

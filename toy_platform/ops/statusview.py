@@ -44,7 +44,7 @@ import click
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from toy_platform import serve_record
+from toy_platform.clock import parse_time
 from toy_platform.config import Settings
 from toy_platform.health import (
     PROBE_TIMEOUT_S,
@@ -53,7 +53,7 @@ from toy_platform.health import (
     read_supervisor,
     supervisor_facts,
 )
-from toy_platform.logview import parse_time
+from toy_platform.ops import serve_record
 
 SERVICES = ("auth", "middleware", "core")
 # Each front-end's liveness and readiness paths (the dashboard has no readiness check).

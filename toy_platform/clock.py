@@ -1,0 +1,23 @@
+"""Times as the platform writes and reads them: ISO 8601, UTC, to the millisecond."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utc_now() -> str:
+    """Now, as every service stamps jobs, events and records."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time (a log record's, a record's) as an aware datetime, UTC when it has no
+    zone; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

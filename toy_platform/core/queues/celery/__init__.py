@@ -1,0 +1,1 @@
+"""The Celery queue: a Redis broker, and `toy-platform worker`s on any machine."""

@@ -1,0 +1,110 @@
+"""The core's queue on Celery with a Redis broker: jobs run on `toy-platform worker`s anywhere.
+
+Chosen by `--queue-url redis://HOST:PORT/DB`. The core publishes each job as a `run_job`
+task; workers on any machine run it and report back through `deliver_callback` tasks on
+the same broker, retried with back-off until the middleware takes them (see celery_tasks).
+
+At least once, never lost:
+- task_acks_late: a task is acknowledged after it ran, not when a worker took it;
+  task_reject_on_worker_lost: a pool process that dies mid-task hands it back at once.
+- A whole worker that dies (SIGKILL, its machine gone) cannot hand anything back: Redis
+  keeps its unacknowledged tasks, and any other worker puts them back in the queue once
+  they are older than the visibility timeout. kombu looks for them every
+  unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default, and an
+  hour of visibility timeout): here every RESTORE_EVERY_S seconds, and the timeout is
+  `--visibility-timeout`, by default max(30 s, 10 x the job delay) — longer than the
+  longest job (a job still running past it would run twice), short enough that a dead
+  worker's job runs again within about a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from toy_platform.config import Settings
+
+if TYPE_CHECKING:
+    pass
+
+logger = logging.getLogger(__name__)
+
+JOBS_QUEUE = "toy_platform.jobs"
+CALLBACKS_QUEUE = "toy_platform.callbacks"
+RUN_JOB = "toy_platform.run_job"
+DELIVER_CALLBACK = "toy_platform.deliver_callback"
+OUTCOMES_KEY = "toy_platform:job_outcomes"
+"""A Redis hash: jobs finished by all workers, by outcome (HINCRBY), read by core's /metrics."""
+REQUEST_ID_HEADER = "request_id"
+"""The task header that carries the request ID, so logs follow a job onto the worker."""
+ENQUEUED_AT = "enqueued_at"
+"""The task header with the time core queued the job: the oldest waiting job's age."""
+
+MIN_VISIBILITY_TIMEOUT_S = 30.0
+VISIBILITY_JOB_DELAYS = 10
+RESTORE_EVERY_S = 5
+BROKER_TIMEOUT_S = 3.0
+"""Connect and socket timeout towards Redis: a broker that is down or hung costs a request
+at most this, never a hang."""
+PUBLISH_RETRY_S = 120.0
+"""How long a worker waits for the broker to publish a job's callback before it gives the
+job back to the queue (unacknowledged, it runs again once the broker answers)."""
+
+
+def is_celery_url(url: str) -> bool:
+    return urlsplit(url).scheme in ("redis", "rediss")
+
+
+def shown_url(url: str) -> str:
+    """URL without its password: safe for logs, /readyz and the status screen."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = user + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def visibility_timeout(settings: Settings) -> float:
+    """Seconds after which a task taken by a worker that never acknowledged it runs again."""
+    if settings.visibility_timeout:
+        return float(settings.visibility_timeout)
+    return max(MIN_VISIBILITY_TIMEOUT_S, VISIBILITY_JOB_DELAYS * settings.job_delay)
+
+
+def callback_backoff_max(settings: Settings) -> int:
+    """The longest wait between two tries of a callback: below the visibility timeout, or
+    a callback waiting for its next try would be put back in the queue as if lost."""
+    return max(1, min(30, int(visibility_timeout(settings) / 2)))
+
+
+def default_pool() -> str:
+    """prefork where processes can fork (Linux, macOS); threads on Windows."""
+    return "threads" if sys.platform == "win32" else "prefork"
+
+
+def broker_client(url: str) -> Any:
+    """A redis-py client for the broker's own figures (queue length, outcomes), quick to fail."""
+    import redis
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=BROKER_TIMEOUT_S,
+        socket_connect_timeout=BROKER_TIMEOUT_S,
+        health_check_interval=10,
+    )
+
+
+def describe_broker_error(exc: BaseException) -> str:
+    """A short reason for a failed call to Redis."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    lowered = text.lower()
+    if "refused" in lowered or "10061" in lowered:
+        return "connection refused (not running?)"
+    if "timeout" in lowered or "timed out" in lowered:
+        return f"no answer within {BROKER_TIMEOUT_S:g} s (timeout)"
+    return text[:200]

@@ -1,0 +1,113 @@
+"""The core's JobQueue on Celery: jobs are published to Redis, workers anywhere run them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from toy_platform.config import Settings
+from toy_platform.core.queues.base import QueuedJob, QueueUnavailable
+from toy_platform.core.queues.celery.app import celery_app
+from toy_platform.core.queues.celery.config import (
+    CALLBACKS_QUEUE,
+    ENQUEUED_AT,
+    JOBS_QUEUE,
+    REQUEST_ID_HEADER,
+    RUN_JOB,
+    broker_client,
+    describe_broker_error,
+    shown_url,
+)
+from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
+from toy_platform.service import ServiceState
+
+
+class CeleryQueue:
+    """The core's JobQueue on Celery: jobs are published to Redis, workers anywhere run them.
+
+    With --workers N (N > 0), core also runs one `toy-platform worker` of concurrency N on
+    its own machine, restarted if it dies; with --workers 0 the workers run elsewhere.
+    """
+
+    kind = "celery"
+
+    def __init__(self, settings: Settings, svc: ServiceState) -> None:
+        self.settings = settings
+        self.url = shown_url(settings.queue_url)
+        self.app = celery_app(settings)
+        self.redis = broker_client(settings.queue_url)
+        self.watch = BrokerWatch(self.app, self.redis, self.url)
+        self.local = LocalWorker(settings) if settings.workers > 0 else None
+        svc.readiness.append(("broker", self.watch.broker_problem))
+        svc.readiness.append(("workers", self.watch.workers_problem))
+        svc.registry.register(self.watch.collector())
+
+    def start(self) -> None:
+        self.watch.start()
+        if self.local is not None:
+            self.local.start()
+
+    def stop(self) -> None:
+        self.watch.stop()
+        if self.local is not None:
+            self.local.stop()
+
+    def accept(self, jobs: list[QueuedJob]) -> list[int]:
+        """Publish a run_job task per job, the request ID in its headers."""
+        task = self.app.tasks[RUN_JOB]
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for job in jobs:
+                    task.apply_async(
+                        args=(job.job_id, job.data, job.callback_url),
+                        headers={REQUEST_ID_HEADER: job.request_id, ENQUEUED_AT: time.time()},
+                        producer=producer,
+                        retry=False,
+                    )
+            waiting = int(self.redis.llen(JOBS_QUEUE))
+        except Exception as exc:  # kombu's, redis-py's and socket errors alike
+            raise QueueUnavailable(self.unreachable(exc)) from exc
+        first = max(1, waiting - len(jobs) + 1)
+        return [first + n for n in range(len(jobs))]
+
+    def size(self) -> int:
+        return int(self.redis.llen(JOBS_QUEUE))
+
+    def figures(self) -> dict[str, Any]:
+        """/queue_size: the broker's queues and the workers (null what cannot be known)."""
+        workers = self.watch.workers_list()
+        online = [w for w in workers if w["online"]]
+        try:
+            size, callbacks = self.size(), int(self.redis.llen(CALLBACKS_QUEUE))
+            oldest = self.watch.oldest_age_s()
+        except Exception:  # broker down: /readyz says why
+            size, callbacks, oldest = None, None, None
+        return {
+            "queue": self.kind,
+            "broker": self.url,
+            "broker_up": self.watch.broker_problem() is None,
+            "queue_size": size,
+            "running": sum(w["active"] or 0 for w in online),
+            "oldest_queued_age_s": oldest,
+            "callbacks_pending": callbacks,
+            "callbacks_waiting_retry": None,
+            "callbacks_parked": None,
+            "workers_alive": sum(w["concurrency"] or 0 for w in online),
+            "callback_senders_alive": None,
+            "workers": workers,
+        }
+
+    def purge(self) -> dict[str, int]:
+        """Empty both queues; jobs a worker already runs finish, and the middleware, which
+        forgot them, drops their callbacks (404)."""
+        try:
+            with self.app.connection_for_write() as conn:
+                channel = conn.default_channel
+                jobs = int(channel.queue_purge(JOBS_QUEUE) or 0)
+                callbacks = int(channel.queue_purge(CALLBACKS_QUEUE) or 0)
+        except Exception as exc:
+            raise QueueUnavailable(self.unreachable(exc)) from exc
+        return {"jobs": jobs, "callbacks": callbacks}
+
+    def unreachable(self, exc: BaseException) -> str:
+        return f"cannot reach the Celery broker (Redis) at {self.url}: {describe_broker_error(exc)}"

@@ -1,0 +1,1 @@
+"""The operator side: serve's supervisor and record, status, doctor and the log viewer."""
