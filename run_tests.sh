@@ -36,8 +36,8 @@ echo "==> mypy"
 echo "==> import contracts (cli -> operator side -> services -> shared kit)"
 .venv/bin/lint-imports
 if [[ -d frontend_react/node_modules ]]; then
-  echo "==> web app: lint, type check, unit tests"
-  (cd frontend_react && npm run --silent lint && npm run --silent typecheck && npm test --silent)
+  echo "==> web app: API types up to date, lint, type check, unit tests"
+  (cd frontend_react && npm run --silent check:api && npm run --silent lint && npm run --silent typecheck && npm test --silent)
 fi
 echo "==> pytest"
 .venv/bin/python -m pytest "$@"

@@ -1,93 +1,71 @@
-/** The shapes the auth service and the middleware API send and receive. */
+/**
+ * The shapes the auth service and the middleware API send and receive.
+ *
+ * Every shape the OpenAPI documents describe is an alias of the type generated
+ * from them (src/types/generated/, `npm run gen:api`), so it cannot drift from
+ * the API; `npm run check:api` fails when the generated files are out of date.
+ * Only names the documents do not have are made here, and from those types.
+ */
+import type { components as AuthComponents } from './generated/auth'
+import type { components as MiddlewareComponents } from './generated/middleware'
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
+type AuthSchemas = AuthComponents['schemas']
+type MiddlewareSchemas = MiddlewareComponents['schemas']
 
-export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed']
+// The middleware API
 
-export interface Job {
-  job_id: string
-  job_name: string
-  owner: string
-  status: JobStatus
-  created_at: string | null
-  started_at: string | null
-  completed_at: string | null
-  result: string | null
-  error: string | null
-  request_id: string | null
-}
+export type JobStatus = MiddlewareSchemas['JobStatus']
 
-export type JobEventName =
-  | 'submitted'
-  | 'forwarded'
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'callback_delivered'
-  | 'retry_requested'
+export type Job = MiddlewareSchemas['Job']
 
-export interface JobEvent {
-  at: string
-  status: JobEventName | string
-  service: 'auth' | 'middleware' | 'core' | string
-  detail: string | null
-}
+/** One step in a job's history. */
+export type JobEvent = MiddlewareSchemas['JobEvent']
 
-export interface JobDetail extends Job {
-  events: JobEvent[]
-}
+export type JobEventName = JobEvent['status']
 
-export interface JobList {
-  jobs: Job[]
-  total: number
-  limit: number
-  offset: number
-}
+/** GET /jobs/{job_id}: a job with its history (`events`). */
+export type JobDetail = MiddlewareSchemas['JobDetail']
 
-export interface SubmitJobResponse {
-  job_id: string
-  status: JobStatus
-  job?: Job
-}
+/** GET /list_jobs: a page of jobs (JobPage in the OpenAPI document). */
+export type JobList = MiddlewareSchemas['JobPage']
 
-export interface LoginResponse {
-  token: string
-  token_type: 'Bearer'
-  expires_in: number
-  username: string
-  role: 'user' | 'admin'
-}
+/** The body of POST /job_submit. */
+export type JobSubmit = MiddlewareSchemas['JobSubmit']
 
-export type ComponentName = 'auth' | 'middleware' | 'core'
+/** What POST /job_submit answers (JobSubmitted in the OpenAPI document). */
+export type SubmitJobResponse = MiddlewareSchemas['JobSubmitted']
 
-export interface ComponentStatus {
-  up: boolean
-  ready: boolean
-  reason: string | null
-  latency_ms: number | null
-  version: string | null
-  uptime_s: number | null
-  url: string
-  restarts: number | null
-  last_exit_code: number | null
-  last_exit_at: string | null
-}
+export type PlatformStatus = MiddlewareSchemas['PlatformStatus']
 
-export interface PlatformStatus {
-  components: Record<ComponentName, ComponentStatus>
-  all_ready: boolean
-  queue_size: number | null
-  oldest_queued_age_s: number | null
-  jobs_by_status: Record<JobStatus, number>
-  callbacks_pending: number | null
-  checked_at: string
-}
+export type ComponentStatus = MiddlewareSchemas['ComponentStatus']
+
+export type ComponentName = keyof PlatformStatus['components']
+
+// The auth service
+
+/** The body of POST /login. */
+export type LoginRequest = AuthSchemas['LoginRequest']
+
+/** What POST /login answers (Login in the OpenAPI document). */
+export type LoginResponse = AuthSchemas['Login']
 
 /** The error body every service sends with a 4xx or 5xx. */
-export interface ApiErrorBody {
-  error: string
-  code: string
-  field?: string
-  retry_after?: number
+export type ApiErrorBody = AuthSchemas['Error'] | MiddlewareSchemas['Error']
+
+// Lists of every value of a union, checked at compile time
+
+/**
+ * Returns LIST as it is. It does not compile when LIST holds a value outside T
+ * or leaves out a member of T: the error then names the missing members.
+ */
+function everyMemberOf<T>() {
+  return <const List extends readonly T[]>(
+    list: List & ([Exclude<T, List[number]>] extends [never] ? unknown : { missing: Exclude<T, List[number]> }),
+  ): List => list
 }
+
+/** Every job status, in the order a job goes through them. */
+export const JOB_STATUSES = everyMemberOf<JobStatus>()(['queued', 'running', 'succeeded', 'failed'])
+
+/** Every component of the platform status, in the order the app shows them. */
+export const COMPONENT_NAMES = everyMemberOf<ComponentName>()(['auth', 'middleware', 'core'])

@@ -1,12 +1,9 @@
 import { useMutation } from '@tanstack/react-query'
 import { apiRequest } from '@/lib/api-client'
 import { startSession, type Session } from '@/lib/session'
-import type { LoginResponse } from '@/types/api'
+import type { LoginRequest, LoginResponse } from '@/types/api'
 
-export interface LoginInput {
-  username: string
-  password: string
-}
+export type LoginInput = LoginRequest
 
 /** POST {authUrl}/login; on success the session starts. */
 export async function login(input: LoginInput): Promise<Session> {

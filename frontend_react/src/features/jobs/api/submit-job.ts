@@ -1,11 +1,9 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { apiRequest } from '@/lib/api-client'
-import type { SubmitJobResponse } from '@/types/api'
+import type { JobSubmit, SubmitJobResponse } from '@/types/api'
 import { jobsKey } from './get-jobs'
 
-export interface SubmitJobInput {
-  job_name: string
-  data: string
+export interface SubmitJobInput extends JobSubmit {
   /** Sent as Idempotency-Key, so a retried click cannot submit twice. */
   idempotencyKey?: string
 }

@@ -1,6 +1,7 @@
 import { screen } from '@testing-library/react'
 import { describe, expect, it } from 'vitest'
 import { jsonResponse, mockFetch, renderWithProviders, signIn } from '@/test/utils'
+import type { JobDetail } from '@/types/api'
 import { JobDetailView } from './job-detail'
 
 describe('JobDetailView', () => {
@@ -18,11 +19,12 @@ describe('JobDetailView', () => {
         result: 'olleh',
         error: null,
         request_id: 'r1',
+        attempt: 1,
         events: [
           { at: '2026-01-01T10:00:00Z', status: 'submitted', service: 'middleware', detail: null },
           { at: '2026-01-01T10:00:02Z', status: 'succeeded', service: 'core', detail: 'took 0.2 s' },
         ],
-      }),
+      } satisfies JobDetail),
     )
     renderWithProviders(<JobDetailView jobId="j1" />)
     expect(await screen.findByRole('heading', { name: 'reverse' })).toBeInTheDocument()

@@ -1,19 +1,18 @@
 import { Link } from 'react-router-dom'
 import { errorMessage, isApiError } from '@/lib/api-client'
 import { formatDateTime } from '@/lib/format'
-import type { JobEvent } from '@/types/api'
+import type { JobEvent, JobEventName } from '@/types/api'
 import { useJob } from '../api/get-job'
 import { JobStatusBadge } from './job-status-badge'
 import { RetryButton } from './retry-button'
 
-const EVENT_LABELS: Record<string, string> = {
+const EVENT_LABELS: Record<JobEventName, string> = {
   submitted: 'Submitted',
   forwarded: 'Forwarded to the worker queue',
   queued: 'Queued',
   running: 'Started running',
   succeeded: 'Succeeded',
   failed: 'Failed',
-  callback_delivered: 'Result delivered',
   retry_requested: 'Retry requested',
 }
 

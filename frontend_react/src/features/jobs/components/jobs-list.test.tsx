@@ -18,11 +18,12 @@ function job(n: number, status: Job['status']): Job {
     result: status === 'succeeded' ? 'olleh' : null,
     error: status === 'failed' ? 'boom' : null,
     request_id: null,
+    attempt: 1,
   }
 }
 
 function page(jobs: Job[], total: number, offset = 0): JobList {
-  return { jobs, total, limit: 20, offset }
+  return { jobs, total, limit: 20, offset, next_before: null }
 }
 
 describe('JobsList', () => {

@@ -1,11 +1,8 @@
 import { errorMessage } from '@/lib/api-client'
 import { formatDateTime, formatDuration } from '@/lib/format'
-import type { ComponentName, ComponentStatus, JobStatus } from '@/types/api'
+import { COMPONENT_NAMES, JOB_STATUSES, type ComponentStatus } from '@/types/api'
 import { usePlatformStatus } from '../api/get-platform-status'
 import { summarizeStatus } from './summarize-status'
-
-const COMPONENTS: ComponentName[] = ['auth', 'middleware', 'core']
-const JOB_STATES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed']
 
 function num(value: number | null | undefined): string {
   return value === null || value === undefined ? '—' : String(value)
@@ -56,7 +53,7 @@ export function StatusOverview() {
                   </tr>
                 </thead>
                 <tbody>
-                  {COMPONENTS.map((name) => {
+                  {COMPONENT_NAMES.map((name) => {
                     const c = data.components[name]
                     if (!c) return null
                     return (
@@ -106,7 +103,7 @@ export function StatusOverview() {
                 <dt>Pending callbacks</dt>
                 <dd>{num(data.callbacks_pending)}</dd>
               </div>
-              {JOB_STATES.map((s) => (
+              {JOB_STATUSES.map((s) => (
                 <div className={`metric metric-${s}`} key={s}>
                   <dt>Jobs {s}</dt>
                   <dd>{num(data.jobs_by_status?.[s])}</dd>

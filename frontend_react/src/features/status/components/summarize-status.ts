@@ -1,11 +1,11 @@
-import type { ComponentName, PlatformStatus } from '@/types/api'
+import { COMPONENT_NAMES, type ComponentName, type PlatformStatus } from '@/types/api'
 
 export interface StatusSummary {
   ok: boolean
   text: string
 }
 
-const ORDER: ComponentName[] = ['auth', 'middleware', 'core']
+const ORDER: readonly ComponentName[] = COMPONENT_NAMES
 
 function names(list: string[]): string {
   if (list.length <= 1) return list.join('')
