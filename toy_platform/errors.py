@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from toy_platform.unavailable import StoreUnavailable, Unavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,14 +95,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-STORE_RETRY_AFTER_S = 5
-
-
-class StoreUnavailable(Exception):
-    """A service's own store cannot be reached or written right now (the caller may try
-    again); its message names the store, with any password masked."""
-
-
 def register_error_handlers(app: Flask) -> None:
     """Every error, 404/405 and unexpected ones included, answers in the one JSON shape."""
 
@@ -121,22 +115,24 @@ def register_error_handlers(app: Flask) -> None:
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         return jsonify({"error": message, "code": code}), status, headers
 
-    @app.errorhandler(StoreUnavailable)
-    @app.errorhandler(sqlite3.OperationalError)
-    def _store_unavailable(err: Exception) -> tuple[Response, int, dict[str, str]]:
-        """The service's own store cannot be used now (a database server down, a SQLite file
-        locked by another process for longer than a request waits, the disk full): 503 and
+    @app.errorhandler(Unavailable)
+    def _unavailable(err: Unavailable) -> tuple[Response, int, dict[str, str]]:
+        """A store or a broker the service needs is down, busy or locked: 503 and
         Retry-After, never a 500. Nothing was stored, so the caller may send it again."""
         logger.warning(
-            "store unavailable: %s",
+            "%s: %s",
+            err.code.replace("_", " "),
             err,
-            extra={"event": "store_unavailable", "path": request.path, "reason": str(err)},
+            extra={"event": err.code, "path": request.path, "reason": str(err)},
         )
-        body = {
-            "error": f"The service's store cannot be used right now ({err}); try again shortly",
-            "code": "store_unavailable",
-        }
-        return jsonify(body), 503, {"Retry-After": str(STORE_RETRY_AFTER_S)}
+        body = {"error": err.answer(), "code": err.code}
+        return jsonify(body), 503, {"Retry-After": str(err.retry_after_s)}
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _sqlite_unavailable(err: sqlite3.OperationalError) -> tuple[Response, int, dict[str, str]]:
+        """A SQLite file of the service locked by another process for longer than a request
+        waits, or the disk full, where no backend translated it."""
+        return _unavailable(StoreUnavailable(str(err)))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response, int]:

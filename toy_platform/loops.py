@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from toy_platform.tracing import current_job_id, current_request_id
+from toy_platform.tracing import tagged
 
 logger = logging.getLogger(__name__)
 
@@ -89,17 +89,13 @@ class ItemError(Exception):
 @contextmanager
 def working_on(job_id: str | None, request_id: str | None) -> Iterator[None]:
     """Log lines inside name the job; an error escaping is an ItemError naming it too."""
-    job_token = current_job_id.set(job_id)
-    request_token = current_request_id.set(request_id)
-    try:
-        yield
-    except ItemError:
-        raise
-    except Exception as exc:
-        raise ItemError(job_id, request_id, exc) from exc
-    finally:
-        current_request_id.reset(request_token)
-        current_job_id.reset(job_token)
+    with tagged(job_id, request_id):
+        try:
+            yield
+        except ItemError:
+            raise
+        except Exception as exc:
+            raise ItemError(job_id, request_id, exc) from exc
 
 
 class Progress:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -14,6 +16,18 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 current_job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
+
+
+@contextmanager
+def tagged(job_id: str | None, request_id: str | None) -> Iterator[None]:
+    """Inside, every log line names this job and request (see log.py)."""
+    job_token = current_job_id.set(job_id)
+    request_token = current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(request_token)
+        current_job_id.reset(job_token)
 
 
 def new_request_id() -> str:

@@ -56,7 +56,7 @@ FROM generate_series(1, %s) AS n
 def fill(services: Services, store_url: str, jobs: int) -> None:
     """Create the schema (by opening the store as the middleware would), then the jobs."""
     from toy_platform.config import load_settings
-    from toy_platform.middleware.stores import open_store
+    from toy_platform.middleware.stores.choice import open_store
 
     settings = load_settings(home=services.home, store_url=store_url)
     open_store(settings).close()

@@ -23,9 +23,9 @@ from psycopg import connect as psycopg_connect
 
 from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings
-from toy_platform.middleware.stores import mask_url
 from toy_platform.middleware.stores.postgres import PostgresJobStore
 from toy_platform.security import ServiceAuth, load_service_key
+from toy_platform.urls import mask_url
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,6 @@ from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
     callback_backoff_max,
-    shown_url,
     visibility_timeout,
 )
 from toy_platform.core.queues.celery.tasks import WorkerState, _deliver, rebased
@@ -36,12 +35,13 @@ from toy_platform.ops.doctor import check_queue_broker
 from toy_platform.security import verify_signature
 from toy_platform.service import ServiceState
 from toy_platform.tracing import REQUEST_ID_HEADER
+from toy_platform.urls import mask_url
 
 
 def test_broker_urls_are_shown_without_their_password() -> None:
-    assert shown_url("redis://:s3cret@redis.lan:6379/0") == "redis://:***@redis.lan:6379/0"
-    assert shown_url("redis://app:s3cret@10.0.0.5/1") == "redis://app:***@10.0.0.5/1"
-    assert shown_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert mask_url("redis://:s3cret@redis.lan:6379/0") == "redis://:***@redis.lan:6379/0"
+    assert mask_url("redis://app:s3cret@10.0.0.5/1") == "redis://app:***@10.0.0.5/1"
+    assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
 def test_the_visibility_timeout_outlasts_jobs_and_callback_waits(tmp_path: Path) -> None:

@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry
 
 from toy_platform.config import Settings
 from toy_platform.core import app as core
-from toy_platform.core.processing import reverse_text
 from toy_platform.core.queues.base import QueuedJob
 from toy_platform.core.queues.embedded.queue import core_metrics, dead_threads_reason
 from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox, open_core_store
 from toy_platform.core.queues.embedded.workers import CorePool
+from toy_platform.jobs.reverse import reverse_text
 
 
 @pytest.mark.parametrize(
@@ -365,7 +365,7 @@ def test_a_job_whose_processing_raises_is_reported_failed_with_the_error(
             raise ValueError("cannot reverse this")
         return text[::-1]
 
-    monkeypatch.setattr("toy_platform.core.queues.embedded.workers.reverse_text", reverse_or_break)
+    monkeypatch.setattr("toy_platform.jobs.running.reverse_text", reverse_or_break)
     pool = pools()
     pool.queue.enqueue(QueuedJob("bad", "poison", "http://mw/cb"))
     pool.queue.enqueue(QueuedJob("good", "abc", "http://mw/cb"))

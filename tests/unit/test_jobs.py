@@ -13,16 +13,14 @@ import psycopg
 import pytest
 
 from toy_platform.config import load_settings
-from toy_platform.middleware.stores import (
-    IdempotencyKeyReused,
-    JobStore,
-    StoreSetupError,
-    StoreUnavailable,
-    mask_url,
-    open_store,
-)
+from toy_platform.jobs.lifecycle import IdempotencyKeyReused
+from toy_platform.jobs.model import Report
+from toy_platform.middleware.stores.base import JobStore, StoreSetupError
+from toy_platform.middleware.stores.choice import open_store
 from toy_platform.middleware.stores.postgres import PostgresJobStore
 from toy_platform.middleware.stores.sqlite import SqliteJobStore
+from toy_platform.unavailable import StoreUnavailable
+from toy_platform.urls import mask_url
 
 
 def _open(tmp_path: Path, url: str) -> JobStore:
@@ -38,7 +36,7 @@ def store(tmp_path: Path, store_url: str) -> Iterator[JobStore]:
 
 def _callback(store: JobStore, job_id: str, status: str, attempt: int = 1) -> Any:
     update = {"status": status, "started_at": "2026-01-01T00:00:00.000+00:00"}
-    return store.apply_callback(job_id, attempt, update, None)
+    return store.apply_reports([Report(job_id, attempt, update, None)])[0]
 
 
 def _true_counts(store: JobStore, owner: str | None = None) -> dict[str, int]:
@@ -307,10 +305,10 @@ def test_batches_of_callbacks_from_two_middlewares_do_not_deadlock(pg_url: str) 
 
     def report(n: int) -> int:
         order = ids if n % 2 else ids[::-1]  # opposite orders: the classic deadlock
-        batch = [(job_id, 1, {"status": "running"}, None) for job_id in order]
-        done = [(job_id, 1, {"status": "succeeded"}, None) for job_id in order]
+        batch = [Report(job_id, 1, {"status": "running"}, None) for job_id in order]
+        done = [Report(job_id, 1, {"status": "succeeded"}, None) for job_id in order]
         store = stores[n % 2]
-        return sum(o.changed for o in store.apply_callbacks(batch) + store.apply_callbacks(done))
+        return sum(o.changed for o in store.apply_reports(batch) + store.apply_reports(done))
 
     assert sum(_together(4, report)) == 120
     assert stores[0].counts_by_status()["succeeded"] == 60

@@ -9,8 +9,8 @@ from conftest import bearer, signed_headers
 from flask import Flask
 from flask.testing import FlaskClient
 
+from toy_platform.clock import utc_now
 from toy_platform.config import Settings
-from toy_platform.middleware.stores import utc_now
 
 
 def submit(

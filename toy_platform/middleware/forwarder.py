@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry, Counter
 
+from toy_platform.clock import utc_now
 from toy_platform.health import describe_error
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
@@ -22,7 +23,7 @@ from toy_platform.loops import (
     run_loop,
     working_on,
 )
-from toy_platform.middleware.stores import JobStore, StoreDown, utc_now
+from toy_platform.middleware.stores.base import JobStore, StoreDown
 from toy_platform.security import service_session
 from toy_platform.tracing import accept_request_id, outgoing_headers
 

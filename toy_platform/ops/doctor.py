@@ -30,6 +30,7 @@ from toy_platform.ops.statusview import (
     supervisor_record,
 )
 from toy_platform.security import SERVICE_KEY_FILE, SIGNING_KEY_FILE, service_key_fingerprint
+from toy_platform.urls import mask_url, without_password
 
 MAX_CLOCK_OFFSET_S = 60.0
 RESTART_WINDOW_S = 600.0
@@ -190,7 +191,8 @@ def check_config(settings: Settings, any_up: bool) -> list[Problem]:
 def check_store(settings: Settings) -> list[Problem]:
     """A PostgreSQL job store (--store-url) that cannot be reached from here; named with its
     password masked. The SQLite store is a file in the data dir (checked with it)."""
-    from toy_platform.middleware.stores import StoreSetupError, mask_url, store_kind
+    from toy_platform.middleware.stores.base import StoreSetupError
+    from toy_platform.middleware.stores.choice import store_kind
 
     try:
         if store_kind(settings.store_url) != "postgresql":
@@ -220,9 +222,7 @@ def postgres_unreachable(url: str) -> str | None:
         with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        password = str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
-        text = " ".join(str(exc).split())
-        return text.replace(password, "***") if password else text
+        return without_password(" ".join(str(exc).split()), url)
     return None
 
 
@@ -233,7 +233,6 @@ def check_queue_broker(settings: Settings) -> list[Problem]:
         broker_client,
         describe_broker_error,
         is_celery_url,
-        shown_url,
     )
 
     if not is_celery_url(settings.queue_url):
@@ -244,7 +243,7 @@ def check_queue_broker(settings: Settings) -> list[Problem]:
         return [
             Problem(
                 "queue broker",
-                f"Redis at {shown_url(settings.queue_url)} is not answering:"
+                f"Redis at {mask_url(settings.queue_url)} is not answering:"
                 f" {describe_broker_error(exc)}",
                 BROKER_FIX,
             )

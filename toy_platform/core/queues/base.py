@@ -1,21 +1,14 @@
-"""The core's queue and its workers, behind one interface, chosen once from --queue-url.
+"""What the core service asks of its queue (JobQueue), and the job it queues.
 
-- `sqlite` (default): the embedded queue in core's data dir, worker and callback sender
-  threads inside core (queues/sqlite.py).
-- `redis://HOST:PORT/DB`: Celery with a Redis broker; `toy-platform worker`s on any number
-  of machines run the jobs and report back through the broker (queues/celery.py).
-
-The core service only accepts, counts and purges jobs through `JobQueue`; each queue adds
-its own readiness checks and metrics to the service.
+The core service only accepts, counts and purges jobs through `JobQueue`; each queue
+(queues/embedded, queues/celery) adds its own readiness checks and metrics to the service.
+A queue whose broker cannot be used raises toy_platform.unavailable.QueueUnavailable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    pass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -27,11 +20,6 @@ class QueuedJob:
     enqueued_at: float = 0.0
     seq: int = 0
     claims: int = 0  # times taken by a worker without being finished or released
-
-
-class QueueUnavailable(Exception):
-    """The queue cannot take jobs now (its broker is down): core answers 503, the
-    middleware keeps the jobs and sends them again."""
 
 
 class QueueSetupError(Exception):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from toy_platform.config import Settings
 from toy_platform.core.queues.base import JobQueue, QueueSetupError
+from toy_platform.urls import mask_url
 
 if TYPE_CHECKING:
     from toy_platform.service import ServiceState
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def queue_kind(settings: Settings) -> str:
     """ "sqlite" or "celery", or a QueueSetupError saying what is wrong with the settings."""
-    from toy_platform.core.queues.celery.config import is_celery_url, shown_url
+    from toy_platform.core.queues.celery.config import is_celery_url
 
     url = settings.queue_url.strip()
     if url in ("", "sqlite"):
@@ -33,7 +34,7 @@ def queue_kind(settings: Settings) -> str:
     if is_celery_url(url):
         return "celery"
     raise QueueSetupError(
-        f"--queue-url {shown_url(url)!r} is not a queue toy-platform knows: give sqlite (the"
+        f"--queue-url {mask_url(url)!r} is not a queue toy-platform knows: give sqlite (the"
         " embedded queue) or redis://HOST:PORT/DB (Celery with a Redis broker)"
     )
 

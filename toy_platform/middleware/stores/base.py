@@ -1,58 +1,18 @@
-"""What every job store shares: the JobStore interface, the job's shape and its rules."""
+"""What every job store shares: the JobStore interface and the shape of a page of jobs.
+
+The job's rules (what a report does to a job, idempotency, its history) are the domain's
+(toy_platform.jobs.lifecycle); a store reads rows, applies those rules, writes the result.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from toy_platform.errors import StoreUnavailable as StoreUnavailable
-
-STATUSES = ("queued", "running", "succeeded", "failed")
-RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
-IDEMPOTENCY_WINDOW_S = 24 * 3600
-LEASE_S = 15.0
-"""How long a middleware holds the jobs it claimed to forward: longer than a forward can take
-(5 s timeout and the store's writes), so another middleware takes them only from one that died."""
-PUBLIC_FIELDS = (
-    "job_id",
-    "job_name",
-    "owner",
-    "status",
-    "created_at",
-    "started_at",
-    "completed_at",
-    "result",
-    "error",
-    "request_id",
-    "attempt",
-)
-Callback = tuple[str, int, dict[str, Any], "str | None"]
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def mask_url(url: str) -> str:
-    """URL with its password (in the authority or a password= parameter) shown as ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<a store URL that cannot be parsed>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        netloc = f"{user}:***@{hostport}" if colon else netloc
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        masked = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
-        query = urlencode(masked, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+from toy_platform.jobs.lifecycle import LEASE_S, ReportOutcome
+from toy_platform.jobs.model import Report
+from toy_platform.unavailable import StoreUnavailable
 
 
 class StoreDown(StoreUnavailable):
@@ -62,29 +22,6 @@ class StoreDown(StoreUnavailable):
 
 class StoreSetupError(Exception):
     """The job store cannot be used at all (a newer schema, a bad URL): the middleware stops."""
-
-
-class IdempotencyKeyReused(Exception):
-    """An Idempotency-Key sent again with another job_name or data: a client bug, not a retry."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
-
-
-@dataclass(frozen=True)
-class NewJob:
-    owner: str
-    job_name: str
-    data: str
-    request_id: str | None
-    idempotency_key: str | None
-
-
-@dataclass(frozen=True)
-class CallbackOutcome:
-    changed: bool
-    status: str | None  # the job's status afterwards; None when there is no such job
 
 
 @dataclass(frozen=True)
@@ -164,12 +101,9 @@ class JobStore(Protocol):
     ) -> Page:
         """Jobs newest first (OWNER None: everyone's), older than the cursor BEFORE if given."""
 
-    def apply_callback(
-        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
-    ) -> CallbackOutcome:
-        """Move a job forward with what the core reported; never backwards, never twice."""
-
-    def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]: ...
+    def apply_reports(self, reports: list[Report]) -> list[ReportOutcome]:
+        """Move jobs forward with what core reported (jobs.lifecycle: never backwards, never
+        twice), in one transaction; an outcome for each report."""
 
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
         """Send a failed job round again as a new attempt; None if it is not failed."""
@@ -206,48 +140,3 @@ class JobStore(Protocol):
         process (a background loop would rather fail fast and say why than hang)."""
 
     def close(self) -> None: ...
-
-
-def stale(current_status: str, current_attempt: int, status: str, attempt: int) -> bool:
-    """Whether a callback would move a job backwards, or belongs to another attempt."""
-    return current_attempt != attempt or RANK[status] <= RANK[current_status]
-
-
-def new_job(new: NewJob, job_id: str, now: str) -> dict[str, Any]:
-    job = dict.fromkeys(PUBLIC_FIELDS)
-    job.update(
-        job_id=job_id,
-        job_name=new.job_name,
-        owner=new.owner,
-        status="queued",
-        created_at=now,
-        request_id=new.request_id,
-        attempt=1,
-    )
-    return job
-
-
-class CountDeltas:
-    """Changes to the per-owner, per-status job counts of one transaction, written at its end
-    in one order (owner, status), so that concurrent transactions cannot deadlock on them."""
-
-    def __init__(self) -> None:
-        self.deltas: dict[tuple[str, str], int] = {}
-
-    def move(self, owner: str, old: str | None, new: str | None) -> None:
-        if old == new:
-            return
-        for status, step in ((old, -1), (new, 1)):
-            if status is not None:
-                key = (owner, status)
-                self.deltas[key] = self.deltas.get(key, 0) + step
-
-    def sorted(self) -> list[tuple[str, str, int]]:
-        return [(o, s, n) for (o, s), n in sorted(self.deltas.items()) if n]
-
-
-def counts(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
-    result = dict.fromkeys(STATUSES, 0)
-    for status, n in rows:
-        result[status] = result.get(status, 0) + int(n)
-    return result

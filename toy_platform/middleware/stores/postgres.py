@@ -21,27 +21,29 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from toy_platform.clock import utc_now
 from toy_platform.db import Batcher
-from toy_platform.middleware.stores.base import (
-    IDEMPOTENCY_WINDOW_S,
+from toy_platform.jobs.lifecycle import (
     LEASE_S,
-    PUBLIC_FIELDS,
-    Callback,
-    CallbackOutcome,
     CountDeltas,
-    IdempotencyKeyReused,
-    NewJob,
+    Event,
+    KeyMatch,
+    ReportOutcome,
+    apply_reports,
+    counts,
+    match_key,
+    refused_event,
+    retry_event,
+)
+from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob, Report, new_job
+from toy_platform.middleware.stores.base import (
     Page,
     StoreDown,
     StoreSetupError,
-    counts,
-    mask_url,
-    new_job,
     page_of,
     page_query,
-    stale,
-    utc_now,
 )
+from toy_platform.urls import mask_url, without_password
 
 logger = logging.getLogger(__name__)
 # The pool logs each failed reconnection (several lines each); the middleware says once that
@@ -128,7 +130,6 @@ class PostgresJobStore:
     def __init__(self, url: str, pool_max: int = POOL_MAX) -> None:
         self.url = url
         self.name = f"PostgreSQL at {mask_url(url)}"
-        self._password = str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
         self._migrate()  # on a connection of its own: a bad URL or password fails at once
         self.pool: ConnectionPool[Conn] = ConnectionPool(
             url,
@@ -160,9 +161,7 @@ class PostgresJobStore:
         if isinstance(exc, PoolTimeout):
             self._find_out_why()
             text = self._why_down or f"no connection within {exc_wait(text)}"
-        if self._password:
-            text = text.replace(self._password, "***")
-        return text[:300]
+        return without_password(text, self.url)[:300]
 
     def _find_out_why(self) -> None:
         """In the background, try a connection of our own to learn why the pool has none
@@ -283,7 +282,7 @@ class PostgresJobStore:
             ).fetchone()
             if row is not None:
                 deltas.move(new.owner, None, "queued")
-                return new_job(new, job_id, now), True
+                return dict(new_job(new, job_id, now)), True
             existing = self._by_idempotency_key(conn, new)
             if existing is not None:
                 return existing, False
@@ -299,13 +298,11 @@ class PostgresJobStore:
         ).fetchone()
         if row is None:
             return None
-        if time.time() - row["created_epoch"] > IDEMPOTENCY_WINDOW_S:
+        if match_key(row, new, time.time()) is KeyMatch.EXPIRED:
             conn.execute(
                 "UPDATE jobs SET idempotency_key = NULL WHERE job_id = %s", (row["job_id"],)
             )
             return None
-        if (row["job_name"], row["data"]) != (new.job_name, new.data):
-            raise IdempotencyKeyReused(row["job_id"])
         return _get(conn, row["job_id"])
 
     # -- reading ---------------------------------------------------------------
@@ -373,26 +370,20 @@ class PostgresJobStore:
 
     # -- callbacks and retries ---------------------------------------------------
 
-    def apply_callback(
-        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
-    ) -> CallbackOutcome:
-        return self.apply_callbacks([(job_id, attempt, update, detail)])[0]
-
     @_available
-    def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]:
+    def apply_reports(self, reports: list[Report]) -> list[ReportOutcome]:
         """In one transaction that first takes the jobs' row locks, in job_id order (so two
-        batches cannot deadlock): the same callback delivered to two middlewares at once is
+        batches cannot deadlock): the same report delivered to two middlewares at once is
         applied once, and a job's events stay in order."""
-        ids = sorted({job_id for job_id, _, _, _ in callbacks})
+        ids = sorted({report.job_id for report in reports})
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT job_id, status, attempt, owner, started_at, completed_at, result, error"
                 " FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
                 (ids,),
             ).fetchall()
-            batch = _CallbackBatch({row["job_id"]: row for row in rows})
-            outcomes = [batch.apply(*callback) for callback in callbacks]
-            batch.write(conn)
+            batch, outcomes = apply_reports({row["job_id"]: row for row in rows}, reports)
+            _write_reports(conn, batch.changed_jobs(), batch.events, batch.counts)
         return outcomes
 
     @_available
@@ -407,9 +398,7 @@ class PostgresJobStore:
             ).fetchone()
             if row is None:
                 return None
-            conn.execute(
-                INSERT_EVENT, (job_id, utc_now(), "retry_requested", "middleware", f"by {by}")
-            )
+            conn.execute(INSERT_EVENT, retry_event(job_id, by))
             deltas.move(row["owner"], "failed", "queued")
             _write_counts(conn, deltas)
             return _get(conn, job_id)
@@ -478,7 +467,7 @@ class PostgresJobStore:
             ).fetchone()
             if row is None:
                 return False
-            conn.execute(INSERT_EVENT, (job_id, now, "failed", "middleware", error))
+            conn.execute(INSERT_EVENT, refused_event(job_id, error, now))
             deltas.move(row["owner"], "queued", "failed")
             _write_counts(conn, deltas)
         return True
@@ -543,55 +532,27 @@ def _write_counts(conn: Conn, deltas: CountDeltas) -> None:
         )
 
 
-class _CallbackBatch:
-    """Callbacks applied in memory to the locked rows, then written in three statements."""
-
-    def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
-        self.jobs = jobs
-        self.changed: set[str] = set()
-        self.events: list[tuple[str, str, str, str, str | None]] = []
-        self.deltas = CountDeltas()
-
-    def apply(
-        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
-    ) -> CallbackOutcome:
-        job = self.jobs.get(job_id)
-        if job is None:
-            return CallbackOutcome(False, None)
-        status, before = update["status"], job["status"]
-        if stale(before, job["attempt"], status, attempt):
-            return CallbackOutcome(False, before)
-        job["started_at"] = job["started_at"] or update.get("started_at")
-        for name in ("completed_at", "result", "error"):
-            job[name] = update.get(name)
-        job["status"] = status
-        self.changed.add(job_id)
-        if before == "queued" and status != "running" and update.get("started_at"):
-            # the 'running' callback was overtaken by this one: keep the history whole
-            self.events.append((job_id, update["started_at"], "running", "core", None))
-        self.events.append((job_id, utc_now(), status, "core", detail))
-        self.deltas.move(job["owner"], before, status)
-        return CallbackOutcome(True, status)
-
-    def write(self, conn: Conn) -> None:
-        if not self.changed:
-            return
-        jobs = [self.jobs[job_id] for job_id in sorted(self.changed)]
-        columns = [[job[name] for job in jobs] for name in _CALLBACK_COLUMNS]
-        conn.execute(
-            "UPDATE jobs SET status = a.status, started_at = a.started_at,"
-            " completed_at = a.completed_at, result = a.result, error = a.error"
-            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::text[]) AS a (job_id, status, started_at, completed_at, result, error)"
-            " WHERE jobs.job_id = a.job_id",
-            columns,
-        )
-        conn.execute(
-            "INSERT INTO job_events (job_id, at, status, service, detail)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
-            [list(column) for column in zip(*self.events, strict=True)],
-        )
-        _write_counts(conn, self.deltas)
+def _write_reports(
+    conn: Conn, jobs: list[dict[str, Any]], events: list[Event], deltas: CountDeltas
+) -> None:
+    """What a batch of reports changed, in three statements."""
+    if not jobs:
+        return
+    columns = [[job[name] for job in jobs] for name in _REPORT_COLUMNS]
+    conn.execute(
+        "UPDATE jobs SET status = a.status, started_at = a.started_at,"
+        " completed_at = a.completed_at, result = a.result, error = a.error"
+        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[]) AS a (job_id, status, started_at, completed_at, result, error)"
+        " WHERE jobs.job_id = a.job_id",
+        columns,
+    )
+    conn.execute(
+        "INSERT INTO job_events (job_id, at, status, service, detail)"
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+        [list(column) for column in zip(*events, strict=True)],
+    )
+    _write_counts(conn, deltas)
 
 
-_CALLBACK_COLUMNS = ("job_id", "status", "started_at", "completed_at", "result", "error")
+_REPORT_COLUMNS = ("job_id", "status", "started_at", "completed_at", "result", "error")

@@ -14,25 +14,23 @@ from typing import Any, TypeVar, cast
 
 import psutil
 
+from toy_platform.clock import utc_now
 from toy_platform.db import Database, GroupCommit
-from toy_platform.middleware.stores.base import (
-    IDEMPOTENCY_WINDOW_S,
+from toy_platform.jobs.lifecycle import (
     LEASE_S,
-    PUBLIC_FIELDS,
-    Callback,
-    CallbackOutcome,
-    IdempotencyKeyReused,
-    NewJob,
-    Page,
-    StoreSetupError,
-    StoreUnavailable,
+    KeyMatch,
+    ReportOutcome,
+    apply_reports,
     counts,
-    new_job,
-    page_of,
-    page_query,
-    stale,
-    utc_now,
+    forwarded_events,
+    match_key,
+    refused_event,
+    retry_event,
+    submitted_event,
 )
+from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob, Report, new_job
+from toy_platform.middleware.stores.base import Page, StoreSetupError, page_of, page_query
+from toy_platform.unavailable import StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -210,8 +208,8 @@ class SqliteJobStore:
                 new.idempotency_key,
             ),
         )
-        _add_event(conn, job_id, "submitted", "middleware", f"by {new.owner}", now)
-        return new_job(new, job_id, now), True
+        conn.execute(INSERT_EVENT, submitted_event(job_id, new.owner, now))
+        return dict(new_job(new, job_id, now)), True
 
     def _by_idempotency_key(self, conn: sqlite3.Connection, new: NewJob) -> dict[str, Any] | None:
         """The job this user already submitted with this key in the last 24 h, if any."""
@@ -222,13 +220,11 @@ class SqliteJobStore:
         ).fetchone()
         if row is None:
             return None
-        if time.time() - row["created_epoch"] > IDEMPOTENCY_WINDOW_S:
+        if match_key(dict(row), new, time.time()) is KeyMatch.EXPIRED:
             conn.execute(
                 "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?", (row["job_id"],)
             )
             return None
-        if (row["job_name"], row["data"]) != (new.job_name, new.data):
-            raise IdempotencyKeyReused(row["job_id"])
         return self._get(conn, row["job_id"])
 
     @_available
@@ -273,15 +269,34 @@ class SqliteJobStore:
         )
         return page_of([dict(r) for r in rows], limit, total)
 
-    def apply_callback(
-        self, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
-    ) -> CallbackOutcome:
-        return self.apply_callbacks([(job_id, attempt, update, detail)])[0]
-
     @_available
-    def apply_callbacks(self, callbacks: list[Callback]) -> list[CallbackOutcome]:
+    def apply_reports(self, reports: list[Report]) -> list[ReportOutcome]:
+        """In one transaction (SQLite's write lock: no other writer meanwhile)."""
+        ids = sorted({report.job_id for report in reports})
         with self.db.transaction() as conn:
-            return [_apply(conn, *callback) for callback in callbacks]
+            rows = conn.execute(
+                "SELECT job_id, status, attempt, owner, started_at, completed_at, result, error"
+                f" FROM jobs WHERE job_id IN ({', '.join('?' * len(ids))})",
+                ids,
+            ).fetchall()
+            batch, outcomes = apply_reports({row["job_id"]: dict(row) for row in rows}, reports)
+            conn.executemany(
+                "UPDATE jobs SET status = ?, started_at = ?, completed_at = ?, result = ?,"
+                " error = ? WHERE job_id = ?",
+                [
+                    (
+                        j["status"],
+                        j["started_at"],
+                        j["completed_at"],
+                        j["result"],
+                        j["error"],
+                        j["job_id"],
+                    )
+                    for j in batch.changed_jobs()
+                ],
+            )
+            conn.executemany(INSERT_EVENT, batch.events)
+        return outcomes
 
     @_available
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
@@ -294,7 +309,7 @@ class SqliteJobStore:
             ).rowcount
             if not updated:
                 return None
-            _add_event(conn, job_id, "retry_requested", "middleware", f"by {by}")
+            conn.execute(INSERT_EVENT, retry_event(job_id, by))
             return self._get(conn, job_id)
 
     @_available
@@ -318,21 +333,16 @@ class SqliteJobStore:
 
     @_available
     def mark_forwarded(self, accepted: list[dict[str, Any]]) -> None:
-        events: list[tuple[str, str, str, str, str | None]] = []
         with self.db.transaction() as conn:
-            for job in accepted:
-                updated = conn.execute(
+            updated = [
+                job
+                for job in accepted
+                if conn.execute(
                     "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?",
                     (job["job_id"], job["attempt"]),
                 ).rowcount
-                if updated:
-                    job_id, sent_at = job["job_id"], job["sent_at"]
-                    queued_at = job.get("queued_at") or sent_at
-                    events.append((job_id, sent_at, "forwarded", "middleware", None))
-                    events.append(
-                        (job_id, queued_at, "queued", "core", f"position {job['position']}")
-                    )
-            conn.executemany(INSERT_EVENT, events)
+            ]
+            conn.executemany(INSERT_EVENT, forwarded_events(updated))
         self.release(job["job_id"] for job in accepted)
 
     @_available
@@ -345,7 +355,7 @@ class SqliteJobStore:
                 (error, now, job_id, attempt),
             ).rowcount
             if updated:
-                _add_event(conn, job_id, "failed", "middleware", error, now)
+                conn.execute(INSERT_EVENT, refused_event(job_id, error, now))
         self.release([job_id])
         return bool(updated)
 
@@ -397,40 +407,13 @@ def _alive(pid: int, create_time: float) -> bool:
         return False
 
 
-def _apply(
-    conn: sqlite3.Connection, job_id: str, attempt: int, update: dict[str, Any], detail: str | None
-) -> CallbackOutcome:
-    status = update["status"]
-    row = conn.execute("SELECT status, attempt FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-    if row is None:
-        return CallbackOutcome(False, None)
-    if stale(row["status"], row["attempt"], status, attempt):
-        return CallbackOutcome(False, row["status"])
-    conn.execute(
-        "UPDATE jobs SET status = ?, started_at = COALESCE(started_at, ?),"
-        " completed_at = ?, result = ?, error = ? WHERE job_id = ?",
-        (
-            status,
-            update.get("started_at"),
-            update.get("completed_at"),
-            update.get("result"),
-            update.get("error"),
-            job_id,
-        ),
+def _row(job: dict[str, Any]) -> tuple[Any, ...]:
+    """A changed job as the parameters of apply_reports' UPDATE."""
+    return (
+        job["status"],
+        job["started_at"],
+        job["completed_at"],
+        job["result"],
+        job["error"],
+        job["job_id"],
     )
-    if row["status"] == "queued" and status != "running" and update.get("started_at"):
-        # the 'running' callback was overtaken by this one: keep the history whole
-        _add_event(conn, job_id, "running", "core", None, update["started_at"])
-    _add_event(conn, job_id, status, "core", detail)
-    return CallbackOutcome(True, status)
-
-
-def _add_event(
-    conn: sqlite3.Connection,
-    job_id: str,
-    status: str,
-    service: str,
-    detail: str | None,
-    at: str | None = None,
-) -> None:
-    conn.execute(INSERT_EVENT, (job_id, at or utc_now(), status, service, detail))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from toy_platform.config import Settings
 
@@ -55,18 +55,6 @@ job back to the queue (unacknowledged, it runs again once the broker answers).""
 
 def is_celery_url(url: str) -> bool:
     return urlsplit(url).scheme in ("redis", "rediss")
-
-
-def shown_url(url: str) -> str:
-    """URL without its password: safe for logs, /readyz and the status screen."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = user + host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def visibility_timeout(settings: Settings) -> float:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from toy_platform.config import Settings
-from toy_platform.core.queues.base import QueuedJob, QueueUnavailable
+from toy_platform.core.queues.base import QueuedJob
 from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
@@ -16,10 +16,11 @@ from toy_platform.core.queues.celery.config import (
     RUN_JOB,
     broker_client,
     describe_broker_error,
-    shown_url,
 )
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
 from toy_platform.service import ServiceState
+from toy_platform.unavailable import QueueUnavailable
+from toy_platform.urls import mask_url
 
 
 class CeleryQueue:
@@ -33,7 +34,7 @@ class CeleryQueue:
 
     def __init__(self, settings: Settings, svc: ServiceState) -> None:
         self.settings = settings
-        self.url = shown_url(settings.queue_url)
+        self.url = mask_url(settings.queue_url)
         self.app = celery_app(settings)
         self.redis = broker_client(settings.queue_url)
         self.watch = BrokerWatch(self.app, self.redis, self.url)

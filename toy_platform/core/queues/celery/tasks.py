@@ -4,27 +4,22 @@ A job reports its progress to the middleware at once, from the task. A report th
 middleware does not take then goes to the broker as a `deliver_callback` task, not into
 the worker's memory: retried with exponential back-off (Celery's autoretry) for as long as
 it takes, by whichever worker is alive, so it survives the worker that ran the job. The job
-is acknowledged only after its report was taken or handed to the broker. A report the
-middleware refuses for good (a 4xx other than 401/408/429: it would never be taken) is
-dropped with the reason logged, and a 'failed' report with that reason goes in its place;
-one for a job the middleware no longer knows (404/409/410: a reset) is dropped.
+is acknowledged only after its report was taken or handed to the broker. How the
+middleware's answer is read, and the 'failed' report that replaces one it refuses for good,
+are the rules of jobs.running, as for the embedded queue.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 import requests
 
+from toy_platform.clock import utc_now
 from toy_platform.config import Settings
-from toy_platform.core.processing import reverse_text
 from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     DELIVER_CALLBACK,
@@ -36,15 +31,21 @@ from toy_platform.core.queues.celery.config import (
     callback_backoff_max,
 )
 from toy_platform.health import describe_error
+from toy_platform.jobs.running import (
+    answer_outcome,
+    error_outcome,
+    failure_report,
+    is_failure_report,
+    kind_of,
+    running_report,
+    unreachable_outcome,
+)
 from toy_platform.security import load_service_key, service_session
-from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+from toy_platform.tracing import outgoing_headers, tagged
 
 logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
-TRANSIENT = (401, 408, 429)
-"""Refusals that may pass later: our signature (keys being fixed), a timeout, too busy."""
-GONE = (404, 409, 410)
 RUNNING_REPORT_MIN_S = 0.5
 """Shorter jobs report only their outcome, which carries started_at: the history still shows
 when it started (the middleware adds the 'running' step), for one call to the middleware
@@ -59,10 +60,6 @@ PUBLISH_POLICY = {
 
 class CallbackNotDelivered(Exception):
     """The middleware did not take a callback this time; the task is retried later."""
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class WorkerState:
@@ -109,17 +106,6 @@ def request_id_of(task: Any) -> str | None:
     return str(value) if value else None
 
 
-@contextmanager
-def working_on(job_id: str | None, request_id: str | None) -> Iterator[None]:
-    job_token = current_job_id.set(job_id)
-    rid_token = current_request_id.set(request_id)
-    try:
-        yield
-    finally:
-        current_request_id.reset(rid_token)
-        current_job_id.reset(job_token)
-
-
 def register(app: Any, settings: Settings) -> None:
     """Define the platform's tasks on APP."""
     state = WorkerState(settings)
@@ -137,7 +123,7 @@ def register(app: Any, settings: Settings) -> None:
     )
     def deliver_callback(task: Any, url: str, payload: dict[str, Any], tried: int = 0) -> str:
         request_id = request_id_of(task)
-        with working_on(_job_of(url), request_id):
+        with tagged(_job_of(url), request_id):
             outcome = try_once(url, payload, request_id, tried + task.request.retries + 1)
             if outcome.startswith("retry"):
                 raise CallbackNotDelivered(outcome)
@@ -159,11 +145,9 @@ def register(app: Any, settings: Settings) -> None:
             )
         else:
             _log_settled(payload, outcome, attempt)
-        if outcome.startswith("refused") and not str(payload.get("error") or "").startswith(
-            REFUSED
-        ):
+        if kind_of(outcome) in ("refused", "error") and not is_failure_report(payload):
             # The owner is told, rather than left with a job that seems to run for ever.
-            return try_once(url, _refusal_report(payload, outcome), request_id, 1)
+            return try_once(url, failure_report(payload, outcome), request_id, 1)
         return outcome
 
     def report(url: str, payload: dict[str, Any], request_id: str | None) -> None:
@@ -198,7 +182,7 @@ def register(app: Any, settings: Settings) -> None:
         request_id = request_id_of(task)
         callback_url = rebased(callback_url, settings.callback_url)
         worker = str(task.request.hostname or "")
-        with working_on(job_id, request_id):
+        with tagged(job_id, request_id):
             started_at = utc_now()
             logger.info(
                 "job started on %s",
@@ -206,9 +190,9 @@ def register(app: Any, settings: Settings) -> None:
                 extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
             )
             if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                report(callback_url, _running(started_at, worker), request_id)
+                report(callback_url, running_report(started_at, worker), request_id)
             time.sleep(settings.job_delay)
-            payload = _outcome(settings.failure_rate, data, started_at, worker)
+            payload = run_job(data, settings.failure_rate, started_at, worker)
             report(callback_url, payload, request_id)
             state.count(f"job:{payload['status']}")
             logger.info(
@@ -225,58 +209,20 @@ def register(app: Any, settings: Settings) -> None:
     app.toy_platform_tasks = {"run_job": run_job, "deliver_callback": deliver_callback}
 
 
-def _running(started_at: str, worker: str) -> dict[str, Any]:
-    return {"status": "running", "started_at": started_at, "worker": worker}
-
-
-def _outcome(failure_rate: float, data: str, started_at: str, worker: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {"status": "succeeded", "started_at": started_at, "worker": worker}
-    if failure_rate and random.random() < failure_rate:
-        payload.update(status="failed", error=f"simulated failure (failure rate {failure_rate:g})")
-    else:
-        try:
-            payload["result"] = reverse_text(data)
-        except Exception as exc:  # the job's own fault: its owner is told
-            logger.exception("processing the job failed", extra={"event": "job_error"})
-            payload.update(status="failed", error=f"processing failed: {type(exc).__name__}")
-    payload["completed_at"] = utc_now()
-    return payload
-
-
-REFUSED = "the middleware refused this job's report"
-
-
-def _refusal_report(payload: dict[str, Any], outcome: str) -> dict[str, Any]:
-    """A 'failed' report in place of one the middleware refused for good."""
-    return {
-        "status": "failed",
-        "error": f"{REFUSED} ({payload.get('status')}): {outcome.split(': ', 1)[-1]}",
-        "started_at": payload.get("started_at"),
-        "completed_at": payload.get("completed_at") or utc_now(),
-        "worker": payload.get("worker"),
-    }
-
-
 def _redelivered(task: Any) -> bool:
     info = getattr(task.request, "delivery_info", None) or {}
     return bool(info.get("redelivered"))
 
 
 def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: str | None) -> str:
-    """POST one callback: 'delivered', 'dropped: why', 'refused: why' or 'retry: why'."""
+    """POST one callback: its outcome, as jobs.running reads it."""
     try:
         response = _post(state.session(), url, payload, request_id)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        return f"retry: cannot reach the middleware: {describe_error(exc, CALLBACK_TIMEOUT_S)}"
-    code = response.status_code
-    text = " ".join(response.text.split())[:200]
-    if code < 300:
-        return "delivered"
-    if code in GONE:
-        return f"dropped: HTTP {code} {text} (the middleware does not know the job: reset?)"
-    if code >= 500 or code in TRANSIENT:
-        return f"retry: HTTP {code} {text}"
-    return f"refused: HTTP {code} {text}"
+        return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S))
+    except Exception as exc:  # ours: it could not even be built or sent
+        return error_outcome(exc)
+    return answer_outcome(response.status_code, response.text)
 
 
 def _post(

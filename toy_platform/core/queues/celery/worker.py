@@ -23,12 +23,12 @@ from toy_platform.core.queues.celery.config import (
     JOBS_QUEUE,
     default_pool,
     is_celery_url,
-    shown_url,
     visibility_timeout,
 )
 from toy_platform.lifeline import EXIT_SUPERVISOR_GONE, WATCH_INTERVAL_S, same_process
 from toy_platform.log import configure_logging, worker_log_name
 from toy_platform.security import SERVICE_KEY_FILE
+from toy_platform.urls import mask_url
 
 logger = logging.getLogger(__name__)
 POOLS = ("prefork", "threads", "solo")
@@ -147,13 +147,13 @@ def _announce(app: Any, settings: Settings, name: str, pool: str, concurrency: i
             name,
             concurrency,
             pool,
-            shown_url(settings.queue_url),
+            mask_url(settings.queue_url),
             settings.callback_url,
             extra={
                 "event": "worker_ready",
                 "concurrency": concurrency,
                 "pool": pool,
-                "broker": shown_url(settings.queue_url),
+                "broker": mask_url(settings.queue_url),
                 "visibility_timeout_s": visibility_timeout(settings),
             },
         )

@@ -1,10 +1,9 @@
 """The core's callback senders: they report each job's progress back to the middleware.
 
-Outcomes of one attempt: 'delivered'; 'dropped' (the middleware will never want it);
-'retry' (the middleware is down, busy or refuses our signature: wait for it);
-'refused' (it refuses this callback) and 'error' (we could not even build or send it):
-those two are the callback's own fault, so after a few of them it is replaced by a
-'failed' report that carries the reason, and if even that cannot go, parked.
+The outcome of one attempt is classified by jobs.running (delivered, dropped, retry,
+refused, error). 'refused' and 'error' are the callback's own fault, so after a few of them
+it is replaced by a 'failed' report that carries the reason, and if even that cannot go,
+parked.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,11 +19,19 @@ import requests
 
 from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox
 from toy_platform.health import describe_error
+from toy_platform.jobs.running import (
+    SIGNATURE_REFUSED,
+    UNREACHABLE,
+    answer_outcome,
+    error_outcome,
+    failure_report,
+    settled,
+    unreachable_outcome,
+)
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     Progress,
     Signal,
-    describe,
     run_loop,
     working_on,
 )
@@ -39,8 +45,6 @@ CALLBACK_BATCH = 50
 COALESCE_S = 0.05  # 0.1 gave the same throughput with 50 ms more from submit to result
 MAX_RETRY_S = 5.0  # the longest wait between two tries: the middleware back means results soon
 MAX_LOCAL_ERRORS = 3
-TRANSIENT = (408, 429)
-SIGNATURE_REFUSED = (401, 403)
 
 
 class CallbackSenders:
@@ -129,7 +133,7 @@ class CallbackSenders:
     def _settle(self, callbacks: list[Callback], outcomes: list[str]) -> None:
         """Forget the callbacks that went through (in one transaction), deal with the others."""
         pairs = list(zip(callbacks, outcomes, strict=True))
-        done = [c for c, o in pairs if o == "delivered" or o.startswith("dropped")]
+        done = [c for c, o in pairs if settled(o)]
         self.outbox.delivered(done)
         for callback, outcome in pairs:
             self._record(callback, outcome)
@@ -140,7 +144,7 @@ class CallbackSenders:
         self.ready.notify()
 
     def _note_progress(self, pairs: list[tuple[Callback, str]]) -> None:
-        if any(o == "delivered" or o.startswith("dropped") for _, o in pairs):
+        if any(settled(o) for _, o in pairs):
             self.progress.moved()
             return
         for callback, outcome in pairs:
@@ -194,7 +198,7 @@ class CallbackSenders:
                 extra=extra,
             )
         elif callback.stage == "send":
-            self.outbox.replace(callback, _failure_report(callback, outcome))
+            self.outbox.replace(callback, failure_report(callback.payload, outcome))
             self.metrics.callbacks.labels("replaced").inc()
             logger.error(
                 "callback given up after %d tries (%s); reporting the job failed instead",
@@ -228,10 +232,10 @@ def _post(
     try:
         response = session.post(url, json=body, timeout=CALLBACK_TIMEOUT_S, headers=headers)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        return f"retry: {describe_error(exc, CALLBACK_TIMEOUT_S)}", None
+        return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S)), None
     except Exception as exc:  # ours: it could not even be built or sent
-        return f"error: {describe(exc)}", None
-    return _classify(response), response
+        return error_outcome(exc), None
+    return answer_outcome(response.status_code, response.text), response
 
 
 def _results(response: requests.Response | None, count: int) -> list[dict[str, Any]] | None:
@@ -257,23 +261,9 @@ def _batch_item(callback: Callback) -> dict[str, Any]:
     return item
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _failure_report(callback: Callback, outcome: str) -> dict[str, Any]:
-    payload = callback.payload
-    return {
-        "status": "failed",
-        "error": f"core could not report this job's {payload.get('status')} state: {outcome}",
-        "started_at": payload.get("started_at"),
-        "completed_at": payload.get("completed_at") or utc_now(),
-    }
-
-
 def _blocked_reason(url: str, outcome: str) -> str:
     origin = _origin(url).rstrip("/")
-    detail = outcome.split(": ", 1)[-1]
+    detail = outcome.split(": ", 1)[-1].removeprefix(UNREACHABLE)
     if any(detail.startswith(f"HTTP {code}") for code in SIGNATURE_REFUSED):
         return (
             f"the middleware at {origin} refuses core's signature ({detail}): the two"
@@ -302,19 +292,3 @@ def _by_batch_url(callbacks: list[Callback]) -> dict[str, list[Callback]]:
 def _attempt_of(url: str) -> int:
     values = parse_qs(urlsplit(url).query).get("attempt", ["1"])
     return int(values[0]) if values[0].isdigit() else 1
-
-
-def _classify(response: requests.Response) -> str:
-    code = response.status_code
-    if code < 300:
-        return "delivered"
-    if code in (404, 409, 410):
-        return f"dropped: {code} {_short(response.text)}"
-    if code >= 500 or code in TRANSIENT or code in SIGNATURE_REFUSED:
-        return f"retry: HTTP {code} {_short(response.text)}"
-    return f"refused: HTTP {code} {_short(response.text)}"
-
-
-def _short(value: object) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= 200 else text[:200] + "..."

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from toy_platform.core.processing import reverse_text
+from toy_platform.clock import utc_now
 from toy_platform.core.queues.base import QueuedJob
-from toy_platform.core.queues.embedded.senders import CallbackSenders, utc_now
+from toy_platform.core.queues.embedded.senders import CallbackSenders
 from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQueue
+from toy_platform.jobs.running import gave_up_report, run_job, running_report
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,
     Progress,
     Signal,
     Threads,
-    describe,
     run_loop,
     working_on,
 )
 
-__all__ = ["CorePool", "utc_now"]
 logger = logging.getLogger(__name__)
 
 MAX_CLAIMS = 3
@@ -161,25 +159,10 @@ class CorePool:
             return
         started_at = utc_now()
         logger.info("job started", extra={"event": "job_started"})
-        self._report(job, {"status": "running", "started_at": started_at})
+        self._report(job, running_report(started_at))
         time.sleep(self.job_delay)
         self.wait_if_paused()
-        self._finish(job, self._outcome(job, started_at))
-
-    def _outcome(self, job: QueuedJob, started_at: str) -> dict[str, Any]:
-        payload: dict[str, Any] = {"status": "succeeded", "started_at": started_at}
-        if self.failure_rate and random.random() < self.failure_rate:
-            payload.update(
-                status="failed", error=f"simulated failure (failure rate {self.failure_rate:g})"
-            )
-        else:
-            try:
-                payload["result"] = reverse_text(job.data)
-            except Exception as exc:  # the job's own fault: its owner is told
-                logger.exception("processing the job failed", extra={"event": "job_error"})
-                payload.update(status="failed", error=f"processing failed: {describe(exc)}")
-        payload["completed_at"] = utc_now()
-        return payload
+        self._finish(job, run_job(job.data, self.failure_rate, started_at))
 
     def _report(self, job: QueuedJob, payload: dict[str, Any]) -> None:
         self.outbox.add(job.job_id, job.callback_url, payload, job.request_id)
@@ -198,13 +181,11 @@ class CorePool:
 
 
 def _gave_up(job: QueuedJob) -> dict[str, Any]:
-    now = utc_now()
-    error = (
-        f"gave up after {job.claims - 1} attempts: core stopped each time while processing"
-        " this job (a crash or a kill)"
+    report: dict[str, Any] = gave_up_report(job.claims - 1)
+    logger.error(
+        "job given up: %s", report["error"], extra={"event": "job_given_up", "claims": job.claims}
     )
-    logger.error("job given up: %s", error, extra={"event": "job_given_up", "claims": job.claims})
-    return {"status": "failed", "error": error, "started_at": now, "completed_at": now}
+    return report
 
 
 def _last_error(progress: Progress) -> str:

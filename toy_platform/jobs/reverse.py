@@ -1,4 +1,4 @@
-"""What the core does to a job's data."""
+"""The job core runs: reverse a string."""
 
 from __future__ import annotations
 

@@ -1,0 +1,111 @@
+"""Core's endpoints: jobs in (one or a batch), the queue's figures, and purge."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from toy_platform.clock import utc_now
+from toy_platform.core.parts import CoreParts
+from toy_platform.core.queues.base import QueuedJob
+from toy_platform.errors import bad_field, json_body
+from toy_platform.fields import is_http_url, request_id_field
+from toy_platform.service import require_service_signature, state
+from toy_platform.tracing import is_safe_request_id
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("core", __name__)
+
+
+def _parts() -> CoreParts:
+    return current_app.extensions["core"]  # type: ignore[no-any-return]
+
+
+MAX_BATCH = 500
+
+
+def _queued_job(item: object, where: str = "") -> QueuedJob:
+    """A job to queue from one JSON object, or a 400 naming the bad field.
+
+    The rules are those of CoreJobSubmit in core's OpenAPI document.
+    """
+    if not isinstance(item, dict):
+        raise bad_field(where.rstrip(".") or "jobs", "each job must be a JSON object")
+    for name in ("job_id", "data", "callback_url"):
+        if not isinstance(item.get(name), str):
+            raise bad_field(where + name, f"'{name}' is required and must be a string")
+    if not is_safe_request_id(item["job_id"]):
+        raise bad_field(
+            where + "job_id",
+            "'job_id' must be 1-64 characters: letters, digits and . _ : - (as a request ID)",
+        )
+    if not is_http_url(item["callback_url"]):
+        raise bad_field(
+            where + "callback_url", "'callback_url' must be an absolute http(s) URL with a host"
+        )
+    request_id = request_id_field(item, where)
+    return QueuedJob(item["job_id"], item["data"], item["callback_url"], request_id)
+
+
+def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
+    """Queue JOBS (in one transaction where the queue has them) and log each."""
+    parts = _parts()
+    queued_at = utc_now()
+    positions = parts.queue.accept(jobs)  # QueueUnavailable: 503 (errors.py), kept upstream
+    parts.jobs_accepted.inc(len(jobs))
+    for job, position in zip(jobs, positions, strict=True):
+        logger.info(
+            "job queued at position %d",
+            position,
+            extra={
+                "event": "job_queued",
+                "position": position,
+                "job_id": job.job_id,
+                "request_id": job.request_id,
+            },
+        )
+    return [
+        {"job_id": job.job_id, "position": position, "queued_at": queued_at}
+        for job, position in zip(jobs, positions, strict=True)
+    ]
+
+
+@bp.post("/job_submit")
+@require_service_signature
+def job_submit() -> tuple[Response, int]:
+    """Queue one job."""
+    body = json_body("job_id", "data", "callback_url")
+    (accepted,) = _accept([_queued_job(body)])
+    return jsonify(status="queued", **accepted), 202
+
+
+@bp.post("/job_submit/batch")
+@require_service_signature
+def job_submit_batch() -> tuple[Response, int]:
+    """Queue several jobs in one call: how the middleware forwards under load."""
+    items = json_body("jobs")["jobs"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise bad_field("jobs", f"'jobs' must be a list of 1 to {MAX_BATCH} jobs")
+    jobs = [_queued_job(item, f"jobs[{n}].") for n, item in enumerate(items)]
+    return jsonify(status="queued", jobs=_accept(jobs)), 202
+
+
+@bp.get("/queue_size")
+def queue_size() -> Response:
+    return jsonify(_parts().queue.figures())
+
+
+@bp.post("/purge")
+@require_service_signature
+def purge() -> Response:
+    """Empty the queue and the callbacks not yet sent (the middleware's /reset)."""
+    purged = _parts().queue.purge()
+    jobs, callbacks = purged["jobs"], purged["callbacks"]
+    logger.warning(
+        "purged %d queued jobs and %d callbacks",
+        jobs,
+        callbacks,
+        extra={"event": "queue_purged", "jobs": jobs, "callbacks": callbacks},
+    )
+    return jsonify(purged_jobs=jobs, purged_callbacks=callbacks, service=state().name)

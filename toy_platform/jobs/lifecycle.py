@@ -1,0 +1,170 @@
+"""How a job's state changes in the middleware's store: the rules both stores apply.
+
+The stores only read rows and write what these functions decide, so SQLite and PostgreSQL
+cannot drift apart: who may see a job, when an Idempotency-Key returns the job it made,
+how core's report moves a job (never backwards, never twice), and what its history says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from toy_platform.clock import utc_now
+from toy_platform.jobs.model import JobStatus, NewJob, Report
+
+IDEMPOTENCY_WINDOW_S = 24 * 3600
+LEASE_S = 15.0
+"""How long a middleware holds the jobs it claimed to forward: longer than a forward can take
+(5 s timeout and the store's writes), so another middleware takes them only from one that died."""
+
+RANK = {
+    JobStatus.QUEUED: 0,
+    JobStatus.RUNNING: 1,
+    JobStatus.SUCCEEDED: 2,
+    JobStatus.FAILED: 2,
+}
+REPORT_FIELDS = ("status", "started_at", "completed_at", "result", "error")
+"""The fields of a job a report of core sets."""
+
+Event = tuple[str, str, str, str, str | None]
+"""A history line to store: (job_id, at, status, service, detail)."""
+
+
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key sent again with another job_name or data: a client bug, not a retry."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+class KeyMatch(Enum):
+    """What an Idempotency-Key already in the store means for a new submit."""
+
+    SAME_JOB = "same"  # a retry of the submit: answer the job it made
+    EXPIRED = "expired"  # older than the window: the key is free again
+
+
+def may_see(owner: str, username: str, is_admin: bool) -> bool:
+    """A job is visible to its owner and to admins."""
+    return is_admin or owner == username
+
+
+def match_key(existing: dict[str, Any], new: NewJob, now_epoch: float) -> KeyMatch:
+    """Whether EXISTING (job_id, created_epoch, job_name, data: the job stored under the same
+    owner and key) is the job NEW asks for again. Raises IdempotencyKeyReused for a key
+    reused with other content inside the window."""
+    if now_epoch - float(existing["created_epoch"]) > IDEMPOTENCY_WINDOW_S:
+        return KeyMatch.EXPIRED
+    if (existing["job_name"], existing["data"]) != (new.job_name, new.data):
+        raise IdempotencyKeyReused(str(existing["job_id"]))
+    return KeyMatch.SAME_JOB
+
+
+def submitted_event(job_id: str, owner: str, at: str) -> Event:
+    return (job_id, at, "submitted", "middleware", f"by {owner}")
+
+
+def stale(current_status: str, current_attempt: int, status: str, attempt: int) -> bool:
+    """Whether a report would move a job backwards, or belongs to another attempt."""
+    return current_attempt != attempt or RANK[JobStatus(status)] <= RANK[JobStatus(current_status)]
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    changed: bool
+    status: str | None  # the job's status afterwards; None when there is no such job
+
+
+class ReportBatch:
+    """Reports applied in memory to the jobs they name (rows of job_id, status, attempt,
+    owner and REPORT_FIELDS, read under the store's lock), as one transaction will write them:
+    the changed jobs, their new history lines, and how each status count moves."""
+
+    def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
+        self.jobs = jobs
+        self.changed: set[str] = set()
+        self.events: list[Event] = []
+        self.counts = CountDeltas()
+
+    def apply(self, report: Report) -> ReportOutcome:
+        job = self.jobs.get(report.job_id)
+        if job is None:
+            return ReportOutcome(False, None)
+        update, before = report.update, job["status"]
+        status = update["status"]
+        if stale(before, job["attempt"], status, report.attempt):
+            return ReportOutcome(False, str(before))
+        job["started_at"] = job["started_at"] or update.get("started_at")
+        for name in ("completed_at", "result", "error"):
+            job[name] = update.get(name)
+        job["status"] = status
+        self.changed.add(report.job_id)
+        if before == JobStatus.QUEUED and status != JobStatus.RUNNING and update.get("started_at"):
+            # the 'running' report was overtaken by this one: keep the history whole
+            self.events.append((report.job_id, update["started_at"], "running", "core", None))
+        self.events.append((report.job_id, utc_now(), status, "core", report.detail))
+        self.counts.move(job["owner"], before, status)
+        return ReportOutcome(True, str(status))
+
+    def changed_jobs(self) -> list[dict[str, Any]]:
+        """The jobs that changed, in job_id order (the order their rows are locked in)."""
+        return [self.jobs[job_id] for job_id in sorted(self.changed)]
+
+
+def apply_reports(
+    jobs: dict[str, dict[str, Any]], reports: list[Report]
+) -> tuple[ReportBatch, list[ReportOutcome]]:
+    """Apply REPORTS, in order, to JOBS (by job_id): what to write, and each one's outcome."""
+    batch = ReportBatch(jobs)
+    return batch, [batch.apply(report) for report in reports]
+
+
+def retry_event(job_id: str, by: str) -> Event:
+    return (job_id, utc_now(), "retry_requested", "middleware", f"by {by}")
+
+
+def forwarded_events(accepted: list[dict[str, Any]]) -> list[Event]:
+    """The two history lines of each job core accepted: the middleware sent it, core queued
+    it (at its position). ACCEPTED: dicts of job_id, sent_at, queued_at and position."""
+    events: list[Event] = []
+    for job in accepted:
+        queued_at = job.get("queued_at") or job["sent_at"]
+        events.append((job["job_id"], job["sent_at"], "forwarded", "middleware", None))
+        events.append((job["job_id"], queued_at, "queued", "core", f"position {job['position']}"))
+    return events
+
+
+def refused_event(job_id: str, error: str, at: str) -> Event:
+    """A job core will never take is failed by the middleware, with core's reason."""
+    return (job_id, at, "failed", "middleware", error)
+
+
+class CountDeltas:
+    """Changes to the per-owner, per-status job counts of one transaction, written at its end
+    in one order (owner, status), so that concurrent transactions cannot deadlock on them."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[tuple[str, str], int] = {}
+
+    def move(self, owner: str, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        for status, step in ((old, -1), (new, 1)):
+            if status is not None:
+                key = (owner, str(status))
+                self.deltas[key] = self.deltas.get(key, 0) + step
+
+    def sorted(self) -> list[tuple[str, str, int]]:
+        return [(o, s, n) for (o, s), n in sorted(self.deltas.items()) if n]
+
+
+def counts(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Jobs by status, every status present (0 where none)."""
+    result = {status.value: 0 for status in JobStatus}
+    for status, n in rows:
+        result[status] = result.get(status, 0) + int(n)
+    return result

@@ -1,0 +1,106 @@
+"""What a job is: its status, its public fields and its events, as the API sends them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypedDict
+
+
+class JobStatus(str, Enum):
+    """A job's status; a str, so it compares equal to, and serialises as, its name."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+
+STATUSES: tuple[str, ...] = tuple(status.value for status in JobStatus)
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+REPORTED = (JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED)
+"""The statuses core reports in a callback (a job is queued by the middleware alone)."""
+
+PUBLIC_FIELDS = (
+    "job_id",
+    "job_name",
+    "owner",
+    "status",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "result",
+    "error",
+    "request_id",
+    "attempt",
+)
+"""A job's fields as the API shows them, in this order (the stores' columns too)."""
+
+
+class JobEvent(TypedDict):
+    """One step of a job's history: when, what (a status or an action), which service."""
+
+    at: str
+    status: str
+    service: str
+    detail: str | None
+
+
+class Job(TypedDict, total=False):
+    """A job as the API answers it; `events` only where one job is asked for."""
+
+    job_id: str
+    job_name: str
+    owner: str
+    status: JobStatus
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    result: str | None
+    error: str | None
+    request_id: str | None
+    attempt: int
+    events: list[JobEvent]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job as a user submitted it, before the store gave it an ID."""
+
+    owner: str
+    job_name: str
+    data: str
+    request_id: str | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What core reported of one run of a job (the middleware's callback, checked)."""
+
+    job_id: str
+    attempt: int
+    update: dict[str, Any]  # status, started_at, completed_at, result, error
+    detail: str | None  # the history note: the worker, a late delivery
+
+
+def new_job(new: NewJob, job_id: str, now: str) -> Job:
+    """The public fields of a job just stored."""
+    job: dict[str, Any] = dict.fromkeys(PUBLIC_FIELDS)
+    job.update(
+        job_id=job_id,
+        job_name=new.job_name,
+        owner=new.owner,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        request_id=new.request_id,
+        attempt=1,
+    )
+    return job  # type: ignore[return-value]

@@ -1,0 +1,145 @@
+"""How core runs a job and reports it: the rules the embedded workers and the Celery tasks
+share. A run ends in one report (succeeded, or failed with its reason); a report the
+middleware answers is classified the same way wherever it was sent from.
+
+A delivery outcome is a short text, "KIND" or "KIND: why", where KIND is
+- delivered: the middleware took it;
+- dropped: it never will (it does not know the job: a reset), and that is fine;
+- retry: the middleware is down, busy or refuses our signature (keys being fixed): later;
+- refused: the middleware refuses this report for good (a 4xx of its own);
+- error: it could not even be built or sent (ours).
+A refused or erroring report is replaced by a 'failed' one that says why (failure_report).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from toy_platform.clock import utc_now
+from toy_platform.jobs.model import JobStatus
+from toy_platform.jobs.reverse import reverse_text
+from toy_platform.loops import describe
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (408, 429)
+"""Answers that may pass by themselves: a timeout, too busy."""
+SIGNATURE_REFUSED = (401, 403)
+"""Our signature refused: the two sides have different service keys, which an operator
+fixes; the report waits for that, it is not the report's fault."""
+GONE = (404, 409, 410)
+"""The middleware does not know the job (any more): a reset."""
+UNREACHABLE = "cannot reach the middleware: "
+REFUSED = "the middleware refused this job's report"
+
+
+def run_job(
+    data: str, failure_rate: float, started_at: str, worker: str | None = None
+) -> dict[str, Any]:
+    """Run the job on DATA: its final report (succeeded with the result, or failed with why).
+    FAILURE_RATE fails that share of jobs on purpose, to see failures happen."""
+    payload: dict[str, Any] = {"status": JobStatus.SUCCEEDED.value, "started_at": started_at}
+    if worker:
+        payload["worker"] = worker
+    if failure_rate and random.random() < failure_rate:
+        payload.update(
+            status=JobStatus.FAILED.value,
+            error=f"simulated failure (failure rate {failure_rate:g})",
+        )
+    else:
+        try:
+            payload["result"] = reverse_text(data)
+        except Exception as exc:  # the job's own fault: its owner is told
+            logger.exception("processing the job failed", extra={"event": "job_error"})
+            payload.update(
+                status=JobStatus.FAILED.value, error=f"processing failed: {describe(exc)}"
+            )
+    payload["completed_at"] = utc_now()
+    return payload
+
+
+def running_report(started_at: str, worker: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"status": JobStatus.RUNNING.value, "started_at": started_at}
+    if worker:
+        payload["worker"] = worker
+    return payload
+
+
+def gave_up_report(runs: int) -> dict[str, Any]:
+    """The report of a job whose every run stopped what ran it (a crash, a kill): it is not
+    run again."""
+    now = utc_now()
+    error = (
+        f"gave up after {runs} attempts: core stopped each time while processing"
+        " this job (a crash or a kill)"
+    )
+    return {
+        "status": JobStatus.FAILED.value,
+        "error": error,
+        "started_at": now,
+        "completed_at": now,
+    }
+
+
+def answer_outcome(code: int, text: str) -> str:
+    """The outcome of a report the middleware answered with CODE (TEXT: its body)."""
+    short = _short(text)
+    if code < 300:
+        return "delivered"
+    if code in GONE:
+        return f"dropped: HTTP {code} {short} (the middleware does not know the job: reset?)"
+    if code >= 500 or code in TRANSIENT or code in SIGNATURE_REFUSED:
+        return f"retry: HTTP {code} {short}"
+    return f"refused: HTTP {code} {short}"
+
+
+def unreachable_outcome(why: str) -> str:
+    """The outcome of a report that found no middleware to answer (WHY: refused, timeout)."""
+    return f"retry: {UNREACHABLE}{why}"
+
+
+def error_outcome(exc: BaseException) -> str:
+    """The outcome of a report that could not even be built or sent."""
+    return f"error: {describe(exc)}"
+
+
+def kind_of(outcome: str) -> str:
+    return outcome.split(":", 1)[0]
+
+
+def settled(outcome: str) -> bool:
+    """Whether the report needs no more sending (taken, or never wanted)."""
+    return kind_of(outcome) in ("delivered", "dropped")
+
+
+def is_failure_report(payload: dict[str, Any]) -> bool:
+    """Whether PAYLOAD is already a report that replaced one that could not go."""
+    error = str(payload.get("error") or "")
+    return error.startswith((REFUSED, "core could not report this job's"))
+
+
+def failure_report(payload: dict[str, Any], outcome: str) -> dict[str, Any]:
+    """A 'failed' report in place of PAYLOAD, which the middleware refused for good or which
+    could not be sent (OUTCOME says which): the owner is told, rather than left with a job
+    that seems to run for ever."""
+    status = payload.get("status")
+    if kind_of(outcome) == "refused":
+        error = f"{REFUSED} ({status}): {outcome.split(': ', 1)[-1]}"
+    else:
+        error = f"core could not report this job's {status} state: {outcome}"
+    report: dict[str, Any] = {
+        "status": JobStatus.FAILED.value,
+        "error": error,
+        "started_at": payload.get("started_at"),
+        "completed_at": payload.get("completed_at") or utc_now(),
+    }
+    if payload.get("worker"):
+        report["worker"] = payload["worker"]
+    return report
+
+
+def _short(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 200 else text[:200] + "..."

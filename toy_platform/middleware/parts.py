@@ -1,0 +1,24 @@
+"""What the middleware's routes need: the shared objects its app factory builds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from prometheus_client import Counter
+
+from toy_platform.config import Settings
+from toy_platform.middleware.forwarder import Forwarder
+from toy_platform.middleware.identity import TokenVerifier
+from toy_platform.middleware.stores.base import JobStore
+
+
+@dataclass
+class MiddlewareParts:
+    settings: Settings
+    store: JobStore
+    verifier: TokenVerifier
+    forwarder: Forwarder
+    core: requests.Session
+    submitted: Counter
+    callbacks: Counter

@@ -1,0 +1,278 @@
+"""The middleware's endpoints: jobs for users, reports from core, reset and status."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from toy_platform import __version__
+from toy_platform.errors import ApiError, bad_field, json_body
+from toy_platform.fields import has_visible_text, int_arg, int_field, query_arg
+from toy_platform.health import add_supervisor_facts, describe_error, probe_all
+from toy_platform.jobs.lifecycle import IdempotencyKeyReused, ReportOutcome, may_see
+from toy_platform.jobs.model import STATUSES, Report
+from toy_platform.middleware.identity import admin_required, current_identity, login_required
+from toy_platform.middleware.parts import MiddlewareParts
+from toy_platform.middleware.reports import MAX_CALLBACK_BATCH, callback_update
+from toy_platform.service import require_service_signature, state
+from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("middleware", __name__)
+MAX_JOB_NAME = 200
+MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 10**9
+MAX_CURSOR = 10**12 - 1  # a job's sequence number; int_arg reads at most 12 digits
+MAX_ATTEMPT = 10**6
+
+
+def _parts() -> MiddlewareParts:
+    return current_app.extensions["middleware"]  # type: ignore[no-any-return]
+
+
+def _visible_job(job_id: str, with_events: bool = False) -> dict[str, Any]:
+    """The job if the caller may see it (owner or admin), else 404."""
+    job = _parts().store.get(job_id, with_events=with_events)
+    identity = current_identity()
+    if job is None or not may_see(job["owner"], identity.username, identity.is_admin):
+        raise ApiError(404, f"No job '{job_id}'", "not_found")
+    return job
+
+
+@bp.post("/job_submit")
+@login_required
+def job_submit() -> tuple[Response, int]:
+    body = json_body("job_name", "data")
+    name, data = body["job_name"], body["data"]
+    if not isinstance(name, str) or not has_visible_text(name) or len(name) > MAX_JOB_NAME:
+        raise bad_field(
+            "job_name", f"'job_name' must be a string of 1 to {MAX_JOB_NAME} characters"
+        )
+    if not isinstance(data, str):
+        raise bad_field("data", "'data' must be a string")
+    limit = _parts().settings.max_data_bytes
+    if len(data.encode("utf-8", "surrogatepass")) > limit:
+        raise bad_field("data", f"'data' is larger than the limit of {limit} bytes", status=413)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(
+            400,
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            "invalid_header",
+            field="Idempotency-Key",
+        )
+    parts = _parts()
+    try:
+        job, created = parts.store.create(
+            current_identity().username, name, data, current_request_id.get(), key
+        )
+    except IdempotencyKeyReused as exc:
+        raise ApiError(
+            422,
+            f"Idempotency-Key '{key}' was already used for another job ({exc.job_id}) with a"
+            " different job_name or data; use a new key for a new job",
+            "idempotency_key_reused",
+            field="Idempotency-Key",
+            job_id=exc.job_id,
+        ) from exc
+    token = current_job_id.set(job["job_id"])
+    if created:
+        parts.submitted.inc()
+        parts.forwarder.wakeup.notify()
+        logger.info(
+            "job submitted",
+            extra={
+                "event": "job_submitted",
+                "job_name": name,
+                "owner": job["owner"],
+                "data_bytes": len(data),
+            },
+        )
+    else:
+        logger.info("idempotent replay of job", extra={"event": "job_submit_replayed"})
+    current_job_id.reset(token)
+    response = jsonify(job_id=job["job_id"], status=job["status"], job=job)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 202
+
+
+@bp.get("/list_jobs")
+@login_required
+def list_jobs() -> Response:
+    status = query_arg("status")
+    if status is not None and status not in STATUSES:
+        raise bad_field("status", f"'status' must be one of {', '.join(STATUSES)}")
+    limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = int_arg("offset", 0, 0, MAX_OFFSET)
+    before = int_arg("before", 0, 1, MAX_CURSOR) or None
+    scope = query_arg("scope") or "mine"
+    if scope not in ("mine", "all"):
+        raise bad_field("scope", "'scope' must be 'mine' or 'all'")
+    identity = current_identity()
+    if scope == "all" and not identity.is_admin:
+        raise ApiError(403, "Only an admin may list everyone's jobs", "forbidden", field="scope")
+    owner = None if scope == "all" else identity.username
+    page = _parts().store.page(owner, status, limit, offset, before)
+    return jsonify(
+        jobs=page.jobs,
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        next_before=page.next_before,
+    )
+
+
+@bp.get("/jobs/<job_id>")
+@login_required
+def get_job(job_id: str) -> Response:
+    return jsonify(_visible_job(job_id, with_events=True))
+
+
+@bp.post("/jobs/<job_id>/retry")
+@login_required
+def retry_job(job_id: str) -> Response:
+    job = _visible_job(job_id)
+    retried = _parts().store.retry(job_id, current_identity().username)
+    if retried is None:
+        raise ApiError(
+            409, f"Only a failed job can be retried; this one is {job['status']}", "not_failed"
+        )
+    _parts().forwarder.wakeup.notify()
+    logger.info("job retried", extra={"event": "job_retry_requested", "job_id": job_id})
+    return jsonify(retried)
+
+
+def _record_report(report: Report, outcome: ReportOutcome) -> None:
+    update = report.update
+    extra = {
+        "job_id": report.job_id,
+        "status": update["status"],
+        "delivery_attempt": update["delivery_attempt"],
+        "request_id": update["request_id"],
+    }
+    if outcome.status is None:
+        logger.warning("callback for unknown job", extra={"event": "callback_unknown_job", **extra})
+        return
+    _parts().callbacks.labels(update["status"], str(outcome.changed).lower()).inc()
+    logger.info(
+        "callback %s (%s)",
+        update["status"],
+        "applied" if outcome.changed else "no change",
+        extra={"event": "callback_received", "changed": outcome.changed, **extra},
+    )
+
+
+@bp.post("/job_callback/<job_id>")
+@require_service_signature
+def job_callback(job_id: str) -> Response:
+    """The core reports one job's progress."""
+    update, detail = callback_update(json_body("status"))
+    report = Report(job_id, int_arg("attempt", 1, 1, MAX_ATTEMPT), update, detail)
+    (outcome,) = _parts().store.apply_reports([report])
+    _record_report(report, outcome)
+    if outcome.status is None:
+        raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
+    return jsonify(job_id=job_id, status=outcome.status, changed=outcome.changed)
+
+
+@bp.post("/job_callbacks")
+@require_service_signature
+def job_callbacks() -> Response:
+    """The core reports several jobs' progress in one call (how it catches up under load).
+
+    Each item is a /job_callback body plus its job_id and attempt; each gets its own outcome.
+    """
+    items = json_body("callbacks")["callbacks"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_CALLBACK_BATCH:
+        raise bad_field("callbacks", f"'callbacks' must be a list of 1 to {MAX_CALLBACK_BATCH}")
+    batch = []
+    for n, item in enumerate(items):
+        where = f"callbacks[{n}]."
+        update, detail = callback_update(item, where)
+        job_id = item.get("job_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise bad_field(where + "job_id", "'job_id' must be a non-empty string")
+        attempt = int_field(item.get("attempt", 1), where + "attempt", 1, MAX_ATTEMPT)
+        batch.append(Report(job_id, attempt, update, detail))
+    outcomes = _parts().store.apply_reports(batch)
+    results = []
+    for report, outcome in zip(batch, outcomes, strict=True):
+        _record_report(report, outcome)
+        result = (
+            "not_found"
+            if outcome.status is None
+            else ("applied" if outcome.changed else "unchanged")
+        )
+        results.append({"job_id": report.job_id, "outcome": result})
+    return jsonify(results=results)
+
+
+@bp.post("/reset")
+@admin_required
+def reset() -> Response:
+    parts = _parts()
+    removed = parts.store.reset()
+    core_purged, core_error = True, None
+    try:
+        response = parts.core.post(
+            f"{parts.settings.core_url}/purge", timeout=5, headers=outgoing_headers()
+        )
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        core_purged, core_error = False, describe_error(exc, 5)
+    logger.warning(
+        "reset by %s: %d jobs removed",
+        current_identity().username,
+        removed,
+        extra={"event": "platform_reset", "jobs_removed": removed, "core_purged": core_purged},
+    )
+    return jsonify(reset=True, jobs_removed=removed, core_purged=core_purged, core_error=core_error)
+
+
+@bp.get("/platform_status")
+@login_required
+def platform_status() -> Response:
+    parts = _parts()
+    settings = parts.settings
+    components = probe_all({"auth": settings.auth_url, "core": settings.core_url})
+    down = [name for name, c in components.items() if not c["up"]]
+    svc = state()
+    components["middleware"] = {
+        "up": True,
+        "ready": not down,
+        "reason": f"cannot reach {', '.join(down)}" if down else None,
+        "latency_ms": 0.0,
+        "version": __version__,
+        "uptime_s": round(datetime.now(timezone.utc).timestamp() - svc.started_at, 3),
+        "url": settings.middleware_url,
+    }
+    add_supervisor_facts(components, settings)
+    queue = _core_queue(parts) if components["core"]["up"] else {}
+    return jsonify(
+        components={name: components[name] for name in ("auth", "middleware", "core")},
+        all_ready=all(c["ready"] for c in components.values()),
+        queue_size=queue.get("queue_size"),
+        oldest_queued_age_s=parts.store.oldest_queued_age_s(),
+        jobs_by_status=parts.store.counts_by_status(),
+        jobs_waiting_for_core=parts.store.waiting_for_core(),
+        callbacks_pending=queue.get("callbacks_pending"),
+        callbacks_waiting_retry=queue.get("callbacks_waiting_retry"),
+        workers=queue.get("workers"),
+        checked_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+    )
+
+
+def _core_queue(parts: MiddlewareParts) -> dict[str, Any]:
+    try:
+        response = parts.core.get(
+            f"{parts.settings.core_url}/queue_size", timeout=2, headers=outgoing_headers()
+        )
+        body: dict[str, Any] = response.json()
+        return body
+    except (requests.RequestException, ValueError):
+        return {}
