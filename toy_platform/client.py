@@ -1,5 +1,8 @@
 """The one Python client of the platform's API, for the CLI, dashboard, examples and tests.
 
+Light to import: no Flask, psutil, click or platformdirs; the job's types are the domain's
+(toy_platform.jobs.model), the same the services answer with.
+
 client = PlatformClient("http://127.0.0.1:6300", "http://127.0.0.1:6302")
 client.login("alice", "secret-password")
 job = client.submit_job("greeting", "hello")
@@ -11,38 +14,27 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Collection
 from typing import Any, Literal, TypedDict, cast
 from urllib.parse import urlsplit
 
 import urllib3
 
-from toy_platform.health import describe_error
+__all__ = [
+    "ComponentStatus",
+    "Job",
+    "JobEvent",
+    "JobPage",
+    "JobStatus",
+    "Login",
+    "PlatformClient",
+    "PlatformError",
+    "PlatformStatus",
+]
+
+from toy_platform.http_errors import describe_error
+from toy_platform.jobs.model import FINISHED, Job, JobEvent, JobStatus
 from toy_platform.tracing import REQUEST_ID_HEADER
-
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
-FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed")
-
-
-class JobEvent(TypedDict):
-    at: str
-    status: str
-    service: str
-    detail: str | None
-
-
-class Job(TypedDict, total=False):
-    job_id: str
-    job_name: str
-    owner: str
-    status: JobStatus
-    created_at: str
-    started_at: str | None
-    completed_at: str | None
-    result: str | None
-    error: str | None
-    request_id: str | None
-    attempt: int
-    events: list[JobEvent]
 
 
 class JobPage(TypedDict):
@@ -174,7 +166,7 @@ class PlatformClient:
 
     def list_jobs(
         self,
-        status: JobStatus | None = None,
+        status: JobStatus | str | None = None,
         limit: int | None = None,
         offset: int | None = None,
         all_users: bool = False,
@@ -206,7 +198,7 @@ class PlatformClient:
         return cast(PlatformStatus, self._call("middleware", "GET", "/platform_status"))
 
     def wait_for_job(
-        self, job_id: str, timeout: float = 60.0, until: tuple[str, ...] = FINISHED
+        self, job_id: str, timeout: float = 60.0, until: Collection[str] = FINISHED
     ) -> Job:
         """Poll until the job reaches one of UNTIL; raise TimeoutError after TIMEOUT."""
         deadline = time.monotonic() + timeout

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import urllib3
 
 from toy_platform.config import Settings
+from toy_platform.http_errors import DEFAULT_TIMEOUT_S, describe_error
 from toy_platform.tracing import outgoing_headers
 
-PROBE_TIMEOUT_S = 2.0
+PROBE_TIMEOUT_S = DEFAULT_TIMEOUT_S
 READYZ_GRACE_S = 1.5
 RECORD_FILE = "supervisor.json"
 """The record a running `toy-platform serve` keeps in its data dir (see ops/serve_record)."""
@@ -42,22 +42,6 @@ def direct_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-def describe_error(exc: Exception, timeout: float = PROBE_TIMEOUT_S) -> str:
-    """A short, human reason for a failed HTTP call (requests' or urllib3's error)."""
-    # urllib3's NewConnectionError (refused, unknown host) is a TimeoutError for history's sake.
-    refused = isinstance(exc, urllib3.exceptions.NewConnectionError)
-    if isinstance(exc, requests.Timeout) or (
-        isinstance(exc, urllib3.exceptions.TimeoutError) and not refused
-    ):
-        return f"no answer within {timeout:g} s (timeout)"
-    if refused or isinstance(exc, (requests.ConnectionError, urllib3.exceptions.ProtocolError)):
-        text = str(exc)
-        if "refused" in text.lower() or "10061" in text:
-            return "connection refused (not running?)"
-        return f"cannot connect: {text[:160]}"
-    return f"{type(exc).__name__}: {str(exc)[:160]}"
 
 
 def probe(

@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_streamlit import session
-from toy_platform.client import Job, JobStatus, PlatformClient
+from toy_platform.client import Job, PlatformClient
+from toy_platform.jobs.model import STATUSES
 
 logger = logging.getLogger("dashboard_streamlit.jobs")
 
-STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed")
 STATUS_BADGES = {
     "queued": ":gray[:material/schedule:]",
     "running": ":blue[:material/autorenew:]",
@@ -153,7 +153,7 @@ def jobs_section(client: PlatformClient) -> None:
         st.rerun()
     st.subheader("Your jobs")
     choice = st.segmented_control("Status", [ALL, *STATUSES], default=ALL, key="status_filter")
-    status: JobStatus | None = None if choice in (None, ALL) else choice  # type: ignore[assignment]
+    status: str | None = None if choice in (None, ALL) else choice
     page = session.call(lambda: client.list_jobs(status=status, limit=LIST_LIMIT), "list your jobs")
     if page is None:
         if not st.session_state.get(UNFINISHED_KEY):

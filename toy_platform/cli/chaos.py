@@ -13,7 +13,8 @@ import requests
 
 from toy_platform.cli.options import observing_options
 from toy_platform.config import Settings
-from toy_platform.health import SUPERVISOR_FILE, Record, describe_error, read_record
+from toy_platform.health import SUPERVISOR_FILE, Record, read_record
+from toy_platform.http_errors import describe_error
 from toy_platform.ops import serve_record
 from toy_platform.ops.supervisor import hold_file
 from toy_platform.security import load_service_key, service_session

@@ -9,7 +9,7 @@ from flask import Flask
 from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.config import Settings
-from toy_platform.health import describe_error
+from toy_platform.http_errors import describe_error
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import TokenVerifier
 from toy_platform.middleware.metrics import JobsCollector

@@ -11,7 +11,7 @@ import requests
 from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.clock import utc_now
-from toy_platform.health import describe_error
+from toy_platform.http_errors import describe_error
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,

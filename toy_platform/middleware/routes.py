@@ -12,7 +12,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from toy_platform import __version__
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import has_visible_text, int_arg, int_field, query_arg
-from toy_platform.health import add_supervisor_facts, describe_error, probe_all
+from toy_platform.health import add_supervisor_facts, probe_all
+from toy_platform.http_errors import describe_error
 from toy_platform.jobs.lifecycle import IdempotencyKeyReused, ReportOutcome, may_see
 from toy_platform.jobs.model import STATUSES, Report
 from toy_platform.middleware.identity import admin_required, current_identity, login_required

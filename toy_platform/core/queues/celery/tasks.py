@@ -30,7 +30,7 @@ from toy_platform.core.queues.celery.config import (
     broker_client,
     callback_backoff_max,
 )
-from toy_platform.health import describe_error
+from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
     answer_outcome,
     error_outcome,

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox
-from toy_platform.health import describe_error
+from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
     SIGNATURE_REFUSED,
     UNREACHABLE,
