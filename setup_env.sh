@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-EXTRAS=${TOY_PLATFORM_EXTRAS:-test}
+# Every engine and what the tests and examples need: the whole suite runs from this checkout.
+EXTRAS=${TOY_PLATFORM_EXTRAS:-test,celery,postgres,examples}
 STAMP_DIR=$VENV/.toy-platform-stamps
 
 say() { printf '==> %s\n' "$*"; }

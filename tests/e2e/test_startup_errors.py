@@ -235,3 +235,43 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+# -- optional engines ----------------------------------------------------------------
+
+WITHOUT = (
+    "import sys; sys.modules.update(dict.fromkeys(sys.argv.pop(1).split(',')));"
+    " from toy_platform.cli import main; main()"
+)
+"""Runs the CLI as if the packages named in its first argument were not installed."""
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "extra"),
+    [
+        ("celery,kombu", ["serve", "--queue-url", "redis://:s3cret@127.0.0.1:1/0"], "celery"),
+        ("redis", ["worker", "--queue-url", "redis://:s3cret@127.0.0.1:1/0"], "celery"),
+        (
+            "psycopg,psycopg_pool",
+            ["serve", "--store-url", "postgresql://u:s3cret@h/db"],
+            "postgres",
+        ),
+    ],
+)
+def test_an_engine_without_its_extra_stops_at_once_naming_the_extra(
+    tmp_path: Path, blocked: str, args: list[str], extra: str
+) -> None:
+    serve_only = ["--no-web", "--no-dashboard"] if args[0] == "serve" else []
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT, blocked, *args, *serve_only, "--home", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TOY_PLATFORM_SERVICE_KEY": "k" * 32},
+    )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert f"needs the '{extra}' extra" in error, result.stderr
+    assert f"pip install 'toy-platform[{extra}]'" in error
+    assert "s3cret" not in result.stderr + result.stdout

@@ -17,6 +17,7 @@ from toy_platform.auth.users import UserStore
 from toy_platform.cli.apps import APP_FACTORIES
 from toy_platform.cli.options import Group, common_options
 from toy_platform.config import Settings, settings_to_env
+from toy_platform.extras import missing_extra
 from toy_platform.lifeline import watch_supervisor
 from toy_platform.log import configure_logging, skip_unused_record_fields
 from toy_platform.ops.supervisor import (
@@ -153,6 +154,9 @@ def worker_command(
     Start as many as you like, on any machine that reaches Redis and the middleware. Needs
     the service key: TOY_PLATFORM_SERVICE_KEY or --service-key-file.
     """
+    missing = missing_extra("celery", "toy-platform worker")
+    if missing:
+        raise click.ClickException(missing)
     from toy_platform.core.queues.celery.worker import (
         WorkerOptions,
         WorkerSetupError,
@@ -255,7 +259,7 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     env["TOY_PLATFORM_CONSOLE_LOG_LEVEL"] = settings.console_log_level or "WARNING"
     supervisor = Supervisor(settings, child_specs(settings, not no_web, not no_dashboard), env)
     try:
-        _check_queue(settings)
+        _check_backends(settings)
         check_previous(settings, lambda line: click.echo(line, err=True))
         supervisor.check_ports()
     except StartError as exc:
@@ -296,14 +300,18 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
         _refuse(failure)
 
 
-def _check_queue(settings: Settings) -> None:
-    """Settings core could not start with stop serve at once, not in a restart loop."""
+def _check_backends(settings: Settings) -> None:
+    """Settings core or the middleware could not start with stop serve at once, not in a
+    restart loop: an unknown queue or store, or one whose extra is not installed."""
     from toy_platform.core.queues.base import QueueSetupError
     from toy_platform.core.queues.choice import queue_kind
+    from toy_platform.middleware.stores.base import StoreSetupError
+    from toy_platform.middleware.stores.choice import store_kind
 
     try:
         queue_kind(settings)
-    except QueueSetupError as exc:
+        store_kind(settings.store_url)
+    except (QueueSetupError, StoreSetupError) as exc:
         raise StartError(str(exc)) from exc
 
 

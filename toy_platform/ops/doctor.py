@@ -20,6 +20,7 @@ import requests
 
 from toy_platform.clock import parse_time
 from toy_platform.config import Settings
+from toy_platform.extras import missing_extra
 from toy_platform.health import PROBE_TIMEOUT_S, SUPERVISOR_FILE, direct_session, probe
 from toy_platform.ops import serve_record
 from toy_platform.ops.logview import describe_fields, last_error
@@ -237,6 +238,9 @@ def check_queue_broker(settings: Settings) -> list[Problem]:
 
     if not is_celery_url(settings.queue_url):
         return []
+    missing = missing_extra("celery", f"--queue-url {mask_url(settings.queue_url)}")
+    if missing:
+        return [Problem("queue broker", missing, "install the extra, or use --queue-url sqlite")]
     try:
         broker_client(settings.queue_url).ping()
     except Exception as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from toy_platform.config import Settings
 from toy_platform.core.queues.base import JobQueue, QueueSetupError
+from toy_platform.extras import missing_extra
 from toy_platform.urls import mask_url
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ def queue_kind(settings: Settings) -> str:
             )
         return "sqlite"
     if is_celery_url(url):
+        missing = missing_extra("celery", f"--queue-url {mask_url(url)}")
+        if missing:
+            raise QueueSetupError(missing)
         return "celery"
     raise QueueSetupError(
         f"--queue-url {mask_url(url)!r} is not a queue toy-platform knows: give sqlite (the"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from toy_platform.config import Settings
 from toy_platform.middleware.stores.base import JobStore, StoreSetupError
+from toy_platform.extras import missing_extra
 from toy_platform.urls import mask_url
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -17,6 +18,9 @@ def store_kind(url: str) -> str:
         return "sqlite"
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in POSTGRES_SCHEMES:
+        missing = missing_extra("postgres", f"--store-url {mask_url(url)}")
+        if missing:
+            raise StoreSetupError(missing)
         return "postgresql"
     raise StoreSetupError(
         f"--store-url {mask_url(url)!r} is not a job store this toy-platform knows: use"
