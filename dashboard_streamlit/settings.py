@@ -1,4 +1,4 @@
-"""The dashboard's settings: read from the TOY_PLATFORM_* environment in one place.
+"""The dashboard's settings: the TOY_PLATFORM_* variables it reads, through config.
 
 The supervisor (`toy-platform serve` / `toy-platform dashboard`) always sets
 TOY_PLATFORM_AUTH_URL and TOY_PLATFORM_MIDDLEWARE_URL; anything unset falls back to
@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
-from toy_platform.config import Settings, load_settings
+from toy_platform.config import Settings, env_var, settings_from_env
 
-# The environment variables the dashboard reads, and the load_settings() argument each sets.
-ENV_SETTINGS: dict[str, str] = {
-    "TOY_PLATFORM_HOME": "home",
-    "TOY_PLATFORM_CONFIG_DIR": "config_dir",
-    "TOY_PLATFORM_DATA_DIR": "data_dir",
-    "TOY_PLATFORM_LOG_DIR": "log_dir",
-    "TOY_PLATFORM_HOST": "host",
-    "TOY_PLATFORM_AUTH_PORT": "auth_port",
-    "TOY_PLATFORM_MIDDLEWARE_PORT": "middleware_port",
-    "TOY_PLATFORM_AUTH_URL": "auth_url",
-    "TOY_PLATFORM_MIDDLEWARE_URL": "middleware_url",
-    "TOY_PLATFORM_LOG_LEVEL": "log_level",
-}
-_INTS = ("auth_port", "middleware_port")
+READS = (
+    "home",
+    "config_dir",
+    "data_dir",
+    "log_dir",
+    "host",
+    "auth_port",
+    "middleware_port",
+    "auth_url",
+    "middleware_url",
+    "log_level",
+)
+"""The settings the dashboard takes from the environment."""
+ENV_SETTINGS = tuple(env_var(name) for name in READS)
 
 
 def environment(environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
@@ -37,10 +36,4 @@ def environment(environ: Mapping[str, str] | None = None) -> tuple[tuple[str, st
 
 def settings_from(env: tuple[tuple[str, str], ...]) -> Settings:
     """Settings from an environment snapshot; whatever is unset keeps its default."""
-    given: dict[str, Any] = {}
-    for name, value in env:
-        key = ENV_SETTINGS[name]
-        given[key] = int(value) if key in _INTS else value
-    if "log_level" in given:
-        given["log_level"] = str(given["log_level"]).upper()
-    return load_settings(**given)
+    return settings_from_env(dict(env), READS)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from toy_platform.client import ComponentStatus, PlatformStatus
+from toy_platform.config import SERVICES
 
 State = Literal["ready", "up", "down"]
-COMPONENTS = ("auth", "middleware", "core")
+COMPONENTS = SERVICES
 
 
 def component_state(component: ComponentStatus) -> State:

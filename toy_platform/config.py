@@ -23,10 +23,10 @@ DEFAULT_MAX_DATA_BYTES = 1024 * 1024
 DEFAULT_TOKEN_TTL = 30 * 60
 DEFAULT_STALL_AFTER = 30.0
 
-SERVICES = ("auth", "core", "middleware")
-"""The services with a URL of their own (auth_url, core_url, middleware_url)."""
-COMPONENTS = ("auth", "core", "middleware", "web", "dashboard")
-"""What `toy-platform serve` runs, in the order it starts them."""
+SERVICES = ("auth", "middleware", "core")
+"""The services with a URL of their own (auth_url, ...), in the order a request meets them."""
+COMPONENTS = (*SERVICES, "web", "dashboard")
+"""Everything `toy-platform serve` runs."""
 
 ENV_PREFIX = "TOY_PLATFORM_"
 """Every setting X may be given as the variable TOY_PLATFORM_X (HOME for the three dirs)."""

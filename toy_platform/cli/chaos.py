@@ -12,14 +12,12 @@ import psutil
 import requests
 
 from toy_platform.cli.options import observing_options
-from toy_platform.config import Settings
+from toy_platform.config import COMPONENTS, SERVICES, Settings
 from toy_platform.health import SUPERVISOR_FILE, Record, read_record
 from toy_platform.http_errors import describe_error
 from toy_platform.ops import serve_record
 from toy_platform.ops.supervisor import hold_file
 from toy_platform.security import load_service_key, service_session
-
-CHILDREN = ("auth", "core", "middleware", "web", "dashboard")
 
 
 @click.group(name="chaos")
@@ -47,7 +45,7 @@ def running_serve(settings: Settings, action: str) -> Record:
 
 
 @chaos_group.command(name="kill")
-@click.argument("component", type=click.Choice(CHILDREN))
+@click.argument("component", type=click.Choice(COMPONENTS))
 @observing_options("dirs")
 def kill(settings: Settings, component: str) -> None:
     """Kill COMPONENT hard; `toy-platform serve` notices and restarts it."""
@@ -72,7 +70,7 @@ def kill(settings: Settings, component: str) -> None:
 
 
 @chaos_group.command(name="pause")
-@click.argument("component", type=click.Choice(("auth", "core", "middleware")))
+@click.argument("component", type=click.Choice(SERVICES))
 @click.argument("seconds", type=click.FloatRange(0, 600, min_open=True))
 @observing_options("dirs", "addresses")
 def pause(settings: Settings, component: str, seconds: float) -> None:
@@ -91,7 +89,7 @@ def pause(settings: Settings, component: str, seconds: float) -> None:
 
 
 @chaos_group.command(name="stop")
-@click.argument("component", type=click.Choice(CHILDREN))
+@click.argument("component", type=click.Choice(COMPONENTS))
 @observing_options("dirs")
 def stop(settings: Settings, component: str) -> None:
     """Stop COMPONENT and keep it down (the supervisor does not restart it) until `start`."""
@@ -108,7 +106,7 @@ def stop(settings: Settings, component: str) -> None:
 
 
 @chaos_group.command(name="start")
-@click.argument("component", type=click.Choice(CHILDREN))
+@click.argument("component", type=click.Choice(COMPONENTS))
 @observing_options("dirs")
 def start(settings: Settings, component: str) -> None:
     """Let the supervisor start COMPONENT again after `chaos stop`."""

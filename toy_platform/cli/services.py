@@ -16,7 +16,7 @@ from toy_platform import httpserver
 from toy_platform.auth.users import UserStore
 from toy_platform.cli.apps import APP_FACTORIES
 from toy_platform.cli.options import Group, common_options
-from toy_platform.config import Settings, settings_to_env
+from toy_platform.config import SERVICES, Settings, settings_to_env
 from toy_platform.extras import missing_extra
 from toy_platform.lifeline import watch_supervisor
 from toy_platform.log import configure_logging, skip_unused_record_fields
@@ -219,7 +219,7 @@ def child_specs(settings: Settings, web: bool, dashboard: bool) -> list[ChildSpe
             ready_url=f"{settings.url_of(name)}/readyz",
             watch_stall=name != "auth",
         )
-        for name in ("auth", "core", "middleware")
+        for name in SERVICES
     ]
     if web:
         specs.append(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import psutil
 
 from toy_platform.clock import parse_time
+from toy_platform.config import SERVICES
 from toy_platform.health import Record
 
 # serve rewrites its record at least every 2 s; older than this, serve is not doing its job.
@@ -33,7 +34,6 @@ ADDRESS_FIELDS = (
     "web_port",
     "dashboard_port",
 )
-URL_SERVICES = ("auth", "core", "middleware")
 DIR_FIELDS = ("log_dir", "config_dir")
 
 
@@ -245,7 +245,7 @@ def recorded_settings(record: Record, explicit: set[str], in_use: bool) -> dict[
         value = recorded.get(name)
         if name not in explicit and _valid_address(name, value):
             fill[name] = value
-    for service in URL_SERVICES:
+    for service in SERVICES:
         url = recorded.get(f"{service}_url")
         mine = {f"{service}_url", f"{service}_port", "host"}
         if not mine & explicit and isinstance(url, str) and url.startswith(("http:", "https:")):

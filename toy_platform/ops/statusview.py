@@ -45,7 +45,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from toy_platform.clock import parse_time
-from toy_platform.config import Settings
+from toy_platform.config import SERVICES, Settings
 from toy_platform.health import (
     PROBE_TIMEOUT_S,
     direct_session,
@@ -55,7 +55,6 @@ from toy_platform.health import (
 )
 from toy_platform.ops import serve_record
 
-SERVICES = ("auth", "middleware", "core")
 # Each front-end's liveness and readiness paths (the dashboard has no readiness check).
 FRONTENDS: dict[str, tuple[str, str | None]] = {
     "web": ("/healthz", "/readyz"),

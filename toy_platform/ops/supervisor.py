@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
-from toy_platform.config import Settings
+from toy_platform.config import SERVICES, Settings
 from toy_platform.health import SUPERVISOR_FILE, direct_session, read_record
 from toy_platform.lifeline import ask_to_stop, spawn
 from toy_platform.loops import describe
@@ -119,7 +119,7 @@ def bypass_proxy_for_own_services(settings: Settings, environ: dict[str, str]) -
     The services call each other (JWKS, forwarding, callbacks); a proxy set for the outside
     world must not stand between them. Proxies still apply to every other host.
     """
-    urls = [settings.url_of(name) for name in ("auth", "core", "middleware")]
+    urls = [settings.url_of(name) for name in SERVICES]
     hosts = [urlsplit(url).hostname or "" for url in urls] + ["127.0.0.1", "localhost"]
     given = environ.get("NO_PROXY") or environ.get("no_proxy") or ""
     entries = [entry.strip() for entry in given.split(",") if entry.strip()]

@@ -5,8 +5,8 @@ middlewares). The routes and the forwarder know only the JobStore interface."""
 from __future__ import annotations
 
 from toy_platform.config import Settings
-from toy_platform.middleware.stores.base import JobStore, StoreSetupError
 from toy_platform.extras import missing_extra
+from toy_platform.middleware.stores.base import JobStore, StoreSetupError
 from toy_platform.urls import mask_url
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
