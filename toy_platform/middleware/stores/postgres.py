@@ -27,21 +27,20 @@ from toy_platform.jobs.lifecycle import (
     LEASE_S,
     CountDeltas,
     Event,
-    KeyMatch,
     ReportOutcome,
     apply_reports,
-    counts,
-    match_key,
     refused_event,
     retry_event,
 )
-from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob, Report, new_job
+from toy_platform.jobs.model import NewJob, Report, new_job
 from toy_platform.middleware.stores.base import (
-    Page,
     StoreDown,
     StoreSetupError,
-    page_of,
-    page_query,
+)
+from toy_platform.middleware.stores.sql import (
+    INSERT_JOB_COLUMNS,
+    SqlJobStore,
+    insert_job_params,
 )
 from toy_platform.urls import mask_url, without_password
 
@@ -106,7 +105,6 @@ CREATE TABLE job_counts (
 INSERT_EVENT = (
     "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (%s, %s, %s, %s, %s)"
 )
-_JOB_COLUMNS = ", ".join(PUBLIC_FIELDS)
 
 
 def _available(method: F) -> F:
@@ -123,7 +121,7 @@ def _available(method: F) -> F:
     return cast(F, wrapper)
 
 
-class PostgresJobStore:
+class PostgresJobStore(SqlJobStore):
     """Jobs in PostgreSQL, through a pool that checks each connection before lending it, so
     that the store comes back by itself when the database does."""
 
@@ -152,7 +150,19 @@ class PostgresJobStore:
         self._down = False  # the last use failed: wait less for a connection until one works
         self._why_down: str | None = None  # why a new connection fails, as last found out
         self._probe_lock = threading.Lock()
-        self._insert = Batcher(self._insert_all, _retry_alone)
+        self._batch_insert = Batcher(self._insert_all, _retry_alone)
+
+    MARK = "%s"
+    WAITING = "NOT forwarded AND status = 'queued'"
+
+    @_available
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
+        with self._connection() as conn:  # one statement
+            return conn.execute(sql, params).fetchall()
+
+    @_available
+    def _insert(self, new: NewJob) -> tuple[dict[str, Any], bool]:
+        return self._batch_insert(new)
 
     def describe(self, exc: BaseException) -> str:
         """What went wrong, with no password in it: for a pool that found no connection, why
@@ -234,18 +244,6 @@ class PostgresJobStore:
 
     # -- submitting ------------------------------------------------------------
 
-    @_available
-    def create(
-        self,
-        owner: str,
-        job_name: str,
-        data: str,
-        request_id: str | None,
-        idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        """Jobs submitted at the same moment to this middleware share one transaction."""
-        return self._insert(NewJob(owner, job_name, data, request_id, idempotency_key))
-
     def _insert_all(self, batch: list[NewJob]) -> list[tuple[dict[str, Any], bool]]:
         deltas = CountDeltas()
         with self._transaction() as conn:
@@ -261,112 +259,24 @@ class PostgresJobStore:
             # ON CONFLICT waits for a concurrent insert of the same key, then does nothing:
             # two middlewares given one Idempotency-Key at once store one job.
             row = conn.execute(
-                "WITH job AS (INSERT INTO jobs (job_id, job_name, owner, data, created_at,"
-                " created_epoch, request_id, idempotency_key)"
+                f"WITH job AS (INSERT INTO jobs ({INSERT_JOB_COLUMNS})"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL"
                 " DO NOTHING RETURNING job_id, created_at, owner)"
                 " INSERT INTO job_events (job_id, at, status, service, detail)"
                 " SELECT job_id, created_at, 'submitted', 'middleware', 'by ' || owner FROM job"
                 " RETURNING job_id",
-                (
-                    job_id,
-                    new.job_name,
-                    new.owner,
-                    new.data,
-                    now,
-                    time.time(),
-                    new.request_id,
-                    new.idempotency_key,
-                ),
+                insert_job_params(new, job_id, now),
             ).fetchone()
             if row is not None:
                 deltas.move(new.owner, None, "queued")
                 return dict(new_job(new, job_id, now)), True
-            existing = self._by_idempotency_key(conn, new)
+            existing = self._job_by_key(conn, new)
             if existing is not None:
                 return existing, False
         raise RuntimeError("the Idempotency-Key kept changing hands")  # not reached in practice
 
-    def _by_idempotency_key(self, conn: Conn, new: NewJob) -> dict[str, Any] | None:
-        """The job this user submitted with this key in the last 24 h; None when the key's
-        job is older (the key is then freed)."""
-        row = conn.execute(
-            "SELECT job_id, created_epoch, job_name, data FROM jobs"
-            " WHERE owner = %s AND idempotency_key = %s",
-            (new.owner, new.idempotency_key),
-        ).fetchone()
-        if row is None:
-            return None
-        if match_key(row, new, time.time()) is KeyMatch.EXPIRED:
-            conn.execute(
-                "UPDATE jobs SET idempotency_key = NULL WHERE job_id = %s", (row["job_id"],)
-            )
-            return None
-        return _get(conn, row["job_id"])
-
     # -- reading ---------------------------------------------------------------
-
-    @_available
-    def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
-        with self._connection() as conn:
-            job = _get(conn, job_id)
-            if job is not None and with_events:
-                job["events"] = _events(conn, job_id)
-        return job
-
-    @_available
-    def events(self, job_id: str) -> list[dict[str, Any]]:
-        with self._connection() as conn:
-            return _events(conn, job_id)
-
-    @_available
-    def page(
-        self,
-        owner: str | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-        before: int | None = None,
-    ) -> Page:
-        query = page_query(owner, status, before, "%s")
-        with self._connection() as conn:
-            total = conn.execute(
-                f"SELECT COALESCE(SUM(n), 0) AS n FROM job_counts {query.total_where}",
-                query.total_params,
-            ).fetchone()
-            rows = conn.execute(
-                f"SELECT seq, {_JOB_COLUMNS} FROM jobs {query.where}"
-                " ORDER BY seq DESC LIMIT %s OFFSET %s",
-                (*query.params, limit, offset),
-            ).fetchall()
-        return page_of(rows, limit, int(total["n"]) if total else 0)
-
-    @_available
-    def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
-        clause, params = ("WHERE owner = %s", (owner,)) if owner else ("", ())
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT status, SUM(n) AS n FROM job_counts {clause} GROUP BY status", params
-            ).fetchall()
-        return counts((r["status"], r["n"]) for r in rows)
-
-    @_available
-    def waiting_for_core(self) -> int:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT COUNT(*) AS n FROM jobs WHERE NOT forwarded AND status = 'queued'"
-            ).fetchone()
-        return int(row["n"]) if row else 0
-
-    @_available
-    def oldest_queued_age_s(self) -> float | None:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT MIN(created_epoch) AS t FROM jobs WHERE status = 'queued'"
-            ).fetchone()
-        oldest = row["t"] if row else None
-        return None if oldest is None else max(0.0, time.time() - oldest)
 
     # -- callbacks and retries ---------------------------------------------------
 
@@ -401,7 +311,7 @@ class PostgresJobStore:
             conn.execute(INSERT_EVENT, retry_event(job_id, by))
             deltas.move(row["owner"], "failed", "queued")
             _write_counts(conn, deltas)
-            return _get(conn, job_id)
+            return self._job_in(conn, job_id)
 
     # -- forwarding --------------------------------------------------------------
 
@@ -510,17 +420,6 @@ def _retry_alone(exc: Exception) -> bool:
     if isinstance(exc, psycopg.errors.TransactionRollback):
         return True
     return not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout))
-
-
-def _get(conn: Conn, job_id: str) -> dict[str, Any] | None:
-    return conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
-
-
-def _events(conn: Conn, job_id: str) -> list[dict[str, Any]]:
-    return conn.execute(
-        "SELECT at, status, service, detail FROM job_events WHERE job_id = %s ORDER BY at, seq",
-        (job_id,),
-    ).fetchall()
 
 
 def _write_counts(conn: Conn, deltas: CountDeltas) -> None:

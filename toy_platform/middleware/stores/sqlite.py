@@ -18,18 +18,20 @@ from toy_platform.clock import utc_now
 from toy_platform.db import Database, GroupCommit
 from toy_platform.jobs.lifecycle import (
     LEASE_S,
-    KeyMatch,
     ReportOutcome,
     apply_reports,
-    counts,
     forwarded_events,
-    match_key,
     refused_event,
     retry_event,
     submitted_event,
 )
-from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob, Report, new_job
-from toy_platform.middleware.stores.base import Page, StoreSetupError, page_of, page_query
+from toy_platform.jobs.model import NewJob, Report, new_job
+from toy_platform.middleware.stores.base import StoreSetupError
+from toy_platform.middleware.stores.sql import (
+    INSERT_JOB_COLUMNS,
+    SqlJobStore,
+    insert_job_params,
+)
 from toy_platform.unavailable import StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,7 +147,7 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteJobStore:
+class SqliteJobStore(SqlJobStore):
     """Jobs in one SQLite file (WAL); only this process forwards them, so a claim is held in
     memory."""
 
@@ -154,9 +156,19 @@ class SqliteJobStore:
         self.db = Database(path, "")
         migrate(self.db, self.name)
         self._hold()
-        self._insert = GroupCommit(self.db, self._insert_one)
+        self._group_insert = GroupCommit(self.db, self._insert_one)
         self._leases: dict[str, float] = {}
         self._lease_lock = threading.Lock()
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
+        try:
+            return [dict(row) for row in self.db.query(sql, params)]
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"{self.name}: {exc}") from exc
+
+    @_available
+    def _insert(self, new: NewJob) -> tuple[dict[str, Any], bool]:
+        return self._group_insert(new)
 
     def _hold(self) -> None:
         """Note this process as the file's one middleware; refuse if another live one is.
@@ -176,98 +188,18 @@ class SqliteJobStore:
                 (me.pid, me.create_time()),
             )
 
-    @_available
-    def create(
-        self,
-        owner: str,
-        job_name: str,
-        data: str,
-        request_id: str | None,
-        idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        """Jobs submitted at the same moment share one transaction (see GroupCommit)."""
-        return self._insert(NewJob(owner, job_name, data, request_id, idempotency_key))
-
     def _insert_one(self, conn: sqlite3.Connection, new: NewJob) -> tuple[dict[str, Any], bool]:
         if new.idempotency_key:
-            existing = self._by_idempotency_key(conn, new)
+            existing = self._job_by_key(conn, new)
             if existing is not None:
                 return existing, False
         now, job_id = utc_now(), uuid.uuid4().hex
         conn.execute(
-            "INSERT INTO jobs (job_id, job_name, owner, data, created_at, created_epoch,"
-            " request_id, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                job_id,
-                new.job_name,
-                new.owner,
-                new.data,
-                now,
-                time.time(),
-                new.request_id,
-                new.idempotency_key,
-            ),
+            f"INSERT INTO jobs ({INSERT_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            insert_job_params(new, job_id, now),
         )
         conn.execute(INSERT_EVENT, submitted_event(job_id, new.owner, now))
         return dict(new_job(new, job_id, now)), True
-
-    def _by_idempotency_key(self, conn: sqlite3.Connection, new: NewJob) -> dict[str, Any] | None:
-        """The job this user already submitted with this key in the last 24 h, if any."""
-        row = conn.execute(
-            "SELECT job_id, created_epoch, job_name, data FROM jobs"
-            " WHERE owner = ? AND idempotency_key = ?",
-            (new.owner, new.idempotency_key),
-        ).fetchone()
-        if row is None:
-            return None
-        if match_key(dict(row), new, time.time()) is KeyMatch.EXPIRED:
-            conn.execute(
-                "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?", (row["job_id"],)
-            )
-            return None
-        return self._get(conn, row["job_id"])
-
-    @_available
-    def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
-        job = self._get(self.db.connection(), job_id)
-        if job is not None and with_events:
-            job["events"] = self.events(job_id)
-        return job
-
-    @staticmethod
-    def _get(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
-        row = conn.execute(
-            f"SELECT {', '.join(PUBLIC_FIELDS)} FROM jobs WHERE job_id = ?", (job_id,)
-        ).fetchone()
-        return dict(row) if row else None
-
-    @_available
-    def events(self, job_id: str) -> list[dict[str, Any]]:
-        rows = self.db.query(
-            "SELECT at, status, service, detail FROM job_events WHERE job_id = ? ORDER BY at, seq",
-            (job_id,),
-        )
-        return [dict(r) for r in rows]
-
-    @_available
-    def page(
-        self,
-        owner: str | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-        before: int | None = None,
-    ) -> Page:
-        query = page_query(owner, status, before, "?")
-        total = self.db.count(
-            f"SELECT SUM(n) FROM job_counts {query.total_where}", query.total_params
-        )
-        rows = self.db.query(
-            f"SELECT seq, {', '.join(PUBLIC_FIELDS)} FROM jobs {query.where}"
-            " ORDER BY seq DESC LIMIT ? OFFSET ?",
-            (*query.params, limit, offset),
-        )
-        return page_of([dict(r) for r in rows], limit, total)
 
     @_available
     def apply_reports(self, reports: list[Report]) -> list[ReportOutcome]:
@@ -310,7 +242,7 @@ class SqliteJobStore:
             if not updated:
                 return None
             conn.execute(INSERT_EVENT, retry_event(job_id, by))
-            return self._get(conn, job_id)
+            return self._job_in(conn, job_id)
 
     @_available
     def claim_unforwarded(self, limit: int, lease_s: float = LEASE_S) -> list[dict[str, Any]]:
@@ -358,23 +290,6 @@ class SqliteJobStore:
                 conn.execute(INSERT_EVENT, refused_event(job_id, error, now))
         self.release([job_id])
         return bool(updated)
-
-    @_available
-    def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
-        clause, params = ("WHERE owner = ?", (owner,)) if owner else ("", ())
-        rows = self.db.query(
-            f"SELECT status, SUM(n) FROM job_counts {clause} GROUP BY status", params
-        )
-        return counts((r[0], r[1]) for r in rows)
-
-    @_available
-    def waiting_for_core(self) -> int:
-        return self.db.count("SELECT COUNT(*) FROM jobs WHERE forwarded = 0 AND status = 'queued'")
-
-    @_available
-    def oldest_queued_age_s(self) -> float | None:
-        oldest = self.db.number("SELECT MIN(created_epoch) FROM jobs WHERE status = 'queued'")
-        return None if oldest is None else max(0.0, time.time() - oldest)
 
     @_available
     def reset(self) -> int:
