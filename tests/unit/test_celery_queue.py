@@ -19,6 +19,7 @@ from toy_platform.core.queues.base import QueueSetupError
 from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
+    RUN_JOB,
     callback_backoff_max,
     visibility_timeout,
 )
@@ -192,5 +193,25 @@ def test_a_report_refused_for_good_is_replaced_by_a_failed_one(tmp_path: Path) -
         assert [b["status"] for b in sent] == ["succeeded", "failed"]
         assert "refused this job's report (succeeded): HTTP 400" in sent[1]["error"]
         assert sent[1]["worker"] == "w@h"
+    finally:
+        server.close()
+
+
+def test_a_job_task_runs_the_job_and_reports_its_result(tmp_path: Path) -> None:
+    """The task, run in this process, goes through the domain's run rule to a report."""
+    server = HttpStub(lambda request: (200, {}))
+    try:
+        settings = load_settings(
+            home=tmp_path,
+            queue_url="redis://127.0.0.1:1/0",
+            service_key="shared",
+            job_delay=0,
+            middleware_url=server.url,
+        )
+        task = celery_app(settings).tasks[RUN_JOB]
+        result = task.apply(args=("j1", "hello", f"{server.url}/job_callback/j1?attempt=1"))
+        assert result.successful(), result.traceback
+        (sent,) = [r.body for r in server.received]
+        assert (sent["status"], sent["result"]) == ("succeeded", "olleh")
     finally:
         server.close()

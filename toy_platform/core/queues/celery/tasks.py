@@ -37,6 +37,7 @@ from toy_platform.jobs.running import (
     failure_report,
     is_failure_report,
     kind_of,
+    run_job,
     running_report,
     unreachable_outcome,
 )
@@ -178,7 +179,7 @@ def register(app: Any, settings: Settings) -> None:
     @app.task(  # type: ignore[untyped-decorator]
         name=RUN_JOB, bind=True, ignore_result=True, shared=False
     )
-    def run_job(task: Any, job_id: str, data: str, callback_url: str) -> str:
+    def run_job_task(task: Any, job_id: str, data: str, callback_url: str) -> str:
         request_id = request_id_of(task)
         callback_url = rebased(callback_url, settings.callback_url)
         worker = str(task.request.hostname or "")
@@ -206,7 +207,7 @@ def register(app: Any, settings: Settings) -> None:
             )
             return str(payload["status"])
 
-    app.toy_platform_tasks = {"run_job": run_job, "deliver_callback": deliver_callback}
+    app.toy_platform_tasks = {"run_job": run_job_task, "deliver_callback": deliver_callback}
 
 
 def _redelivered(task: Any) -> bool:
