@@ -5,12 +5,12 @@ import time
 
 import jwt
 import pytest
-from conftest import bearer, signed_headers
 from flask import Flask
 from flask.testing import FlaskClient
 
 from toy_platform.config import Settings
 from toy_platform.middleware.stores import utc_now
+from unit.conftest import bearer, signed_headers
 
 
 def submit(
