@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Platform
-from pg_cluster import Cluster, find_bin_dir, why_unavailable
+from support.harness import Platform
+from support.pg_cluster import Cluster, find_bin_dir, why_unavailable
 
 _counter = itertools.count()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Platform
+from support.harness import Platform
 
 pytestmark = pytest.mark.browser
 

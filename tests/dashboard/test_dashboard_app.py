@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from harness import Platform, free_ports
 from streamlit.testing.v1 import AppTest
+from support.harness import Platform, free_ports
 
 from dashboard_streamlit import session
 from dashboard_streamlit.settings import ENV_SETTINGS

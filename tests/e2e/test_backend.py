@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import Platform, all_gone, answers, wait_until
 from prometheus_client.parser import text_string_to_metric_families
+from support.harness import Platform, all_gone, answers, wait_until
 
 from toy_platform.client import PlatformClient, PlatformError
 

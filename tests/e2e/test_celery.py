@@ -18,10 +18,10 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from harness import Platform, all_gone, wait_until
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
-from redis_server import RedisServer, why_unavailable
+from support.harness import Platform, all_gone, wait_until
+from support.redis_server import RedisServer, why_unavailable
 
 from toy_platform.client import PlatformClient
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from harness import Platform
+from support.harness import Platform
 
 import toy_platform
 from toy_platform.config import load_settings

@@ -18,7 +18,7 @@ from typing import Any
 import click
 import psutil
 import pytest
-from harness import Platform, free_ports, wait_until
+from support.harness import Platform, free_ports, wait_until
 
 from toy_platform.ops import serve_record
 

@@ -17,12 +17,12 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from harness import Platform, wait_until
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.exceptions import OpenAPIError
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
+from support.harness import Platform, wait_until
 
 import toy_platform
 from toy_platform.config import load_settings

@@ -17,9 +17,9 @@ from typing import Any
 import psutil
 import pytest
 import requests
-from harness import Platform, answers, free_ports, wait_until
-from pg_cluster import Cluster
 from psycopg import connect as psycopg_connect
+from support.harness import Platform, answers, free_ports, wait_until
+from support.pg_cluster import Cluster
 
 from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import Platform, all_gone, answers, wait_until
+from support.harness import Platform, all_gone, answers, wait_until
 
 from toy_platform.client import PlatformClient
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import requests
-from harness import Platform, wait_until
 from prometheus_client.parser import text_string_to_metric_families
+from support.harness import Platform, wait_until
 
 from toy_platform.config import load_settings
 from toy_platform.security import ServiceAuth, load_service_key

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from harness import Platform, all_gone, answers, free_ports, wait_until
+from support.harness import Platform, all_gone, answers, free_ports, wait_until
 
 from toy_platform.ops.supervisor import EXIT_CANNOT_LISTEN
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import Platform, wait_until
+from support.harness import Platform, wait_until
 
 import toy_platform
 

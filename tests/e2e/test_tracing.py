@@ -6,8 +6,8 @@ import json
 
 import pytest
 import requests
-from harness import Platform, wait_until
 from prometheus_client.parser import text_string_to_metric_families
+from support.harness import Platform, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from serve_fakes import Processes
+from support.serve_fakes import Processes
 
 from toy_platform.auth import app as auth
 from toy_platform.auth.users import UserStore

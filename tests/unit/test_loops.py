@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import wait_until
-from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
+from support.harness import wait_until
+from support.http_stub import HttpStub, Received
 
 from toy_platform.loops import Backoff, Progress, Threads, run_loop, working_on
 from toy_platform.middleware.forwarder import Forwarder

@@ -10,7 +10,6 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
-from conftest import signed_headers
 from flask import Flask
 from openapi_schema_validator import OAS31Validator
 
@@ -33,6 +32,7 @@ from toy_platform.tracing import (
     outgoing_headers,
     safe_request_id,
 )
+from unit.conftest import signed_headers
 
 SPEC_DIR = Path(toy_platform.__file__).resolve().parent / "openapi"
 

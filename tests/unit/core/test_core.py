@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import signed_headers
 from flask import Flask
-from harness import wait_until
-from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
+from support.harness import wait_until
+from support.http_stub import HttpStub, Received
 
 from toy_platform.config import Settings
 from toy_platform.core import app as core
@@ -22,6 +21,7 @@ from toy_platform.core.queues.embedded.queue import core_metrics, dead_threads_r
 from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox, open_core_store
 from toy_platform.core.queues.embedded.workers import CorePool
 from toy_platform.jobs.reverse import reverse_text
+from unit.conftest import signed_headers
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,12 @@ import time
 
 import jwt
 import pytest
-from conftest import bearer, signed_headers
 from flask import Flask
 from flask.testing import FlaskClient
 
 from toy_platform.clock import utc_now
 from toy_platform.config import Settings
+from unit.conftest import bearer, signed_headers
 
 
 def submit(

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import free_ports, wait_until
+from support.harness import free_ports, wait_until
 
 
 def why_unavailable() -> str | None:

@@ -394,9 +394,9 @@ def test_postgres_down_is_a_dependency_the_forwarder_waits_for_not_a_stall(
 ) -> None:
     """Else, after an outage of twice --stall-after, serve would restart a middleware that
     heals by itself."""
-    from harness import wait_until
-    from http_stub import HttpStub, Received
     from prometheus_client import CollectorRegistry
+    from support.harness import wait_until
+    from support.http_stub import HttpStub, Received
 
     from toy_platform.middleware.forwarder import Forwarder
 

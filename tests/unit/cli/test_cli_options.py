@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from serve_fakes import Processes, child, write_record
+from support.serve_fakes import Processes, child, write_record
 
 from toy_platform.cli import cli
 from toy_platform.cli.options import common_options, observing_options

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import free_ports
+from support.harness import free_ports
 
 from toy_platform.config import load_settings
 from toy_platform.ops import supervisor as supervisor_module

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from harness import free_ports
+
+from support.harness import free_ports
 
 USER = "toy"
 

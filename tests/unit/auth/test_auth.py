@@ -7,11 +7,11 @@ import threading
 
 import jwt
 import pytest
-from conftest import PASSWORD
 from flask.testing import FlaskClient
 
 from toy_platform import security
 from toy_platform.auth.users import UserError, UsersFileError, UserStore
+from unit.conftest import PASSWORD
 
 
 def test_login_returns_a_bearer_token_for_the_right_password(auth_client: FlaskClient) -> None:

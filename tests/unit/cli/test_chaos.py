@@ -7,7 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 from click.testing import CliRunner, Result
-from serve_fakes import Processes, child, write_record
+from support.serve_fakes import Processes, child, write_record
 
 from toy_platform.cli.chaos import chaos_group
 

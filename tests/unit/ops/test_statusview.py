@@ -14,8 +14,8 @@ from typing import Any
 import click
 import pytest
 from flask import Flask, jsonify
-from harness import free_ports, wait_until
-from serve_fakes import Processes, child, write_record
+from support.harness import free_ports, wait_until
+from support.serve_fakes import Processes, child, write_record
 from werkzeug.serving import make_server
 
 from toy_platform.config import load_settings

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import free_ports
-from serve_fakes import Processes, child, write_record
+from support.harness import free_ports
+from support.serve_fakes import Processes, child, write_record
 
 from toy_platform.config import load_settings
 from toy_platform.ops import doctor

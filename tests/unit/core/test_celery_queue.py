@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from harness import free_ports
-from http_stub import HttpStub, Received
 from prometheus_client import CollectorRegistry
-from test_middleware import callback, submit
+from support.harness import free_ports
+from support.http_stub import HttpStub, Received
 
 from toy_platform.config import Settings, load_settings
 from toy_platform.core.queues.base import QueueSetupError
@@ -37,6 +36,7 @@ from toy_platform.security import verify_signature
 from toy_platform.service import ServiceState
 from toy_platform.tracing import REQUEST_ID_HEADER
 from toy_platform.urls import mask_url
+from unit.middleware.test_middleware import callback, submit
 
 
 def test_broker_urls_are_shown_without_their_password() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from harness import wait_until
+
+from support.harness import wait_until
 
 SLEEP = "import time; time.sleep(120)"
 
