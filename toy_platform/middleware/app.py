@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from toy_platform import __version__
 from toy_platform.config import Settings
-from toy_platform.errors import ApiError, bad_field, json_body
+from toy_platform.errors import ApiError, bad_field, json_body, name_data_field
 from toy_platform.fields import (
     has_visible_text,
     int_arg,
@@ -138,6 +138,7 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     if start_forwarder:
         parts.forwarder.start()
     app.register_blueprint(bp)
+    name_data_field(app, "middleware.job_submit", "data")
     return app
 
 
