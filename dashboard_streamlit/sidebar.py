@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard_streamlit import session
 from dashboard_streamlit.status_view import component_state
 from toy_platform.client import PlatformError
-from toy_platform.config import SERVICES
+from toy_platform.config import SERVICES_BY_PATH
 
 STATE_ICONS = {
     "ready": ":green[:material/check_circle:]",
@@ -28,7 +28,7 @@ def render() -> None:
         elif status:
             components = status.get("components", {})
             lines = []
-            for name in SERVICES:
+            for name in SERVICES_BY_PATH:
                 state = component_state(components.get(name, {}))
                 lines.append(f"{STATE_ICONS[state]} {name}: {state}")
             st.markdown("  \n".join(lines))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from toy_platform.client import ComponentStatus, PlatformStatus
-from toy_platform.config import SERVICES
+from toy_platform.config import SERVICES_BY_PATH
 
 State = Literal["ready", "up", "down"]
-COMPONENTS = SERVICES
+COMPONENTS = SERVICES_BY_PATH
 
 
 def component_state(component: ComponentStatus) -> State:

@@ -8,6 +8,9 @@ Start the platform with a 0 s delay to measure the platform itself:
 Several middlewares over one store (--store-url postgresql://...): give each with
 --middleware-url; the clients take them in turn. --cpu-pid PID (repeatable) reports the CPU
 those processes (say, the middlewares) spent per completed job.
+
+Progress shows as tqdm bars when tqdm is installed (pip install "toy-platform[examples]"),
+else as plain lines; either way on stderr, the report on stdout.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from types import TracebackType
+from typing import Any
 
 import psutil
-from tqdm import tqdm
 
 from toy_platform.client import PlatformClient
 
@@ -51,6 +56,42 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.middleware_url = args.middleware_url or ["http://127.0.0.1:6302"]
     return args
+
+
+class PlainProgress:
+    """A progress line on stderr (at most one a second, and the last), for without tqdm."""
+
+    INTERVAL_S = 1.0
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done = total, desc, 0
+        self.shown_at = time.monotonic()
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.show()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if time.monotonic() - self.shown_at >= self.INTERVAL_S:
+            self.show()
+
+    def show(self) -> None:
+        self.shown_at = time.monotonic()
+        print(f"{self.desc}: {self.done}/{self.total} jobs", file=sys.stderr, flush=True)
+
+
+def progress(total: int, desc: str) -> Any:
+    """A tqdm bar when tqdm is installed (it is optional), else a plain progress line."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return PlainProgress(total, desc)
+    return tqdm(total=total, desc=desc, unit="job")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -115,14 +156,14 @@ def main() -> None:
     started = time.perf_counter()
     with (
         ThreadPoolExecutor(args.clients) as pool,
-        tqdm(total=args.jobs, desc="submitted", unit="job") as bar,
+        progress(args.jobs, "submitted") as bar,
     ):
         for future in [pool.submit(submit, n) for n in range(args.jobs)]:
             future.result()
             bar.update()
     submit_s = time.perf_counter() - started
 
-    with tqdm(total=args.jobs, desc="completed", unit="job") as bar:
+    with progress(args.jobs, "completed") as bar:
         done = 0
         while done < args.jobs and time.perf_counter() - started < args.timeout:
             now_done = min(args.jobs, succeeded_count(readers) - baseline)

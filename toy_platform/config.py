@@ -23,8 +23,11 @@ DEFAULT_MAX_DATA_BYTES = 1024 * 1024
 DEFAULT_TOKEN_TTL = 30 * 60
 DEFAULT_STALL_AFTER = 30.0
 
-SERVICES = ("auth", "middleware", "core")
-"""The services with a URL of their own (auth_url, ...), in the order a request meets them."""
+SERVICES = ("auth", "core", "middleware")
+"""The services with a URL of their own (auth_url, ...), in the order serve starts them: each
+after what it needs."""
+SERVICES_BY_PATH = ("auth", "middleware", "core")
+"""The same, in the order a request meets them: how status pages show them."""
 COMPONENTS = (*SERVICES, "web", "dashboard")
 """Everything `toy-platform serve` runs."""
 

@@ -42,6 +42,45 @@ class ApiError(Exception):
         return body
 
 
+MAX_DATA_BYTES = "TOY_PLATFORM_MAX_DATA_BYTES"
+DATA_FIELDS = "TOY_PLATFORM_DATA_FIELDS"
+
+
+def limit_bodies(app: Flask, max_data_bytes: int) -> None:
+    """Refuse bodies larger than jobs of MAX_DATA_BYTES (--max-data-bytes) of data can need.
+
+    JSON escapes can make a body up to six times the size of the data it carries, hence
+    the derived MAX_CONTENT_LENGTH; a 413 names the user's own limit, never this number.
+    """
+    app.config["MAX_CONTENT_LENGTH"] = max_data_bytes * 6 + 64 * 1024
+    app.config[MAX_DATA_BYTES] = max_data_bytes
+    app.config[DATA_FIELDS] = {}
+
+
+def name_data_field(app: Flask, endpoint: str, field: str) -> None:
+    """At ENDPOINT a body over the limit is answered as FIELD too large: FIELD is what makes
+    a body large there, and a smaller body with FIELD over the limit is answered so too."""
+    app.config[DATA_FIELDS][endpoint] = field
+
+
+def body_too_large() -> ApiError:
+    """The 413 for a body over MAX_CONTENT_LENGTH, in the user's terms (see limit_bodies)."""
+    limit = current_app.config.get(MAX_DATA_BYTES)
+    if limit is None:
+        return ApiError(413, "The request body is too large", "too_large")
+    field = current_app.config[DATA_FIELDS].get(request.endpoint)
+    if field:
+        return bad_field(
+            field, f"'{field}' is larger than the limit of {limit} bytes (--max-data-bytes)", 413
+        )
+    return ApiError(
+        413,
+        f"The request body is too large for the limit set by --max-data-bytes ({limit} bytes"
+        " of data per job)",
+        "too_large",
+    )
+
+
 def bad_field(field: str, message: str, status: int = 400) -> ApiError:
     code = "too_large" if status == 413 else "invalid_field"
     return ApiError(status, message, code, field=field)
@@ -106,14 +145,11 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(err: HTTPException) -> tuple[Response, int, list[tuple[str, str]]]:
         status = err.code or 500
         code = (err.name or "error").lower().replace(" ", "_")
-        message = err.description or err.name
+        body = {"error": err.description or err.name, "code": code}
         if status == 413:
-            code = "too_large"
-            message = (
-                f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
-            )
+            body = body_too_large().to_dict()
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
-        return jsonify({"error": message, "code": code}), status, headers
+        return jsonify(body), status, headers
 
     @app.errorhandler(Unavailable)
     def _unavailable(err: Unavailable) -> tuple[Response, int, dict[str, str]]:

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toy_platform.config import SERVICES, Settings
+from toy_platform.config import SERVICES_BY_PATH, Settings
 from toy_platform.tracing import current_job_id, current_request_id
 
-LOG_SERVICES = (*SERVICES, "supervisor", "web", "dashboard", "worker")
+LOG_SERVICES = (*SERVICES_BY_PATH, "supervisor", "web", "dashboard", "worker")
 """Each Celery worker writes worker-<its host name>.log (see worker_log_name)."""
 
 

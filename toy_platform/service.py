@@ -22,7 +22,7 @@ from prometheus_client import (
 
 from toy_platform import __version__
 from toy_platform.config import Settings
-from toy_platform.errors import ApiError, json_body, register_error_handlers
+from toy_platform.errors import ApiError, json_body, limit_bodies, register_error_handlers
 from toy_platform.security import load_service_key, service_key_fingerprint, verify_signature
 from toy_platform.tracing import REQUEST_ID_HEADER, accept_request_id, current_request_id
 
@@ -103,8 +103,7 @@ def create_service_app(settings: Settings, name: str, cors: bool = False) -> Fla
     registry = CollectorRegistry(auto_describe=True)
     svc = ServiceState(name, settings, load_service_key(settings), registry)
     app.extensions["toy_platform"] = svc
-    # JSON escapes can make a body up to six times the size of the data it carries.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_data_bytes * 6 + 64 * 1024
+    limit_bodies(app, settings.max_data_bytes)
     register_error_handlers(app)
     if cors:
         _install_cors(app, settings)

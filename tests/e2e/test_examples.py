@@ -83,6 +83,19 @@ def test_load_reports_throughput_and_latency_for_every_job(platform: Platform) -
     assert re.search(r"submit to result: p50 \d+ ms, p99 \d+ ms", out), out
 
 
+def test_load_runs_without_tqdm_and_shows_plain_progress(platform: Platform) -> None:
+    """tqdm is optional (the examples extra): without it load.py prints plain progress lines."""
+    command = python_example(platform, "load.py", "--jobs", "10", "--clients", "2")
+    without_tqdm = (
+        "import runpy, sys; sys.modules['tqdm'] = None; sys.argv = sys.argv[1:];"
+        " runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    result = run_example(platform, command[0], "-c", without_tqdm, *command[1:])
+    assert re.search(r"completed jobs/s: +[\d.]+ +\(10 of 10 in", result.stdout), result.stdout
+    assert "submitted: 10/10 jobs" in result.stderr, result.stderr
+    assert "completed: 10/10 jobs" in result.stderr, result.stderr
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_curl_walkthrough_runs_from_login_to_platform_status(platform: Platform) -> None:
     result = run_example(

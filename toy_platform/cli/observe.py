@@ -190,7 +190,12 @@ def _echo_all(records: Iterable[logview.Record], json_output: bool) -> None:
 
 
 @click.command(name="doctor")
-@click.option("--json", "json_output", is_flag=True, help='Print {"ok", "problems": [...]}.')
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help='Print {"ok", "problems": [...], "service_key": {"source", "path", "fingerprint"}}.',
+)
 @observing_options("dirs", "addresses")
 def doctor_command(settings: Settings, json_output: bool) -> None:
     """Find the usual reasons the platform is down, and say what to do. No login needed.
@@ -198,25 +203,36 @@ def doctor_command(settings: Settings, json_output: bool) -> None:
     Checks ports, services not running or not ready (with their last logged
     error), users.json and keys, service keys that differ between services,
     clocks, the log dir, components the supervisor restarts again and again, and
-    a supervisor that is frozen or gone. The ports, URLs and dirs you do not give
+    a supervisor that is frozen or gone. Also says where the service key comes
+    from (TOY_PLATFORM_SERVICE_KEY, --service-key-file, or CONFIG_DIR/service.key)
+    and its fingerprint, never the key. The ports, URLs and dirs you do not give
     come from the `toy-platform serve` running on this home. Exit code 0 when no
     problems are found, 1 otherwise.
     """
     problems = doctor.run_checks(settings)
+    key = doctor.key_source(settings)
     if json_output:
-        body = {"ok": not problems, "problems": [p.as_dict() for p in problems]}
+        body = {
+            "ok": not problems,
+            "problems": [p.as_dict() for p in problems],
+            "service_key": key.as_dict(),
+        }
         click.echo(json.dumps(body, indent=2))
     else:
-        _print_problems(problems)
+        _print_problems(problems, key)
     sys.exit(1 if problems else 0)
 
 
-def _print_problems(problems: list[doctor.Problem]) -> None:
-    if not problems:
-        click.echo(click.style("no problems found", fg="green"))
-        return
+def _print_problems(problems: list[doctor.Problem], key: doctor.KeySource) -> None:
+    """The problems, then where the service key is, then the count (last, as a summary)."""
     for problem in problems:
         name = click.style(f"{problem.component:<11}", fg="red", bold=True)
         click.echo(f"{name} {problem.problem} — fix: {problem.fix}")
+    if problems:
+        click.echo("")
+    click.echo(key.describe())
+    if not problems:
+        click.echo(click.style("no problems found", fg="green"))
+        return
     count = len(problems)
-    click.echo(f"\n{count} problem{'s' if count != 1 else ''} found")
+    click.echo(f"{count} problem{'s' if count != 1 else ''} found")

@@ -1,8 +1,9 @@
 """The options of the subcommands, in groups, each also settable by a TOY_PLATFORM_* variable.
 
 A command declares the groups it uses, e.g. `@common_options("dirs", "addresses")`; only
-those show in its --help. The other options are still accepted (hidden), so one set of
-options or variables works with every subcommand. `@common_options` alone takes them all.
+those show in its --help, less any it names in `hide=` (options of those groups it does not
+use). The other options are still accepted (hidden), so one set of options or variables
+works with every subcommand. `@common_options` alone takes them all.
 
 `@observing_options(...)` is for the commands that look at a running `toy-platform serve`
 (status, doctor, logs, chaos): what the user did not give explicitly (neither as an option
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
@@ -202,19 +203,20 @@ def common_options(command: F, /) -> F: ...
 
 
 @overload
-def common_options(*groups: Group) -> Callable[[F], F]: ...
+def common_options(*groups: Group, hide: Collection[str] = ()) -> Callable[[F], F]: ...
 
 
-def common_options(*args: Any) -> Any:
+def common_options(*args: Any, hide: Collection[str] = ()) -> Any:
     """Add the setting options to a command and pass it a `settings: Settings` instead.
 
     `@common_options` takes every group; `@common_options("dirs", ...)` shows only those
-    groups in --help (the others stay accepted, hidden).
+    groups in --help, and `hide=("--web-port", ...)` leaves out options of them the command
+    does not use (all the others stay accepted, hidden).
     """
     if len(args) == 1 and callable(args[0]):
         return _decorate(args[0], ALL_GROUPS, observing=False)
-    groups = _checked(args)
-    return lambda command: _decorate(command, groups, observing=False)
+    groups, hidden = _checked(args), _checked_options(hide)
+    return lambda command: _decorate(command, groups, observing=False, hide=hidden)
 
 
 def observing_options(*groups: Group) -> Callable[[F], F]:
@@ -235,7 +237,17 @@ def _checked(groups: tuple[Any, ...]) -> tuple[Group, ...]:
     return groups
 
 
-def _decorate(command: F, groups: tuple[Group, ...], observing: bool) -> F:
+def _checked_options(names: Collection[str]) -> frozenset[str]:
+    known = {decls[0] for decls, _ in _SETTING_OPTIONS}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(f"unknown options {unknown}; known: {sorted(known)}")
+    return frozenset(names)
+
+
+def _decorate(
+    command: F, groups: tuple[Group, ...], observing: bool, hide: frozenset[str] = frozenset()
+) -> F:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         ctx = click.get_current_context()
@@ -251,7 +263,7 @@ def _decorate(command: F, groups: tuple[Group, ...], observing: bool) -> F:
         kwargs["settings"] = load_settings(**given)
         return command(**kwargs)
 
-    shown = {decls for group in groups for decls, _ in OPTION_GROUPS[group]}
+    shown = {decls for group in groups for decls, _ in OPTION_GROUPS[group] if decls[0] not in hide}
     for decls, attrs in reversed(_SETTING_OPTIONS):
         option = click.option(
             *decls, envvar=_envvar(decls), show_envvar=True, hidden=decls not in shown, **attrs

@@ -129,6 +129,21 @@ middleware_command = _service_command("middleware", "Run the middleware API alon
 web_command = _service_command("web", "Serve the React web app alone.")
 
 
+# A worker binds no port and calls only the middleware (through --callback-url, by default
+# --middleware-url); it runs jobs with --concurrency, not core's --workers.
+WORKER_UNUSED = (
+    "--host",
+    "--auth-port",
+    "--core-port",
+    "--web-port",
+    "--dashboard-port",
+    "--auth-url",
+    "--core-url",
+    "--store-url",
+    "--workers",
+)
+
+
 @click.command(name="worker")
 @click.option(
     "--concurrency",
@@ -145,7 +160,7 @@ web_command = _service_command("web", "Serve the React web app alone.")
     type=click.Choice(["prefork", "threads", "solo"]),
     help="How jobs run side by side [prefork; threads on Windows].",
 )
-@common_options("dirs", "addresses", "backends", "jobs", "logging")
+@common_options("dirs", "addresses", "backends", "jobs", "logging", hide=WORKER_UNUSED)
 def worker_command(
     settings: Settings, concurrency: int | None, hostname: str | None, pool: str | None
 ) -> None:

@@ -9,6 +9,7 @@ from flask import Flask
 from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.config import Settings
+from toy_platform.errors import name_data_field
 from toy_platform.http_errors import describe_error
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import TokenVerifier
@@ -55,6 +56,7 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     if start_forwarder:
         parts.forwarder.start()
     app.register_blueprint(bp)
+    name_data_field(app, "middleware.job_submit", "data")
     return app
 
 

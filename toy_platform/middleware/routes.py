@@ -10,7 +10,7 @@ import requests
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from toy_platform import __version__
-from toy_platform.config import SERVICES
+from toy_platform.config import SERVICES_BY_PATH
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import has_visible_text, int_arg, int_field, query_arg
 from toy_platform.health import add_supervisor_facts, probe_all
@@ -256,7 +256,7 @@ def platform_status() -> Response:
     add_supervisor_facts(components, settings)
     queue = _core_queue(parts) if components["core"]["up"] else {}
     return jsonify(
-        components={name: components[name] for name in SERVICES},
+        components={name: components[name] for name in SERVICES_BY_PATH},
         all_ready=all(c["ready"] for c in components.values()),
         queue_size=queue.get("queue_size"),
         oldest_queued_age_s=parts.store.oldest_queued_age_s(),

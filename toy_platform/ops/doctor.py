@@ -583,13 +583,13 @@ def check_fingerprints(settings: Settings, looks: dict[str, Look]) -> list[Probl
         return [
             _key_mismatch(name, value, usual) for name, value in prints.items() if value != usual
         ]
-    mine = local_fingerprint(settings)
-    if mine is not None and mine != usual:
+    mine = key_source(settings)
+    if mine.fingerprint is not None and mine.fingerprint != usual:
         return [
             Problem(
                 "config",
-                f"the service key in {settings.config_dir} (fingerprint {mine}) is not the one"
-                f" the running services use ({usual})",
+                f"the service key from {mine.where()} (fingerprint {mine.fingerprint}) is not"
+                f" the one the running services use ({usual})",
                 "run commands with the same --home / --config-dir (or TOY_PLATFORM_SERVICE_KEY)"
                 " as `toy-platform serve`",
             )
@@ -607,12 +607,49 @@ def _key_mismatch(name: str, value: str, usual: str) -> Problem:
     )
 
 
-def local_fingerprint(settings: Settings) -> str | None:
-    """The fingerprint of the key this command would use, without creating one."""
+@dataclass(frozen=True)
+class KeySource:
+    """Where the service key comes from (as load_service_key picks it) and its fingerprint:
+    enough to find the key to copy, and to compare it with the services', without showing it."""
+
+    source: str  # "env" (TOY_PLATFORM_SERVICE_KEY), "file" (--service-key-file), "config_dir"
+    path: Path | None
+    fingerprint: str | None  # None: no key there (yet), or it cannot be read
+
+    def as_dict(self) -> dict[str, str | None]:
+        path = str(self.path) if self.path else None
+        return {"source": self.source, "path": path, "fingerprint": self.fingerprint}
+
+    def where(self) -> str:
+        if self.source == "env":
+            return "the TOY_PLATFORM_SERVICE_KEY variable"
+        if self.source == "file":
+            return f"--service-key-file {self.path}"
+        return str(self.path)
+
+    def describe(self) -> str:
+        """`service key: WHERE (fingerprint F)`, or why there is no fingerprint."""
+        if self.fingerprint:
+            state = f"fingerprint {self.fingerprint}"
+        elif self.source == "config_dir" and self.path and not self.path.exists():
+            state = "none yet: the first service to start creates it"
+        else:
+            state = "cannot be read"
+        return f"service key: {self.where()} ({state})"
+
+
+def key_source(settings: Settings) -> KeySource:
+    """Where this command's service key comes from; reads it, never creates one."""
     if settings.service_key:
-        return service_key_fingerprint(settings.service_key.encode())
+        return KeySource("env", None, service_key_fingerprint(settings.service_key.encode()))
+    path = settings.service_key_file or settings.config_dir / SERVICE_KEY_FILE
+    source = "config_dir" if settings.service_key_file is None else "file"
+    return KeySource(source, path, _file_fingerprint(path))
+
+
+def _file_fingerprint(path: Path) -> str | None:
     try:
-        key = (settings.config_dir / SERVICE_KEY_FILE).read_bytes().strip()
+        key = path.read_bytes().strip()
     except OSError:
         return None
     return service_key_fingerprint(key) if key else None

@@ -45,7 +45,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from toy_platform.clock import parse_time
-from toy_platform.config import SERVICES, Settings
+from toy_platform.config import SERVICES_BY_PATH, Settings
 from toy_platform.health import (
     PROBE_TIMEOUT_S,
     direct_session,
@@ -92,7 +92,7 @@ def supervisor_record(settings: Settings) -> dict[str, Any] | None:
 
 def component_urls(settings: Settings, record: dict[str, Any] | None) -> dict[str, str]:
     """Where each component answers: the three services, and the front-ends serve runs."""
-    urls = {name: settings.url_of(name) for name in SERVICES}
+    urls = {name: settings.url_of(name) for name in SERVICES_BY_PATH}
     children = serve_record.children(record) if (record or {}).get("in_use") else {}
     for name in FRONTENDS:
         if name in children:

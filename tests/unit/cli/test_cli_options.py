@@ -92,6 +92,34 @@ def test_hidden_options_and_their_variables_still_work(tmp_path: Path) -> None:
     assert shown["auth_port"] == "7002"
 
 
+def test_worker_help_lists_only_what_a_worker_uses() -> None:
+    names = option_names(subcommand("worker"))
+    assert {"--middleware-url", "--queue-url", "--concurrency", "--service-key-file"} <= names
+    assert not {"--web-port", "--dashboard-port", "--auth-port", "--store-url"} & names
+    for other in ("core", "middleware", "serve"):  # the others still list them
+        assert {"--web-port", "--dashboard-port", "--auth-port"} <= option_names(subcommand(other))
+
+
+@click.command()
+@common_options("dirs", "addresses", hide=("--auth-port", "--auth-url"))
+def without_auth(settings: Settings) -> None:
+    show(settings)
+
+
+def test_options_hidden_from_a_commands_help_are_still_accepted(tmp_path: Path) -> None:
+    names = option_names(without_auth)
+    assert "--core-port" in names and not {"--auth-port", "--auth-url"} & names
+    shown = run(without_auth, "--home", str(tmp_path), "--auth-port", "7003")
+    assert shown["auth_port"] == "7003"
+    shown = run(without_auth, "--home", str(tmp_path), env={"TOY_PLATFORM_AUTH_URL": "http://a:1"})
+    assert shown["auth_url"] == "http://a:1"
+
+
+def test_hiding_an_unknown_option_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown options"):
+        common_options("dirs", hide=("--no-such-option",))
+
+
 def test_unknown_group_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown option groups"):
         common_options("nonsense")  # type: ignore[arg-type]

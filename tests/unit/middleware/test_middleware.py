@@ -88,6 +88,25 @@ def test_a_body_far_over_the_limit_is_refused_with_413(
     assert response.is_json
 
 
+def test_a_body_over_the_limit_names_the_data_limit_the_user_set(
+    mw: FlaskClient, tokens: dict[str, str], settings: Settings
+) -> None:
+    response = submit(mw, tokens["alice"], data="x" * 100_000)
+    assert response.status_code == 413
+    assert response.get_json() == {
+        "error": "'data' is larger than the limit of 1000 bytes (--max-data-bytes)",
+        "code": "too_large",
+        "field": "data",
+    }
+    huge = {"status": "running", "result": "x" * 100_000}
+    response = callback(mw, settings, "no-such-job", huge)
+    assert response.status_code == 413
+    body = response.get_json()
+    assert body["code"] == "too_large" and "field" not in body
+    assert "--max-data-bytes (1000 bytes" in body["error"]
+    assert str(settings.max_data_bytes * 6 + 64 * 1024) not in body["error"]
+
+
 @pytest.mark.parametrize(
     "headers",
     [

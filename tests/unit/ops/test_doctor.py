@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from support.harness import free_ports
 from support.serve_fakes import Processes, child, write_record
 
+from toy_platform.cli import cli
 from toy_platform.config import load_settings
 from toy_platform.ops import doctor
 from toy_platform.ops.doctor import Look
 from toy_platform.ops.statusview import supervisor_record
+from toy_platform.security import service_key_fingerprint
 
 
 def look(name: str, up: bool = True, ready: bool = True, **extra: Any) -> Look:
@@ -123,6 +126,51 @@ def test_this_commands_key_differs_from_the_services(tmp_path: Path) -> None:
     looks = {name: look(name, health={"service_key_fingerprint": "aaa"}) for name in ("auth",)}
     problems = doctor.check_fingerprints(settings, looks)
     assert [p.component for p in problems] == ["config"]
+
+
+SECRET = "the-service-key-itself-0123456789"
+
+
+def run_doctor(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """`toy-platform doctor` on HOME with nothing running; its output."""
+    names = ("auth", "core", "middleware", "web", "dashboard")
+    ports = [f"--{name}-port={port}" for name, port in zip(names, free_ports(5), strict=True)]
+    result = CliRunner().invoke(cli, ["doctor", "--home", str(home), *ports, *args], env=env)
+    assert result.exit_code in (0, 1), result.output
+    return result.output
+
+
+@pytest.mark.parametrize("source", ["config_dir", "file", "env"])
+def test_doctor_says_where_the_service_key_is_and_its_fingerprint_never_the_key(
+    tmp_path: Path, source: str
+) -> None:
+    fingerprint = service_key_fingerprint(SECRET.encode())
+    key_file = tmp_path / "config" / "service.key"
+    key_file.parent.mkdir()
+    key_file.write_text("another key, not the one in use")
+    args: list[str] = []
+    env: dict[str, str] = {}
+    if source == "config_dir":
+        key_file.write_text(SECRET + "\n")
+        where = str(key_file)
+    elif source == "file":
+        copied = tmp_path / "copied.key"
+        copied.write_text(SECRET)
+        args, where = ["--service-key-file", str(copied)], f"--service-key-file {copied}"
+    else:
+        env, where = {"TOY_PLATFORM_SERVICE_KEY": SECRET}, "the TOY_PLATFORM_SERVICE_KEY variable"
+    out = run_doctor(tmp_path, *args, env=env)
+    assert f"service key: {where} (fingerprint {fingerprint})" in out, out
+    shown = json.loads(run_doctor(tmp_path, "--json", *args, env=env))["service_key"]
+    assert shown["source"] == source and shown["fingerprint"] == fingerprint
+    assert SECRET not in out and SECRET not in json.dumps(shown)
+
+
+def test_doctor_says_the_service_key_is_made_on_first_start(tmp_path: Path) -> None:
+    out = run_doctor(tmp_path)
+    key_file = tmp_path / "config" / "service.key"
+    assert f"service key: {key_file} (none yet: the first service to start creates it)" in out
+    assert not key_file.exists()
 
 
 def test_clock_offset() -> None:

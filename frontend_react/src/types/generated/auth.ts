@@ -178,7 +178,7 @@ export interface components {
         Error: {
             /** @description A message for humans. */
             error: string;
-            /** @description A stable, machine-readable code. Known codes: invalid_json, invalid_field, invalid_header, unauthorized, invalid_credentials, invalid_token, token_expired, forbidden, not_found, not_failed, too_large, request_entity_too_large, too_many_attempts, auth_unavailable, method_not_allowed, internal_error. */
+            /** @description A stable, machine-readable code. Known codes: invalid_json, invalid_field, invalid_header, unauthorized, invalid_credentials, invalid_token, token_expired, forbidden, not_found, not_failed, too_large, too_many_attempts, auth_unavailable, method_not_allowed, internal_error. */
             code: string;
             /** @description The request field, parameter or header at fault, if one is. */
             field?: string;

@@ -389,7 +389,7 @@ export interface components {
         Error: {
             /** @description A message for humans. */
             error: string;
-            /** @description A stable, machine-readable code. Known codes: invalid_json, invalid_field, invalid_header, unauthorized, invalid_credentials, invalid_token, token_expired, forbidden, not_found, not_failed, too_large, request_entity_too_large, too_many_attempts, idempotency_key_reused, auth_unavailable, method_not_allowed, internal_error. */
+            /** @description A stable, machine-readable code. Known codes: invalid_json, invalid_field, invalid_header, unauthorized, invalid_credentials, invalid_token, token_expired, forbidden, not_found, not_failed, too_large, too_many_attempts, idempotency_key_reused, auth_unavailable, method_not_allowed, internal_error. */
             code: string;
             /** @description The request field, parameter or header at fault, if one is. */
             field?: string;
@@ -586,7 +586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `data` is larger than --max-data-bytes (code too_large), or the whole body is larger than 6 x --max-data-bytes + 64 KiB (code request_entity_too_large, no `field`). */
+            /** @description `data` is larger than --max-data-bytes, or the whole body is larger than 6 x --max-data-bytes + 64 KiB (checked before anything else): code too_large and field `data` either way. */
             413: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
