@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import psutil
 import requests
 
 from toy_platform.clock import parse_time
@@ -24,6 +23,7 @@ from toy_platform.extras import missing_extra
 from toy_platform.health import PROBE_TIMEOUT_S, SUPERVISOR_FILE, direct_session, probe
 from toy_platform.ops import serve_record
 from toy_platform.ops.logview import describe_fields, last_error
+from toy_platform.ops.processes import PortOwner, port_owner
 from toy_platform.ops.statusview import (
     FRONTENDS,
     component_urls,
@@ -50,15 +50,6 @@ class Problem:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class PortOwner:
-    """The process listening on a port, as far as the OS lets us see it."""
-
-    pid: int | None
-    description: str
-    ours: bool
 
 
 @dataclass
@@ -527,40 +518,6 @@ def local_port(url: str) -> int | None:
         return parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return None
-
-
-def port_owner(port: int) -> PortOwner | None:
-    """Who listens on PORT (None: nobody); the pid may be hidden by the OS."""
-    try:
-        connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
-        return _unknown_owner(port)
-    for conn in connections:
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            return describe_process(conn.pid) if conn.pid else _unknown_owner(port)
-    return None
-
-
-def describe_process(pid: int) -> PortOwner:
-    """`PID 1234 nginx: nginx -g daemon off;` and whether it is one of ours."""
-    try:
-        process = psutil.Process(pid)
-        args = process.cmdline()
-        name = process.name()
-    except (psutil.Error, OSError):
-        return PortOwner(pid, f"PID {pid}", False)
-    command = " ".join(" ".join(args).split())
-    return PortOwner(pid, f"PID {pid} {name}: {command[:120]}", is_our_program(args))
-
-
-def is_our_program(args: list[str]) -> bool:
-    """True for `python -m toy_platform ...`, `toy-platform ...` and our Streamlit dashboard."""
-    return serve_record.our_command(args) is not None
-
-
-def _unknown_owner(port: int) -> PortOwner:
-    how = f"`lsof -i :{port}` or `netstat -ano | findstr :{port}`"
-    return PortOwner(None, f"the OS did not say which; see {how}", False)
 
 
 # -- across components ---------------------------------------------------------

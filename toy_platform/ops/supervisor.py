@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from toy_platform.config import SERVICES, Settings
 from toy_platform.health import SUPERVISOR_FILE, direct_session, read_record
 from toy_platform.lifeline import ask_to_stop, spawn
 from toy_platform.loops import describe
-from toy_platform.ops.doctor import port_owner
+from toy_platform.ops.processes import port_free, port_owner, stop_processes
 from toy_platform.ops.serve_record import (
     children_running,
     serve_state,
@@ -505,22 +504,6 @@ def _create_time(pid: int) -> float | None:
         return None
 
 
-def port_free(host: str, port: int) -> bool:
-    """Whether a service could listen on HOST:PORT now (binding it as waitress does)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except OSError:
-        return True  # a host that does not resolve: the service will say so itself
-    with socket.socket(family, kind, proto) as sock:
-        if sys.platform != "win32":  # POSIX: a closed connection's TIME_WAIT holds nothing
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError:
-            return False
-    return True
-
-
 # -- an earlier serve on the same home ---------------------------------------------
 
 
@@ -550,29 +533,7 @@ def check_previous(settings: Settings, echo: Callable[[str], None]) -> None:
     if leftovers:
         names = ", ".join(f"{name} (PID {p.pid})" for name, p in leftovers.items())
         echo(f"It left running: {names}; stopping {'it' if len(leftovers) == 1 else 'them'}.")
-        stop_processes(list(leftovers.values()))
-
-
-def stop_processes(processes: list[psutil.Process]) -> None:
-    """Let them exit on their own (they watch their supervisor), else stop them."""
-    _, alive = psutil.wait_procs(processes, timeout=LEFTOVER_GRACE_S)
-    for process in alive:
-        _signal(process, stop=True)
-    _, alive = psutil.wait_procs(alive, timeout=STOP_GRACE_S)
-    for process in alive:
-        _signal(process, stop=False)
-    psutil.wait_procs(alive, timeout=STOP_GRACE_S)
-
-
-def _signal(process: psutil.Process, stop: bool) -> None:
-    try:
-        if stop:
-            process.terminate()
-            process.resume()  # a frozen (SIGSTOP) process acts on the signal only once resumed
-        else:
-            process.kill()
-    except (psutil.Error, OSError):
-        pass
+        stop_processes(list(leftovers.values()), LEFTOVER_GRACE_S, STOP_GRACE_S)
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:

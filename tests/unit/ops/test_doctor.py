@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from toy_platform.cli import cli
 from toy_platform.config import load_settings
 from toy_platform.ops import doctor
 from toy_platform.ops.doctor import Look
+from toy_platform.ops.processes import PortOwner
 from toy_platform.ops.statusview import supervisor_record
 from toy_platform.security import service_key_fingerprint
 
@@ -27,17 +25,6 @@ def look(name: str, up: bool = True, ready: bool = True, **extra: Any) -> Look:
     reason = extra.pop("reason", None)
     status = {"up": up, "ready": ready, "reason": reason, "url": f"http://127.0.0.1:1/{name}"}
     return Look(name, status["url"], status, extra.pop("health", {}), **extra)
-
-
-@pytest.fixture
-def listening_port() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
 
 
 def test_missing_users_file(tmp_path: Path) -> None:
@@ -79,34 +66,6 @@ def test_log_dir_not_writable(tmp_path: Path) -> None:
     assert [p.component for p in problems] == ["logs"]
     assert "--log-dir" in problems[0].fix
     assert doctor.not_writable(tmp_path / "not" / "yet" / "made") is None
-
-
-def test_port_owner_names_the_process(listening_port: int) -> None:
-    owner = doctor.port_owner(listening_port)
-    assert owner is not None
-    assert not owner.ours  # pytest is not one of our programs
-    if owner.pid is not None:  # some systems hide it
-        assert owner.pid == os.getpid()
-        assert f"PID {os.getpid()}" in owner.description
-
-
-def test_port_owner_of_a_free_port() -> None:
-    assert doctor.port_owner(free_ports(1)[0]) is None
-
-
-@pytest.mark.parametrize(
-    ("args", "ours"),
-    [
-        (["/usr/bin/python3", "-m", "toy_platform", "core"], True),
-        (["/home/x/.venv/bin/toy-platform", "serve"], True),
-        (["C:\\venv\\Scripts\\toy-platform.exe", "serve"], True),
-        (["python", "-m", "streamlit", "run", "/site/dashboard_streamlit/app.py"], True),
-        (["/home/toy_platform/.venv/bin/python", "-m", "http.server", "6301"], False),
-        (["nginx", "-g", "daemon off;"], False),
-    ],
-)
-def test_is_our_program(args: list[str], ours: bool) -> None:
-    assert doctor.is_our_program(args) is ours
 
 
 def test_different_service_keys_name_the_odd_one(tmp_path: Path) -> None:
@@ -275,7 +234,7 @@ def test_services_left_running_by_a_gone_supervisor(tmp_path: Path, processes: P
 
 def test_a_hung_service_without_a_supervisor_is_not_left_to_one() -> None:
     hung = look("core", up=False, ready=False, reason="no answer within 2 s (timeout)")
-    owner = doctor.PortOwner(1234, "PID 1234 python", True)
+    owner = PortOwner(1234, "PID 1234 python", True)
     alone = doctor.hung_problem(hung, "timeout", owner, None)
     assert "no supervisor watches it" in alone.fix and "PID 1234" in alone.fix
     record = {"running": True, "children": {"core": {"pid": 1234}}}
