@@ -77,14 +77,44 @@ def _exit(pid: int) -> NoReturn:
 
 def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start a child; on Windows in its own process group, so Ctrl+Break can stop it alone."""
+    argv, env = without_launcher(argv, env)
     if sys.platform == "win32":
         return subprocess.Popen(argv, env=env, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
     return subprocess.Popen(argv, env=env)
 
 
+def without_launcher(argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """ARGV and ENV that start a Python child as the real interpreter, not through a launcher.
+
+    In a Windows venv, python.exe is a launcher that starts the base interpreter as a child
+    of its own: the child's PID would be the launcher's. As multiprocessing does there, the
+    base interpreter is started directly and told the venv by __PYVENV_LAUNCHER__.
+    """
+    base = getattr(sys, "_base_executable", sys.executable)
+    in_venv = base and os.path.normcase(base) != os.path.normcase(sys.executable)
+    if sys.platform == "win32" and in_venv and argv and argv[0] == sys.executable:
+        return [base, *argv[1:]], {**env, "__PYVENV_LAUNCHER__": sys.executable}
+    return argv, env
+
+
+CTRL_BREAK_EVENT = getattr(signal, "CTRL_BREAK_EVENT", 1)  # Windows only
+
+
 def ask_to_stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM; on Windows Ctrl+Break (terminate() there kills at once, no clean stop)."""
+    """SIGTERM; on Windows Ctrl+Break (terminate() there kills at once, no clean stop).
+
+    Ctrl+Break reaches a child only through a console the two share: under pythonw, a
+    Windows service or Task Scheduler there is none, and sending it fails. The child is
+    then terminated: stopped all the same, if not cleanly."""
     if sys.platform == "win32":
-        process.send_signal(signal.CTRL_BREAK_EVENT)
-    else:
-        process.terminate()
+        try:
+            process.send_signal(CTRL_BREAK_EVENT)
+            return
+        except OSError as exc:
+            logger.warning(
+                "cannot send Ctrl+Break to pid %d (%s: no console?); terminating it",
+                process.pid,
+                exc,
+                extra={"event": "stop_without_console", "pid": process.pid},
+            )
+    process.terminate()

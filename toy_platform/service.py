@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,6 +236,7 @@ def _common_endpoints(svc: ServiceState) -> Any:
             uptime_s=round(time.time() - svc.started_at, 3),
             service_key_fingerprint=service_key_fingerprint(svc.service_key),
             instance_id=svc.settings.instance_id,
+            pid=os.getpid(),  # this process, even where a launcher started it (Windows venv)
         )
 
     @bp.get("/readyz")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import site
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -73,6 +75,9 @@ class Platform:
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launcher: Path | None = None
+    """An interpreter that serve takes for its own and starts its children with: see
+    tests/e2e/test_launcher.py."""
 
     def __post_init__(self) -> None:
         names = ("auth", "core", "middleware", "web", "dashboard")
@@ -136,14 +141,27 @@ class Platform:
         self, name: str, argv: list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         log = open(self.home / f"{name}.out", "ab")  # noqa: SIM115 - owned by the process
+        launcher = self._as_launcher()
         process = subprocess.Popen(
-            [sys.executable, "-m", "toy_platform", *argv, *self.common_args()],
+            [launcher.get("argv0", sys.executable), "-m", "toy_platform", *argv]
+            + self.common_args(),
+            executable=sys.executable,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self.env() | (env or {}),
+            env=self.env() | launcher.get("env", {}) | (env or {}),
         )
         self.processes[name] = process
         return process
+
+    def _as_launcher(self) -> dict[str, Any]:
+        """How to run this interpreter so that its sys.executable is self.launcher: the
+        launcher's path as argv[0] (CPython takes sys.executable from it on POSIX). Outside
+        the venv's directory it finds no pyvenv.cfg, so the venv's packages and this
+        checkout go on PYTHONPATH."""
+        if self.launcher is None:
+            return {}
+        paths = [str(Path(__file__).resolve().parents[2]), *site.getsitepackages()]
+        return {"argv0": str(self.launcher), "env": {"PYTHONPATH": os.pathsep.join(paths)}}
 
     def serve(self, timeout: float = 90) -> Platform:
         """Start everything with `toy-platform serve` and wait until it is all up."""

@@ -7,6 +7,7 @@ the child exits when serve is gone (see lifeline.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ import requests
 
 from toy_platform.config import SERVICES, Settings
 from toy_platform.health import SUPERVISOR_FILE, direct_session, read_record
-from toy_platform.lifeline import ask_to_stop, spawn
+from toy_platform.lifeline import ask_to_stop, same_process, spawn
 from toy_platform.loops import describe
 from toy_platform.ops.processes import port_free, port_owner, stop_processes
 from toy_platform.ops.serve_record import (
@@ -74,6 +75,10 @@ class ChildSpec:
 class Child:
     spec: ChildSpec
     process: subprocess.Popen[bytes] | None = None
+    pid: int | None = None
+    """The service's own process. Usually the one spawned; where a launcher stands between
+    (a Windows venv's python.exe starts the real interpreter as its child), the one the
+    service reports in /healthz, or for Streamlit, the one that listens on its port."""
     create_time: float | None = None
     instance_id: str | None = None
     started_at: float = 0.0
@@ -90,7 +95,7 @@ class Child:
 
     def record(self) -> dict[str, Any]:
         return {
-            "pid": self.process.pid if self.process else None,
+            "pid": self.pid,
             "create_time": self.create_time,
             "instance_id": self.instance_id,
             "state": self.state,
@@ -101,6 +106,10 @@ class Child:
             "last_exit_at": self.last_exit_at,
             "history": self.history[-20:],
         }
+
+
+def _listens(conn: Any, port: int) -> bool:
+    return bool(conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port)
 
 
 def _iso(ts: float | None = None) -> str:
@@ -212,23 +221,65 @@ class Supervisor:
             )
 
     def stop(self) -> None:
+        """Stop every child, each whatever happens to the others, and save the record."""
         self.stopping.set()
-        for child in self.children.values():
-            child.state = "stopping"
-            if child.process and child.process.poll() is None:
-                ask_to_stop(child.process)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for child in self.children.values():
-            if child.process is None:
-                continue
-            try:
-                child.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
-            child.state = "stopped"
-        self._save()
+        try:
+            for child in self.children.values():
+                child.state = "stopping"
+                self._ask_to_stop(child)
+            deadline = time.monotonic() + STOP_GRACE_S
+            for child in self.children.values():
+                self._wait_stopped(child, deadline)
+        finally:
+            self._save()
         logger.info("all services stopped", extra={"event": "supervisor_stopped"})
+
+    def _ask_to_stop(self, child: Child) -> None:
+        if child.process is None or child.process.poll() is not None:
+            return
+        try:
+            ask_to_stop(child.process)
+            if self._behind_launcher(child):
+                # A launcher passes nothing on (on Windows the console's Ctrl+Break reaches
+                # both; elsewhere the service is asked itself).
+                if sys.platform != "win32":
+                    psutil.Process(child.pid).terminate()
+        except Exception as exc:  # it must not keep the others running
+            logger.error(
+                "cannot ask %s to stop (%s); killing it",
+                child.spec.name,
+                describe(exc),
+                extra={"event": "stop_failed", "child": child.spec.name},
+            )
+            self._kill(child)
+
+    def _behind_launcher(self, child: Child) -> bool:
+        """Whether the service runs in a process of its own under the one spawned (and is
+        still the process that was noted, not one that reuses its pid)."""
+        process = child.process
+        if child.pid is None or process is None or child.pid == process.pid:
+            return False
+        return same_process(child.pid, child.create_time) is not None
+
+    def _kill(self, child: Child) -> None:
+        """Kill the child at once: the service's own process and the one spawned."""
+        if child.process is None:
+            return
+        if self._behind_launcher(child) and child.pid is not None:
+            with contextlib.suppress(psutil.Error, OSError):
+                psutil.Process(child.pid).kill()
+        with contextlib.suppress(OSError):
+            child.process.kill()
+        child.process.wait()
+
+    def _wait_stopped(self, child: Child, deadline: float) -> None:
+        if child.process is None:
+            return
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self._kill(child)
+        child.state = "stopped"
 
     # -- watching ------------------------------------------------------------
 
@@ -236,7 +287,8 @@ class Supervisor:
         child.instance_id = f"{self.instance_id}-{child.spec.name}-{child.restarts}"
         env = {**self.env, "TOY_PLATFORM_INSTANCE_ID": child.instance_id}
         child.process = spawn(child.spec.argv, env)
-        child.create_time = _create_time(child.process.pid)
+        child.pid = child.process.pid
+        child.create_time = _create_time(child.pid)
         child.holds_port = False
         child.started_at = time.time()
         child.last_healthy = time.monotonic()
@@ -283,31 +335,47 @@ class Supervisor:
         if not child.spec.has_instance_id:
             return "ours" if self._holds_port(child) else "stranger"
         try:
-            answered = response.json().get("instance_id")
+            body = response.json()
+            answered = body.get("instance_id")
         except (ValueError, AttributeError):
-            answered = None
-        return "ours" if answered == child.instance_id else "stranger"
+            return "stranger"
+        if answered != child.instance_id:
+            return "stranger"
+        self._note_pid(child, body.get("pid"))
+        return "ours"
+
+    def _note_pid(self, child: Child, pid: Any) -> None:
+        """The service's own PID, as it reported it (see Child.pid)."""
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and pid != child.pid:
+            child.pid = pid
+            child.create_time = _create_time(pid)
 
     def _holds_port(self, child: Child) -> bool:
-        """Whether the child's own process listens on its port (the OS may not tell)."""
+        """Whether the child's process, or one it started (behind a launcher), listens on its
+        port (the OS may not tell)."""
         if child.holds_port or child.process is None:
             return child.holds_port
         try:
-            process = psutil.Process(child.process.pid)
-            # net_connections() from psutil 6; connections() before
-            list_connections = getattr(process, "net_connections", None) or process.connections
-            connections = list_connections(kind="inet")
-        except psutil.AccessDenied:
-            # The port was free before the child started: what answers there is the child.
-            child.holds_port = child.process.poll() is None
-            return child.holds_port
+            spawned = psutil.Process(child.process.pid)
+            candidates = [spawned, *spawned.children(recursive=True)]
         except (psutil.Error, OSError):
             return False
-        child.holds_port = any(
-            conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == child.spec.port
-            for conn in connections
-        )
-        return child.holds_port
+        for process in candidates:
+            try:
+                # net_connections() from psutil 6; connections() before
+                listing = getattr(process, "net_connections", None) or process.connections
+                connections = listing(kind="inet")
+            except psutil.AccessDenied:
+                # The port was free before the child started: what answers there is the child.
+                child.holds_port = child.process.poll() is None
+                return child.holds_port
+            except (psutil.Error, OSError):
+                continue
+            if any(_listens(conn, child.spec.port) for conn in connections):
+                child.holds_port = True
+                self._note_pid(child, process.pid)
+                return True
+        return False
 
     def _healthy(self, child: Child) -> bool:
         return self._answer(child) == "ours"
@@ -343,7 +411,8 @@ class Supervisor:
     def _port_taken(self, child: Child) -> str:
         name, port = child.spec.name, child.spec.port
         owner = port_owner(port)
-        if owner is not None and child.process is not None and owner.pid == child.process.pid:
+        ours = {child.pid, child.process.pid if child.process else None} - {None}
+        if owner is not None and owner.pid in ours:
             owner = None  # our own child: it shares the port with the one that answered
         holder = f" by {owner.description}" if owner else ""
         hint = f"stop that process, or give {name} another port with --{name}-port"
@@ -391,8 +460,7 @@ class Supervisor:
                 extra={"event": "child_unresponsive", "child": child.spec.name},
             )
             child.history.append({"at": _iso(), "event": "unresponsive"})
-            process.kill()
-            process.wait()
+            self._kill(child)
         elif child.state == "running":
             child.state = "not answering"
 
@@ -418,20 +486,15 @@ class Supervisor:
             },
         )
         child.history.append({"at": _iso(), "event": "stalled", "stalled_s": stalled})
-        process.kill()
-        process.wait()
+        self._kill(child)
 
     def _hold(self, child: Child) -> None:
         """Keep a child stopped while `toy-platform chaos stop` holds it."""
         if child.state == "held":
             return
         if child.process and child.process.poll() is None:
-            ask_to_stop(child.process)
-            try:
-                child.process.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+            self._ask_to_stop(child)
+            self._wait_stopped(child, time.monotonic() + STOP_GRACE_S)
         child.state = "held"
         child.last_exit_code = child.process.returncode if child.process else None
         child.last_exit_at = _iso()

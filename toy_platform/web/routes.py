@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def healthz() -> Response:
         version=toy_platform.__version__,
         built=parts.index.is_file(),
         instance_id=parts.settings.instance_id,
+        pid=os.getpid(),
     )
     response.headers["Cache-Control"] = "no-store"
     return response

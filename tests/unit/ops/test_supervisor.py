@@ -201,3 +201,24 @@ def test_a_child_that_cannot_be_started_again_does_not_stop_the_watch(
         assert child.process is not None and child.process.poll() is None
     finally:
         supervisor.stop()
+
+
+def test_stop_stops_every_child_and_saves_even_when_asking_one_fails(
+    tmp_path: Path, unused_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+Break that cannot be sent (no console) or any other refusal to ask one child to
+    stop must not leave it running, nor keep the record from being saved."""
+    readyz = {"ready": True, "stalled_s": None, "reason": None}
+    supervisor = _supervisor(tmp_path, _stub(unused_port, readyz), unused_port)
+    assert supervisor.start_all() == []
+    child = supervisor.children["core"]
+    assert child.process is not None
+
+    def refuse(process: object) -> None:
+        raise OSError(6, "The handle is invalid")
+
+    monkeypatch.setattr(supervisor_module, "ask_to_stop", refuse)
+    supervisor.stop()
+    assert child.process.poll() is not None and child.state == "stopped"
+    record = json.loads((tmp_path / "data" / "supervisor.json").read_text())
+    assert record["children"]["core"]["state"] == "stopped"

@@ -412,6 +412,8 @@ export interface components {
             service_key_fingerprint: string;
             /** @description The ID `toy-platform serve` gave this process; null when run alone. */
             instance_id?: string | null;
+            /** @description This process's ID: what `toy-platform serve` watches and stops, also where a launcher (a Windows venv's python.exe) started it. */
+            pid?: number;
         };
         /** @description Readiness: whether the service can do its work now, and if not why. */
         Ready: {
