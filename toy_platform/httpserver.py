@@ -1,4 +1,8 @@
-"""Serving a WSGI app with waitress, without a busy loop in waitress's main thread.
+"""Serving a WSGI app with waitress: on sockets of our own, without a busy loop.
+
+The listening sockets are made here, not by waitress: waitress sets SO_REUSEADDR, which on
+Windows lets a second socket bind the same address, so a second service on a taken port
+would start instead of failing. On Windows they take SO_EXCLUSIVEADDRUSE instead.
 
 While a task thread answers a request, waitress's main loop asks to write to that connection
 whenever the answer sits in its buffer. The task thread sends its own output and holds the
@@ -9,6 +13,9 @@ loop spun thousands of times a second and took a third of the middleware's CPU.
 
 from __future__ import annotations
 
+import socket
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import waitress
@@ -32,10 +39,40 @@ class TaskFlushedChannel(HTTPChannel):  # type: ignore[misc]  # waitress is unty
         return False if task_sends_its_own else bool(super().writable())
 
 
-def create_server(app: Any, **adjustments: Any) -> Any:
-    """waitress.create_server, with TaskFlushedChannel for every connection accepted."""
+SO_EXCLUSIVEADDRUSE = getattr(socket, "SO_EXCLUSIVEADDRUSE", -5)  # Windows only
+
+
+def listening_sockets(
+    host: str, port: int, make_socket: Callable[..., socket.socket] = socket.socket
+) -> list[socket.socket]:
+    """Sockets bound to every address of HOST:PORT, that no other socket can share.
+    OSError (the port taken, the address not ours) as binding raises it."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = make_socket(family, kind, proto)
+            sockets.append(sock)
+            if sys.platform == "win32":
+                sock.setsockopt(socket.SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1)
+            else:  # POSIX: only a connection's TIME_WAIT may share the port, never a listener
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def create_server(app: Any, host: str, port: int, **adjustments: Any) -> Any:
+    """waitress.create_server on listening_sockets(HOST, PORT), with TaskFlushedChannel for
+    every connection accepted."""
     sockets: dict[int, Any] = {}
-    server = waitress.create_server(app, map=sockets, **adjustments)
+    bound = listening_sockets(host, port)
+    server = waitress.create_server(app, map=sockets, sockets=bound, **adjustments)
     for listener in sockets.values():
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = TaskFlushedChannel

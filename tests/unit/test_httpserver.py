@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -11,7 +13,12 @@ import pytest
 import urllib3
 from waitress import wasyncore
 
-from toy_platform.httpserver import TaskFlushedChannel, create_server
+from toy_platform.httpserver import (
+    SO_EXCLUSIVEADDRUSE,
+    TaskFlushedChannel,
+    create_server,
+    listening_sockets,
+)
 
 MIB = 1024 * 1024
 
@@ -101,3 +108,38 @@ def test_many_clients_at_once_each_get_their_own_answer(server_url: str) -> None
     for thread in threads:
         thread.join()
     assert results == {n * 100 + k: f"/c{n}-{k}".encode() for n in range(32) for k in range(20)}
+
+
+def test_a_second_server_on_a_taken_port_fails_to_start() -> None:
+    first = create_server(lambda e, s: [], host="127.0.0.1", port=0, threads=1)
+    try:
+        with pytest.raises(OSError):
+            create_server(lambda e, s: [], host="127.0.0.1", port=first.effective_port, threads=1)
+    finally:
+        first.close()
+
+
+class _Socket:
+    """A socket that records its options, as Windows would be asked for them."""
+
+    def __init__(self, *args: object) -> None:
+        self.options: dict[int, int] = {}
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options[option] = value
+
+    def bind(self, address: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_on_windows_a_listening_socket_is_exclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SO_REUSEADDR (waitress's choice) lets a second socket bind the port on Windows: a
+    second core would start instead of failing; SO_EXCLUSIVEADDRUSE does not."""
+    monkeypatch.setattr(sys, "platform", "win32")
+    (sock,) = listening_sockets("127.0.0.1", 6301, make_socket=_Socket)  # type: ignore[arg-type]
+    options = sock.options  # type: ignore[attr-defined]
+    assert options.get(SO_EXCLUSIVEADDRUSE) == 1
+    assert socket.SO_REUSEADDR not in options
