@@ -30,6 +30,7 @@ from typing import Any
 import psutil
 
 from toy_platform.client import PlatformClient
+from toy_platform.console import tolerant_console
 
 
 def parse_args() -> argparse.Namespace:
@@ -130,6 +131,7 @@ def ms(values: list[float], percent: int) -> str:
 
 
 def main() -> None:
+    tolerant_console()  # job results may hold characters the console cannot show
     args = parse_args()
     login = PlatformClient(args.auth_url, args.middleware_url[0])
     token = login.login(args.username, args.password)["token"]

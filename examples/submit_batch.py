@@ -10,9 +10,11 @@ import getpass
 import sys
 
 from toy_platform.client import PlatformClient, PlatformError
+from toy_platform.console import tolerant_console
 
 
 def main() -> int:
+    tolerant_console()  # job results may hold characters the console cannot show
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("texts", nargs="*", default=["hello", "toy platform", "e\u0301t\u00e9 🇫🇷"])
     parser.add_argument("--auth-url", default="http://127.0.0.1:6300")

@@ -61,11 +61,15 @@ def _replace(source: str, target: Path) -> None:
             time.sleep(REPLACE_BACKOFF_S * 2**attempt)
 
 
+O_BINARY = getattr(os, "O_BINARY", 0)  # Windows only
+
+
 def _create_once(path: Path, data: bytes) -> None:
     """Create a secret file unless another process just did; the first writer wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # O_BINARY: on Windows an fd is opened in text mode, and the PEM's \n would be \r\n
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
     except FileExistsError:
         return
     with os.fdopen(fd, "wb") as handle:

@@ -258,7 +258,11 @@ def _common_endpoints(svc: ServiceState) -> Any:
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
-        spec = resources.files("toy_platform.openapi").joinpath(f"{svc.name}.json").read_text()
+        spec = (
+            resources.files("toy_platform.openapi")
+            .joinpath(f"{svc.name}.json")
+            .read_text(encoding="utf-8")
+        )
         return Response(spec, mimetype="application/json")
 
     @bp.post("/_chaos/pause")

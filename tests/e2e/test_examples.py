@@ -27,12 +27,14 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 def run_example(
-    platform: Platform, *args: str, env: dict[str, str] | None = None
+    platform: Platform, *args: str, env: dict[str, str] | None = None, encoding: str = "utf-8"
 ) -> subprocess.CompletedProcess[str]:
+    """Run an example; its output is read as ENCODING (the examples write UTF-8 here, where
+    the locale is UTF-8: not the locale's own, which differs on Windows)."""
     result = subprocess.run(
         list(args),
         capture_output=True,
-        text=True,
+        encoding=encoding,
         timeout=120,
         env={**platform.env(), **(env or {})},
         cwd=EXAMPLES.parent,
@@ -60,11 +62,42 @@ def test_submit_batch_prints_each_jobs_result(platform: Platform) -> None:
     ), result.stdout
 
 
+def test_submit_batch_survives_a_console_that_cannot_show_its_results(
+    platform: Platform,
+) -> None:
+    """A cp1252 console or pipe (Windows) cannot encode an emoji: it is written escaped."""
+    result = run_example(
+        platform,
+        *python_example(platform, "submit_batch.py", "ab\U0001f44d"),
+        env={"PYTHONIOENCODING": "cp1252"},
+        encoding="cp1252",
+    )
+    assert re.search(r"example-0\s+succeeded\s+\\U0001f44dba$", result.stdout, re.M), result.stdout
+    assert "UnicodeEncodeError" not in result.stderr
+
+
+def test_the_cli_survives_a_console_that_cannot_show_a_job_name(platform: Platform) -> None:
+    client = platform.client()
+    job = client.wait_for_job(client.submit_job("emoji \U0001f680", "été")["job_id"], timeout=30)
+    env = {**platform.env(), "PYTHONIOENCODING": "cp1252"}
+    for args in (["logs", "--job-id", job["job_id"]], ["status"], ["doctor"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "toy_platform", *args, *platform.common_args()],
+            capture_output=True,
+            encoding="cp1252",
+            errors="replace",
+            timeout=120,
+            env=env,
+        )
+        assert "Traceback" not in result.stderr and "UnicodeEncodeError" not in result.stderr
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+
+
 def test_submit_batch_says_why_when_the_password_is_wrong(platform: Platform) -> None:
     result = subprocess.run(
         python_example(platform, "submit_batch.py", "hello", password="not-the-password"),
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=60,
         env=platform.env(),
     )

@@ -21,6 +21,7 @@ from toy_platform.cli.services import (
     worker_command,
 )
 from toy_platform.cli.users import user_group
+from toy_platform.console import tolerant_console
 from toy_platform.log import LogDirError
 
 
@@ -59,6 +60,7 @@ def serve_main() -> None:
 def _run(command: Callable[[], object]) -> None:
     """Run COMMAND; a setup problem met on the way (users.json, the log directory, the
     admin password) ends it with its one-line message and exit code 1, not a traceback."""
+    tolerant_console()
     try:
         command()
     except (UserError, LogDirError) as exc:

@@ -98,7 +98,7 @@ def stop(settings: Settings, component: str) -> None:
         raise click.ClickException(f"this `toy-platform serve` does not run {component}")
     path = hold_file(settings.data_dir, component)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("held by `toy-platform chaos stop`\n")
+    path.write_text("held by `toy-platform chaos stop`\n", encoding="utf-8")
     click.echo(
         f"{component} is being stopped and stays down; `toy-platform chaos start"
         f" {component}` brings it back"
