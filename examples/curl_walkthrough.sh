@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The platform's API with nothing but curl (and python3 to read JSON).
+# The platform's API with nothing but curl (and Python to read JSON: $PYTHON, else python3).
 # Start the platform first (./run_servers.sh), then:
 #   PASSWORD='<the admin password>' ./examples/curl_walkthrough.sh
 set -euo pipefail
@@ -7,7 +7,8 @@ AUTH=${AUTH:-http://127.0.0.1:6300}
 API=${API:-http://127.0.0.1:6302}
 USERNAME=${USERNAME:-admin}
 : "${PASSWORD:?set PASSWORD to the password of $USERNAME}"
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+PYTHON=${PYTHON:-python3}
+json() { "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 step() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 
 step "Is everything up? (no login needed)"
@@ -34,7 +35,7 @@ for _ in $(seq 1 60); do
 done
 
 step "The job, with its history across the services"
-curl -s "$API/jobs/$JOB_ID" -H "Authorization: Bearer $TOKEN" | python3 -m json.tool
+curl -s "$API/jobs/$JOB_ID" -H "Authorization: Bearer $TOKEN" | "$PYTHON" -m json.tool
 
 step "List my jobs, newest first"
 curl -s "$API/list_jobs?limit=5" -H "Authorization: Bearer $TOKEN" | json '["total"]'
@@ -45,6 +46,6 @@ curl -s -X POST "$API/job_submit" -H "Authorization: Bearer $TOKEN" \
 curl -s "$API/list_jobs"; echo
 
 step "The platform as a whole"
-curl -s "$API/platform_status" -H "Authorization: Bearer $TOKEN" | python3 -m json.tool
+curl -s "$API/platform_status" -H "Authorization: Bearer $TOKEN" | "$PYTHON" -m json.tool
 echo
 echo "Follow the job's path through every service with: toy-platform logs --request-id walkthrough-1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from dashboard_streamlit import session
@@ -34,7 +36,7 @@ def test_settings_come_from_the_environment_with_defaults() -> None:
     settings = settings_from(env)
     assert settings.auth_url == "http://a:1"
     assert settings.middleware_url == "http://127.0.0.1:6302"
-    assert str(settings.log_dir) == "/tmp/x"
+    assert settings.log_dir == Path("/tmp/x")  # C:\tmp\x's form on Windows
     assert settings_from(()).auth_url == "http://127.0.0.1:6300"
 
 
