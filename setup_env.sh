@@ -16,17 +16,24 @@ say() { printf '==> %s\n' "$*"; }
 # cksum is POSIX, so this works on Linux and macOS alike.
 checksum() { cat "$@" 2>/dev/null | cksum | tr ' ' '-'; }
 
+# The venv's Python: bin/ on Linux and macOS, Scripts/ on Windows (Git Bash).
+venv_python() {
+  if [[ -x $VENV/Scripts/python.exe ]]; then echo "$VENV/Scripts/python.exe"
+  else echo "$VENV/bin/python"; fi
+}
+
 setup_python() {
   if [[ ! -x $VENV/bin/python && ! -x $VENV/Scripts/python.exe ]]; then
     say "creating the virtual environment in $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
+  local python; python="$(venv_python)"
   mkdir -p "$STAMP_DIR"
   local want; want="$(checksum pyproject.toml hatch_build.py)-$EXTRAS"
   if [[ "$(cat "$STAMP_DIR/pip" 2>/dev/null)" != "$want" ]]; then
     say "installing toy-platform and its dependencies (.[$EXTRAS])"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    TOY_PLATFORM_SKIP_WEB_BUILD=1 "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    "$python" -m pip install --quiet --upgrade pip
+    TOY_PLATFORM_SKIP_WEB_BUILD=1 "$python" -m pip install --quiet -e ".[$EXTRAS]"
     echo "$want" > "$STAMP_DIR/pip"
   fi
 }

@@ -21,10 +21,12 @@ USER = "toy"
 
 
 def find_bin_dir() -> Path | None:
-    """The directory of initdb and pg_ctl: Debian's versioned one, or on the PATH."""
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    for directory in candidates:
-        if Path(directory, "initdb").exists():
+    """The directory of initdb and pg_ctl: $PGBIN (Windows runners), Debian's versioned one,
+    or on the PATH."""
+    candidates = [os.environ.get("PGBIN", "")]
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for directory in filter(None, candidates):
+        if Path(directory, "initdb").exists() or Path(directory, "initdb.exe").exists():
             return Path(directory)
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
