@@ -289,7 +289,10 @@ export interface components {
             detail: string | null;
         };
         /** @description A job with its history. */
-        JobDetail: components["schemas"]["Job"] & unknown;
+        JobDetail: components["schemas"]["Job"] & {
+            /** @description The job's history, oldest first. */
+            events: components["schemas"]["JobEvent"][];
+        };
         JobPage: {
             /** @description Newest first. */
             jobs: components["schemas"]["Job"][];
