@@ -10,6 +10,8 @@ from typing import Any
 
 import platformdirs
 
+from toy_platform.urls import is_http_url
+
 APP_NAME = "toy-platform"
 
 DEFAULT_HOST = "127.0.0.1"
@@ -160,6 +162,17 @@ def load_settings(
     return settings.replace(
         callback_url=(settings.callback_url or settings.middleware_url).rstrip("/")
     )
+
+
+def address_problem(settings: Settings) -> str | None:
+    """What is wrong with the services' URLs (None: nothing): each must be an http(s) URL
+    with a host, or the first call to it fails far from where it was given."""
+    given = {f"--{name}-url": settings.url_of(name) for name in SERVICES}
+    given["--callback-url"] = settings.callback_url
+    for option, url in given.items():
+        if not is_http_url(url):
+            return f"{option} {url!r} is not an http(s) URL with a host, e.g. http://10.0.0.2:6302"
+    return None
 
 
 def env_var(setting: str) -> str:

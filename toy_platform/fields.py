@@ -6,7 +6,6 @@ that what a service accepts and what its document describes cannot drift apart.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from typing import Any
@@ -17,21 +16,6 @@ from toy_platform.errors import bad_field
 from toy_platform.tracing import is_safe_request_id, safe_request_id
 
 logger = logging.getLogger(__name__)
-
-_PCT = "%[0-9A-Fa-f]{2}"
-_PCHAR = f"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|{_PCT})"
-HTTP_URL_PATTERN = (
-    "^[hH][tT][tT][pP][sS]?://"
-    f"(?:(?:[A-Za-z0-9._~!$&'()*+,;=:-]|{_PCT})*@)?"  # user info
-    f"(?:\\[[0-9A-Fa-f:.]+\\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|{_PCT})+)"  # host
-    "(?::[0-9]*)?"  # port
-    f"(?:/{_PCHAR}*)*"  # path
-    f"(?:\\?(?:{_PCHAR}|[/?])*)?"  # query
-    f"(?:#(?:{_PCHAR}|[/?])*)?$"  # fragment
-)
-"""An absolute http(s) URL with a host, in the characters RFC 3986 allows (no spaces,
-no raw non-ASCII): the pattern of callback_url in core's document."""
-_HTTP_URL = re.compile(HTTP_URL_PATTERN.removesuffix("$"))
 
 _DATE = (
     "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
@@ -80,20 +64,6 @@ def int_field(value: object, field: str, low: int, high: int | None = None) -> i
         limits = f"from {low} to {high}" if high is not None else f">= {low}"
         raise bad_field(field, f"'{_leaf(field)}' must be a whole number {limits}")
     return number
-
-
-def is_http_url(text: str) -> bool:
-    """True when TEXT matches HTTP_URL_PATTERN (and an IP literal host is an IPv6 address)."""
-    if not _HTTP_URL.fullmatch(text):
-        return False
-    host = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    host = host.rsplit("@", 1)[-1]
-    if host.startswith("["):
-        try:
-            ipaddress.IPv6Address(host[1 : host.index("]")])
-        except ValueError:
-            return False
-    return True
 
 
 def is_rfc3339(text: str) -> bool:

@@ -1,8 +1,40 @@
-"""URLs that may hold a password (a store's, a broker's), shown without it."""
+"""URLs: http(s) URLs checked as the OpenAPI documents say, and URLs that may hold a
+password (a store's, a broker's) shown without it."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+_PCT = "%[0-9A-Fa-f]{2}"
+_PCHAR = f"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|{_PCT})"
+HTTP_URL_PATTERN = (
+    "^[hH][tT][tT][pP][sS]?://"
+    f"(?:(?:[A-Za-z0-9._~!$&'()*+,;=:-]|{_PCT})*@)?"  # user info
+    f"(?:\\[[0-9A-Fa-f:.]+\\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|{_PCT})+)"  # host
+    "(?::[0-9]*)?"  # port
+    f"(?:/{_PCHAR}*)*"  # path
+    f"(?:\\?(?:{_PCHAR}|[/?])*)?"  # query
+    f"(?:#(?:{_PCHAR}|[/?])*)?$"  # fragment
+)
+"""An absolute http(s) URL with a host, in the characters RFC 3986 allows (no spaces,
+no raw non-ASCII): the pattern of callback_url in core's document."""
+_HTTP_URL = re.compile(HTTP_URL_PATTERN.removesuffix("$"))
+
+
+def is_http_url(text: str) -> bool:
+    """True when TEXT matches HTTP_URL_PATTERN (and an IP literal host is an IPv6 address)."""
+    if not _HTTP_URL.fullmatch(text):
+        return False
+    host = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = host.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1 : host.index("]")])
+        except ValueError:
+            return False
+    return True
 
 
 def mask_url(url: str) -> str:

@@ -30,13 +30,13 @@ from support.harness import Platform
 
 import toy_platform
 from toy_platform.config import load_settings
-from toy_platform.fields import is_http_url
 from toy_platform.security import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     ServiceAuth,
     load_service_key,
 )
+from toy_platform.urls import is_http_url
 
 pytestmark = pytest.mark.e2e
 

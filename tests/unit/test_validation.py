@@ -16,11 +16,9 @@ from openapi_schema_validator import OAS31Validator
 import toy_platform
 from toy_platform.config import Settings
 from toy_platform.fields import (
-    HTTP_URL_PATTERN,
     RFC3339_PATTERN,
     VISIBLE_PATTERN,
     has_visible_text,
-    is_http_url,
     is_rfc3339,
     whole_number,
 )
@@ -32,6 +30,7 @@ from toy_platform.tracing import (
     outgoing_headers,
     safe_request_id,
 )
+from toy_platform.urls import HTTP_URL_PATTERN, is_http_url
 from unit.conftest import signed_headers
 
 SPEC_DIR = Path(toy_platform.__file__).resolve().parent / "openapi"

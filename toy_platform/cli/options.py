@@ -260,7 +260,11 @@ def _decorate(
         given.update(_env_only())
         if observing:
             given = {**from_running_serve(given), **given}
-        kwargs["settings"] = load_settings(**given)
+        settings = load_settings(**given)
+        problem = config.address_problem(settings)
+        if problem:
+            raise click.ClickException(problem)
+        kwargs["settings"] = settings
         return command(**kwargs)
 
     shown = {decls for group in groups for decls, _ in OPTION_GROUPS[group] if decls[0] not in hide}

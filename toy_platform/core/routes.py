@@ -10,9 +10,10 @@ from toy_platform.clock import utc_now
 from toy_platform.core.parts import CoreParts
 from toy_platform.core.queues.base import QueuedJob
 from toy_platform.errors import bad_field, json_body
-from toy_platform.fields import is_http_url, request_id_field
+from toy_platform.fields import request_id_field
 from toy_platform.service import require_service_signature, state
 from toy_platform.tracing import is_safe_request_id
+from toy_platform.urls import is_http_url
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("core", __name__)

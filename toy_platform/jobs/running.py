@@ -60,6 +60,20 @@ def run_job(
     return payload
 
 
+def broken_run_report(
+    started_at: str, exc: BaseException, worker: str | None = None
+) -> dict[str, Any]:
+    """The report of a run that what runs jobs broke off (an error of ours, not the job's):
+    its owner is told why, rather than the job left queued or running for ever."""
+    report = running_report(started_at, worker)
+    report.update(
+        status=JobStatus.FAILED.value,
+        error=f"the worker failed while running the job: {describe(exc)}",
+        completed_at=utc_now(),
+    )
+    return report
+
+
 def running_report(started_at: str, worker: str | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"status": JobStatus.RUNNING.value, "started_at": started_at}
     if worker:

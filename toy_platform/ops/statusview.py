@@ -372,7 +372,7 @@ def threads_text(queue: dict[str, Any]) -> str:
         online = queue["celery_workers_online"]
         text = f"{online} Celery worker{'s' if online != 1 else ''} online"
         parts = [click.style(text, fg="red", bold=True) if online == 0 else text]
-        parts.append(f"{queue['workers_alive'] or 0} running jobs at once")
+        parts.append(f"concurrency {queue['workers_alive'] or 0} (jobs they can run at once)")
     if queue.get("callback_senders_alive") is not None:
         parts.append(_alive(queue["callback_senders_alive"], "callback sender"))
     restarts = queue.get("thread_restarts")

@@ -28,7 +28,7 @@ from toy_platform.core.queues.celery.worker import (
     check_worker_settings,
     nodename,
 )
-from toy_platform.core.queues.choice import open_queue
+from toy_platform.core.queues.choice import open_queue, queue_kind
 from toy_platform.log import worker_log_name
 from toy_platform.ops import logview, statusview
 from toy_platform.ops.doctor import check_queue_broker
@@ -167,7 +167,7 @@ def test_status_shows_the_celery_workers_and_a_broker_that_is_down() -> None:
     }
     jobs = statusview.job_figures(None)
     lines = "\n".join(statusview.figure_lines(statusview.queue_figures(metrics), jobs))
-    assert "2 Celery workers online, 8 running jobs at once" in lines
+    assert "2 Celery workers online, concurrency 8 (jobs they can run at once)" in lines
     assert "1 waiting in the broker's queue" in lines
     down = {"toy_platform_broker_up": 0.0, "toy_platform_celery_workers_online": 0.0}
     lines = "\n".join(statusview.figure_lines(statusview.queue_figures(down), jobs))
@@ -215,3 +215,75 @@ def test_a_job_task_runs_the_job_and_reports_its_result(tmp_path: Path) -> None:
         assert (sent["status"], sent["result"]) == ("succeeded", "olleh")
     finally:
         server.close()
+
+
+def test_a_task_that_breaks_off_still_reports_the_job_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error of the worker's own (not the job's) never ends in a silent acknowledgement:
+    the job's owner sees it failed, and why."""
+    from toy_platform.core.queues.celery import tasks
+
+    def broken(*args: object) -> dict[str, Any]:
+        raise TypeError("a bug of ours")
+
+    monkeypatch.setattr(tasks, "run_job", broken)
+    server = HttpStub(lambda request: (200, {}))
+    try:
+        settings = load_settings(
+            home=tmp_path,
+            queue_url="redis://127.0.0.1:1/0",
+            service_key="shared",
+            job_delay=0,
+            middleware_url=server.url,
+        )
+        task = celery_app(settings).tasks[RUN_JOB]
+        result = task.apply(args=("j1", "hello", f"{server.url}/job_callback/j1?attempt=1"))
+        assert result.successful(), result.traceback
+        (sent,) = [r.body for r in server.received]
+        assert sent["status"] == "failed"
+        assert sent["error"] == "the worker failed while running the job: TypeError: a bug of ours"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis:/host:6390/0", "names no host"),
+        ("redis://host:6379/zero", "the database is a number"),
+    ],
+)
+def test_a_malformed_broker_url_is_refused_at_the_door(tmp_path: Path, url: str, says: str) -> None:
+    settings = load_settings(home=tmp_path, queue_url=url)
+    with pytest.raises(QueueSetupError, match=says):
+        queue_kind(settings)
+    with pytest.raises(WorkerSetupError, match=says):
+        check_worker_settings(settings.replace(service_key="k"))
+
+
+def test_a_kombu_that_ignores_the_restore_settings_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.transport import redis as kombu_redis
+
+    older = tuple(
+        o
+        for o in kombu_redis.Channel.from_transport_options
+        if o not in ("unacked_restore_interval", "unacked_restore_throttle")
+    )
+    monkeypatch.setattr(kombu_redis.Channel, "from_transport_options", older)
+    settings = load_settings(home=tmp_path, queue_url="redis://127.0.0.1:6379/0")
+    with pytest.raises(QueueSetupError, match=r"pip install 'kombu>=5\.7'"):
+        queue_kind(settings)
+
+
+def test_a_worker_without_a_usable_middleware_url_is_refused(tmp_path: Path) -> None:
+    settings = load_settings(
+        home=tmp_path,
+        queue_url="redis://127.0.0.1:6379/0",
+        middleware_url="10.0.0.2:6302",
+        service_key="k",
+    )
+    with pytest.raises(WorkerSetupError, match="--middleware-url '10.0.0.2:6302' is not an http"):
+        check_worker_settings(settings)

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 
 def queue_kind(settings: Settings) -> str:
     """ "sqlite" or "celery", or a QueueSetupError saying what is wrong with the settings."""
-    from toy_platform.core.queues.celery.config import is_celery_url
+    from toy_platform.core.queues.celery.config import (
+        celery_url_problem,
+        is_celery_url,
+        kombu_problem,
+    )
 
     url = settings.queue_url.strip()
     if url in ("", "sqlite"):
@@ -33,9 +37,13 @@ def queue_kind(settings: Settings) -> str:
             )
         return "sqlite"
     if is_celery_url(url):
-        missing = missing_extra("celery", f"--queue-url {mask_url(url)}")
-        if missing:
-            raise QueueSetupError(missing)
+        problem = (
+            celery_url_problem(url)
+            or missing_extra("celery", f"--queue-url {mask_url(url)}")
+            or kombu_problem()
+        )
+        if problem:
+            raise QueueSetupError(problem)
         return "celery"
     raise QueueSetupError(
         f"--queue-url {mask_url(url)!r} is not a queue toy-platform knows: give sqlite (the"

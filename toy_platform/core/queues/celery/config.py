@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from toy_platform.config import Settings
+from toy_platform.urls import mask_url
 
 if TYPE_CHECKING:
     pass
@@ -55,6 +56,44 @@ job back to the queue (unacknowledged, it runs again once the broker answers).""
 
 def is_celery_url(url: str) -> bool:
     return urlsplit(url).scheme in ("redis", "rediss")
+
+
+def celery_url_problem(url: str) -> str | None:
+    """What is wrong with a redis:// broker URL (None: nothing), checked before anything uses
+    it: kombu reads a malformed one as an AMQP broker on localhost and retries for ever."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"--queue-url {mask_url(url)!r} cannot be read: {exc}"
+    shown = mask_url(url)
+    if not url.startswith(f"{parts.scheme}://") or not parts.hostname:
+        return f"--queue-url {shown!r} names no host: give redis://HOST:PORT/DB"
+    if port == 0:
+        return f"--queue-url {shown!r}: port 0 is not a port"
+    database = parts.path.lstrip("/")
+    if database and not database.isdigit():
+        return f"--queue-url {shown!r}: the database is a number (redis://HOST:PORT/0)"
+    return None
+
+
+KOMBU_FLOOR = "5.7"
+"""The kombu that knows unacked_restore_interval and unacked_restore_throttle: an older one
+ignores them silently, and a dead worker's job then waits the visibility timeout + 100 s."""
+
+
+def kombu_problem() -> str | None:
+    """Why the installed kombu cannot give the platform's delivery guarantees, or None."""
+    import kombu
+    from kombu.transport import redis as kombu_redis
+
+    known = getattr(kombu_redis.Channel, "from_transport_options", ())
+    if "unacked_restore_interval" in known and "unacked_restore_throttle" in known:
+        return None
+    return (
+        f"kombu {kombu.__version__} ignores unacked_restore_interval (a dead worker's job would"
+        f" wait its visibility timeout + 100 s): pip install 'kombu>={KOMBU_FLOOR}'"
+    )
 
 
 def visibility_timeout(settings: Settings) -> float:

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import requests
+from celery.exceptions import Reject
 
 from toy_platform.clock import utc_now
 from toy_platform.config import Settings
@@ -33,6 +34,7 @@ from toy_platform.core.queues.celery.config import (
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
     answer_outcome,
+    broken_run_report,
     error_outcome,
     failure_report,
     is_failure_report,
@@ -167,8 +169,6 @@ def register(app: Any, settings: Settings) -> None:
                 retry_policy=PUBLISH_POLICY,
             )
         except Exception as exc:
-            from celery.exceptions import Reject
-
             logger.error(
                 "cannot hand the report to the broker (%s): the job goes back to the queue",
                 exc,
@@ -190,10 +190,16 @@ def register(app: Any, settings: Settings) -> None:
                 worker,
                 extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
             )
-            if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                report(callback_url, running_report(started_at, worker), request_id)
-            time.sleep(settings.job_delay)
-            payload = run_job(data, settings.failure_rate, started_at, worker)
+            try:
+                if settings.job_delay >= RUNNING_REPORT_MIN_S:
+                    report(callback_url, running_report(started_at, worker), request_id)
+                time.sleep(settings.job_delay)
+                payload = run_job(data, settings.failure_rate, started_at, worker)
+            except Reject:
+                raise  # the broker cannot take the report now: the job goes back, runs again
+            except Exception as exc:  # ours, not the job's: never acknowledged in silence
+                logger.exception("running the job failed", extra={"event": "job_error"})
+                payload = broken_run_report(started_at, exc, worker)
             report(callback_url, payload, request_id)
             state.count(f"job:{payload['status']}")
             logger.info(

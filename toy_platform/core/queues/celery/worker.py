@@ -16,13 +16,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from toy_platform.config import Settings
+from toy_platform.config import Settings, address_problem
 from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     JOBS_QUEUE,
+    celery_url_problem,
     default_pool,
     is_celery_url,
+    kombu_problem,
     visibility_timeout,
 )
 from toy_platform.lifeline import EXIT_SUPERVISOR_GONE, WATCH_INTERVAL_S, same_process
@@ -53,13 +55,17 @@ def nodename(hostname: str | None) -> str:
 
 
 def check_worker_settings(settings: Settings) -> None:
-    """Refuse, with what to do, a worker that could not work: no broker, or no service key."""
+    """Refuse, with what to do, a worker that could not work: no broker, a broker URL or
+    kombu that cannot work, nowhere to report to, or no service key."""
     if not is_celery_url(settings.queue_url):
         raise WorkerSetupError(
             f"a worker needs the platform's Celery broker: --queue-url redis://HOST:6379/0"
-            f" (or TOY_PLATFORM_QUEUE_URL), not {settings.queue_url!r}; with the embedded"
-            " sqlite queue, the workers run inside core"
+            f" (or TOY_PLATFORM_QUEUE_URL), not {mask_url(settings.queue_url)!r}; with the"
+            " embedded sqlite queue, the workers run inside core"
         )
+    problem = celery_url_problem(settings.queue_url) or kombu_problem() or address_problem(settings)
+    if problem:
+        raise WorkerSetupError(problem)
     key_file = settings.config_dir / SERVICE_KEY_FILE
     if settings.service_key or settings.service_key_file or key_file.exists():
         return
