@@ -20,10 +20,13 @@ import pytest
 import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+from redis import Redis
 from support.harness import Platform, all_gone, wait_until
 from support.redis_server import RedisServer, why_unavailable
 
 from toy_platform.client import PlatformClient
+from toy_platform.config import load_settings
+from toy_platform.security import load_service_key, service_session
 
 pytestmark = [
     pytest.mark.e2e,
@@ -272,6 +275,72 @@ def test_redis_down_jobs_wait_and_complete_when_it_is_back(
     redis.start()
     for job_id in ids:
         assert client.wait_for_job(job_id, timeout=90)["status"] == "succeeded"
+
+
+def _one_worker(workers: Workers, name: str) -> None:
+    if not any(p.poll() is None for p in workers.running.values()):
+        workers.start(name, job_delay=0.05)
+
+
+def _log_events(platform: Platform, pattern: str, job_id: str) -> list[dict]:
+    lines = []
+    for path in (platform.home / "logs").glob(pattern):
+        lines += [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
+    return [x for x in lines if x.get("job_id") == job_id]
+
+
+def test_a_job_sent_to_core_again_runs_once(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """The middleware sends a job again when it cannot know core took it (its 5 s timeout
+    passed while the publish went through, it died before noting core's 202): core does not
+    publish that run twice, and a copy that reached the broker all the same is dropped by the
+    worker once the run was reported."""
+    running, workers = platform
+    _one_worker(workers, "gamma")
+    client = running.client()
+    job_id = client.submit_job("once", "twice?")["job_id"]
+    assert client.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+    session = service_session(load_service_key(load_settings(home=running.home)))
+    body = {
+        "job_id": job_id,
+        "data": "twice?",
+        "callback_url": f"{running.middleware_url}/job_callback/{job_id}?attempt=1",
+    }
+    again = session.post(f"{running.core_url}/job_submit", json=body, timeout=10)
+    assert again.status_code == 202, again.text
+    Redis.from_url(redis.url).delete(f"toy_platform:accepted:{job_id}.1")  # the mark lost
+    assert session.post(f"{running.core_url}/job_submit", json=body, timeout=10).ok
+    wait_until(
+        lambda: any(
+            e["event"] == "job_duplicate_dropped" for e in _log_events(running, "worker-*", job_id)
+        ),
+        30,
+        what="the worker to drop the copy",
+    )
+    core = [e["event"] for e in _log_events(running, "core.log", job_id)]
+    assert core.count("job_queued") == 2 and core.count("job_already_queued") == 1, core
+    statuses = [e["status"] for e in events_of(client, job_id)]
+    assert statuses.count("succeeded") == 1, statuses
+    started = [e for e in _log_events(running, "worker-*", job_id) if e["event"] == "job_started"]
+    assert len(started) == 1, started
+
+
+def test_a_run_that_kept_stopping_its_worker_is_failed_not_run_again(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """A job whose worker process dies every time it runs it (out of memory, a crash) would
+    be redelivered for ever: after MAX_DELIVERIES starts it is failed, and says why."""
+    running, workers = platform
+    workers.interrupt_all()
+    client = running.client()
+    job_id = client.submit_job("poison", "data")["job_id"]
+    wait_until(lambda: events_of(client, job_id)[-1]["status"] == "queued", 30, what="queued")
+    Redis.from_url(redis.url).set(f"toy_platform:runs:{job_id}.1", 3)  # three starts already
+    workers.start("delta", job_delay=0.05)
+    done = client.wait_for_job(job_id, timeout=30)
+    assert done["status"] == "failed"
+    assert done["error"].startswith("gave up after 3 attempts: a worker stopped each time")
 
 
 def test_ctrl_c_finishes_running_jobs_and_leaves_nothing_running(

@@ -50,25 +50,26 @@ def _queued_job(item: object, where: str = "") -> QueuedJob:
 
 
 def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
-    """Queue JOBS (in one transaction where the queue has them) and log each."""
+    """Queue JOBS (in one transaction where the queue has them) and log each; a job sent
+    again is answered as accepted, not queued twice."""
     parts = _parts()
     queued_at = utc_now()
-    positions = parts.queue.accept(jobs)  # QueueUnavailable: 503 (errors.py), kept upstream
-    parts.jobs_accepted.inc(len(jobs))
-    for job, position in zip(jobs, positions, strict=True):
+    accepted = parts.queue.accept(jobs)  # QueueUnavailable: 503 (errors.py), kept upstream
+    parts.jobs_accepted.inc(sum(a.new for a in accepted))
+    for job, answer in zip(jobs, accepted, strict=True):
         logger.info(
-            "job queued at position %d",
-            position,
+            "job queued at position %d" if answer.new else "job already queued (position %d)",
+            answer.position,
             extra={
-                "event": "job_queued",
-                "position": position,
+                "event": "job_queued" if answer.new else "job_already_queued",
+                "position": answer.position,
                 "job_id": job.job_id,
                 "request_id": job.request_id,
             },
         )
     return [
-        {"job_id": job.job_id, "position": position, "queued_at": queued_at}
-        for job, position in zip(jobs, positions, strict=True)
+        {"job_id": job.job_id, "position": answer.position, "queued_at": queued_at}
+        for job, answer in zip(jobs, accepted, strict=True)
     ]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from toy_platform.clock import utc_now
 from toy_platform.jobs.model import JobStatus
@@ -81,12 +82,12 @@ def running_report(started_at: str, worker: str | None = None) -> dict[str, Any]
     return payload
 
 
-def gave_up_report(runs: int) -> dict[str, Any]:
-    """The report of a job whose every run stopped what ran it (a crash, a kill): it is not
-    run again."""
+def gave_up_report(runs: int, runner: str = "core") -> dict[str, Any]:
+    """The report of a job whose every run stopped what ran it (RUNNER: core, a worker) by a
+    crash, a kill or running out of memory: it is not run again."""
     now = utc_now()
     error = (
-        f"gave up after {runs} attempts: core stopped each time while processing"
+        f"gave up after {runs} attempts: {runner} stopped each time while processing"
         " this job (a crash or a kill)"
     )
     return {
@@ -117,6 +118,17 @@ def unreachable_outcome(why: str) -> str:
 def error_outcome(exc: BaseException) -> str:
     """The outcome of a report that could not even be built or sent."""
     return f"error: {describe(exc)}"
+
+
+def attempt_of(callback_url: str) -> int:
+    """The attempt a run is of, as its callback URL says (?attempt=N; 1 when it does not)."""
+    values = parse_qs(urlsplit(callback_url).query).get("attempt", ["1"])
+    return int(values[0]) if values[0].isdigit() else 1
+
+
+def run_id(job_id: str, callback_url: str) -> str:
+    """What names one run of a job wherever it goes: the job and its attempt."""
+    return f"{job_id}.{attempt_of(callback_url)}"
 
 
 def kind_of(outcome: str) -> str:

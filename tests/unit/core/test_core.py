@@ -62,7 +62,9 @@ def test_a_batch_reports_each_jobs_place_in_the_queue(tmp_path) -> None:
     assert queue.claim().job_id == "job-0"  # running: no longer waiting
     batch = [job(7), job(2), job(0), job(8), job(7)]
     # job-7 and job-8 join behind job-1..4; job-2 is already second; job-0 waits for nothing
-    assert queue.enqueue_many(batch) == [5, 2, 0, 6, 5]
+    accepted = queue.enqueue_many(batch)
+    assert [a.position for a in accepted] == [5, 2, 0, 6, 5]
+    assert [a.new for a in accepted] == [True, False, False, True, False]
     assert queue.size() == 6
 
 

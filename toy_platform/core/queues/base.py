@@ -22,6 +22,12 @@ class QueuedJob:
     claims: int = 0  # times taken by a worker without being finished or released
 
 
+@dataclass(frozen=True)
+class Accepted:
+    position: int  # 1 = next
+    new: bool  # False: the queue already held this job (a resend), it was not queued again
+
+
 class QueueSetupError(Exception):
     """--queue-url (or a setting that goes with it) cannot work; the message says why."""
 
@@ -37,8 +43,9 @@ class JobQueue(Protocol):
     def stop(self) -> None:
         """Stop them (the process is ending)."""
 
-    def accept(self, jobs: list[QueuedJob]) -> list[int]:
-        """Queue JOBS; their positions (1 = next). Raises QueueUnavailable."""
+    def accept(self, jobs: list[QueuedJob]) -> list[Accepted]:
+        """Queue JOBS, each once: a job sent again (same job_id and callback URL, i.e. the
+        same attempt) is not queued a second time. Raises QueueUnavailable."""
 
     def size(self) -> int:
         """Jobs waiting, not yet taken by a worker."""

@@ -38,6 +38,18 @@ RUN_JOB = "toy_platform.run_job"
 DELIVER_CALLBACK = "toy_platform.deliver_callback"
 OUTCOMES_KEY = "toy_platform:job_outcomes"
 """A Redis hash: jobs finished by all workers, by outcome (HINCRBY), read by core's /metrics."""
+ACCEPTED_KEY = "toy_platform:accepted:{}"
+"""A Redis string per run (job and attempt) core published: 'pending <time>' while the
+publish is under way, then 'published'; so a resend of the same run is not run twice."""
+ACCEPTED_TTL_S = 7 * 24 * 3600
+PENDING_S = 30.0
+"""A publish still 'pending' after this long never finished: a resend publishes it again."""
+RUNS_KEY = "toy_platform:runs:{}"
+"""A Redis counter per run: how many times a worker started it (a redelivery after a worker
+died counts); past MAX_DELIVERIES it is failed instead of run again."""
+DONE_KEY = "toy_platform:done:{}"
+"""Set when a run was reported finished: a copy of its task that arrives later is dropped."""
+MAX_DELIVERIES = 3
 REQUEST_ID_HEADER = "request_id"
 """The task header that carries the request ID, so logs follow a job onto the worker."""
 ENQUEUED_AT = "enqueued_at"

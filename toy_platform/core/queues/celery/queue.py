@@ -6,18 +6,22 @@ import time
 from typing import Any
 
 from toy_platform.config import Settings
-from toy_platform.core.queues.base import QueuedJob
+from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
+    ACCEPTED_KEY,
+    ACCEPTED_TTL_S,
     CALLBACKS_QUEUE,
     ENQUEUED_AT,
     JOBS_QUEUE,
+    PENDING_S,
     REQUEST_ID_HEADER,
     RUN_JOB,
     broker_client,
     describe_broker_error,
 )
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
+from toy_platform.jobs.running import run_id
 from toy_platform.service import ServiceState
 from toy_platform.unavailable import QueueUnavailable
 from toy_platform.urls import mask_url
@@ -53,23 +57,49 @@ class CeleryQueue:
         if self.local is not None:
             self.local.stop()
 
-    def accept(self, jobs: list[QueuedJob]) -> list[int]:
-        """Publish a run_job task per job, the request ID in its headers."""
+    def accept(self, jobs: list[QueuedJob]) -> list[Accepted]:
+        """Publish a run_job task per job, named by the run (job and attempt) and the
+        request ID in its headers; a run already published is not published again."""
         task = self.app.tasks[RUN_JOB]
         try:
+            new = [self._first_time(job) for job in jobs]
             with self.app.producer_or_acquire() as producer:
-                for job in jobs:
-                    task.apply_async(
-                        args=(job.job_id, job.data, job.callback_url),
-                        headers={REQUEST_ID_HEADER: job.request_id, ENQUEUED_AT: time.time()},
-                        producer=producer,
-                        retry=False,
-                    )
+                for job, first in zip(jobs, new, strict=True):
+                    if first:
+                        self._publish(task, producer, job)
             waiting = int(self.redis.llen(JOBS_QUEUE))
         except Exception as exc:  # kombu's, redis-py's and socket errors alike
             raise QueueUnavailable(self.unreachable(exc)) from exc
-        first = max(1, waiting - len(jobs) + 1)
-        return [first + n for n in range(len(jobs))]
+        first_position = max(1, waiting - len(jobs) + 1)
+        return [Accepted(first_position + n, is_new) for n, is_new in enumerate(new)]
+
+    def _first_time(self, job: QueuedJob) -> bool:
+        """Whether this run is new to the broker: a resend (the middleware gave up waiting
+        while the publish went through, or lost track after core's 202) is not."""
+        key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
+        if self.redis.set(key, f"pending {time.time()}", nx=True, ex=ACCEPTED_TTL_S):
+            return True
+        state = (self.redis.get(key) or b"").decode()
+        if state.startswith("pending ") and time.time() - float(state.split()[1]) > PENDING_S:
+            # A publish that never finished (the broker went away mid-way): publish again.
+            self.redis.set(key, f"pending {time.time()}", ex=ACCEPTED_TTL_S)
+            return True
+        return False
+
+    def _publish(self, task: Any, producer: Any, job: QueuedJob) -> None:
+        key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
+        try:
+            task.apply_async(
+                args=(job.job_id, job.data, job.callback_url),
+                task_id=run_id(job.job_id, job.callback_url),
+                headers={REQUEST_ID_HEADER: job.request_id, ENQUEUED_AT: time.time()},
+                producer=producer,
+                retry=False,
+            )
+        except Exception:
+            self.redis.delete(key)  # not published: a resend must publish it
+            raise
+        self.redis.set(key, "published", ex=ACCEPTED_TTL_S)
 
     def size(self) -> int:
         return int(self.redis.llen(JOBS_QUEUE))

@@ -22,12 +22,16 @@ from celery.exceptions import Reject
 from toy_platform.clock import utc_now
 from toy_platform.config import Settings
 from toy_platform.core.queues.celery.config import (
+    ACCEPTED_TTL_S,
     CALLBACKS_QUEUE,
     DELIVER_CALLBACK,
+    DONE_KEY,
+    MAX_DELIVERIES,
     OUTCOMES_KEY,
     PUBLISH_RETRY_S,
     REQUEST_ID_HEADER,
     RUN_JOB,
+    RUNS_KEY,
     broker_client,
     callback_backoff_max,
 )
@@ -37,8 +41,10 @@ from toy_platform.jobs.running import (
     broken_run_report,
     error_outcome,
     failure_report,
+    gave_up_report,
     is_failure_report,
     kind_of,
+    run_id,
     run_job,
     running_report,
     unreachable_outcome,
@@ -86,12 +92,36 @@ class WorkerState:
             self._local.session = session
         return session
 
+    def redis(self) -> Any:
+        if self._redis is None:
+            self._redis = broker_client(self.settings.queue_url)
+        return self._redis
+
+    def runs_so_far(self, run: str) -> int | None:
+        """Count one more start of RUN; how many there were (None: the broker cannot say, or
+        the run was already reported finished and this copy must be dropped: 0)."""
+        try:
+            redis = self.redis()
+            if redis.exists(DONE_KEY.format(run)):
+                return 0
+            runs = int(redis.incr(RUNS_KEY.format(run)))
+            redis.expire(RUNS_KEY.format(run), ACCEPTED_TTL_S)
+            return runs
+        except Exception as exc:  # bookkeeping: the job runs all the same
+            logger.warning("cannot count the run: %s", exc, extra={"event": "run_not_counted"})
+            return None
+
+    def finished(self, run: str) -> None:
+        """Note RUN reported finished, so that a late copy of its task is dropped."""
+        try:
+            self.redis().set(DONE_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+        except Exception as exc:
+            logger.warning("cannot note the run done: %s", exc, extra={"event": "run_not_noted"})
+
     def count(self, outcome: str) -> None:
         """Count one outcome in the broker, where core's /metrics reads it; never fails."""
         try:
-            if self._redis is None:
-                self._redis = broker_client(self.settings.queue_url)
-            self._redis.hincrby(OUTCOMES_KEY, outcome, 1)
+            self.redis().hincrby(OUTCOMES_KEY, outcome, 1)
         except Exception as exc:  # a figure, not worth failing a job for
             logger.warning(
                 "could not count outcome %s: %s",
@@ -183,7 +213,25 @@ def register(app: Any, settings: Settings) -> None:
         request_id = request_id_of(task)
         callback_url = rebased(callback_url, settings.callback_url)
         worker = str(task.request.hostname or "")
+        run = run_id(job_id, callback_url)
         with tagged(job_id, request_id):
+            runs = state.runs_so_far(run)
+            if runs == 0:
+                logger.warning(
+                    "a copy of a job already reported finished: dropped",
+                    extra={"event": "job_duplicate_dropped", "worker": worker},
+                )
+                return "duplicate"
+            if runs is not None and runs > MAX_DELIVERIES:
+                payload = gave_up_report(runs - 1, "a worker")
+                logger.error(
+                    "job given up: %s",
+                    payload["error"],
+                    extra={"event": "job_given_up", "worker": worker, "runs": runs},
+                )
+                report(callback_url, payload, request_id)
+                state.finished(run)
+                return "failed"
             started_at = utc_now()
             logger.info(
                 "job started on %s",
@@ -201,6 +249,7 @@ def register(app: Any, settings: Settings) -> None:
                 logger.exception("running the job failed", extra={"event": "job_error"})
                 payload = broken_run_report(started_at, exc, worker)
             report(callback_url, payload, request_id)
+            state.finished(run)
             state.count(f"job:{payload['status']}")
             logger.info(
                 "job %s",

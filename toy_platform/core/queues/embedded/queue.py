@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from toy_platform.config import Settings
-from toy_platform.core.queues.base import QueuedJob
+from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQueue, open_core_store
 from toy_platform.core.queues.embedded.workers import CorePool
 from toy_platform.service import ServiceState
@@ -79,10 +79,10 @@ class SqliteQueue:
     def stop(self) -> None:
         self.pool.stop()
 
-    def accept(self, jobs: list[QueuedJob]) -> list[int]:
-        positions = self.store.enqueue_many(jobs)
+    def accept(self, jobs: list[QueuedJob]) -> list[Accepted]:
+        accepted = self.store.enqueue_many(jobs)
         self.pool.jobs_ready.notify()
-        return positions
+        return accepted
 
     def size(self) -> int:
         return self.store.size()

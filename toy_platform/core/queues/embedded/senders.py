@@ -13,7 +13,7 @@ import random
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -23,6 +23,7 @@ from toy_platform.jobs.running import (
     SIGNATURE_REFUSED,
     UNREACHABLE,
     answer_outcome,
+    attempt_of,
     error_outcome,
     failure_report,
     settled,
@@ -253,7 +254,7 @@ def _batch_item(callback: Callback) -> dict[str, Any]:
     item = dict(
         callback.payload,
         job_id=callback.job_id,
-        attempt=_attempt_of(callback.url),
+        attempt=attempt_of(callback.url),
         delivery_attempt=callback.attempts,
     )
     if callback.request_id and accept_request_id(callback.request_id) == callback.request_id:
@@ -287,8 +288,3 @@ def _by_batch_url(callbacks: list[Callback]) -> dict[str, list[Callback]]:
             callback
         )
     return groups
-
-
-def _attempt_of(url: str) -> int:
-    values = parse_qs(urlsplit(url).query).get("attempt", ["1"])
-    return int(values[0]) if values[0].isdigit() else 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toy_platform.core.queues.base import QueuedJob
+from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.db import Database
 
 if TYPE_CHECKING:
@@ -90,27 +90,30 @@ class SqliteJobQueue:
         self.db = db
 
     def enqueue(self, job: QueuedJob) -> int:
-        return self.enqueue_many([job])[0]
+        return self.enqueue_many([job])[0].position
 
-    def enqueue_many(self, jobs: list[QueuedJob]) -> list[int]:
-        """Add jobs in one transaction; return their positions."""
+    def enqueue_many(self, jobs: list[QueuedJob]) -> list[Accepted]:
+        """Add jobs in one transaction, each once (see JobQueue.accept)."""
         now = time.time()
         with self.db.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO queue (job_id, data, callback_url, request_id, enqueued_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(j.job_id, j.data, j.callback_url, j.request_id, now) for j in jobs],
-            )
-            seqs = [
-                int(
-                    conn.execute(
-                        "SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?",
-                        (job.job_id, job.callback_url),
-                    ).fetchone()[0]
-                )
-                for job in jobs
-            ]
-            return _queue_positions(conn, seqs)
+            seqs, new = [], []
+            for job in jobs:
+                key = (job.job_id, job.callback_url)
+                row = conn.execute(
+                    "SELECT seq FROM queue WHERE job_id = ? AND callback_url = ?", key
+                ).fetchone()
+                if row is None:
+                    row = conn.execute(
+                        "INSERT INTO queue (job_id, data, callback_url, request_id, enqueued_at)"
+                        " VALUES (?, ?, ?, ?, ?) RETURNING seq",
+                        (job.job_id, job.data, job.callback_url, job.request_id, now),
+                    ).fetchone()
+                    new.append(True)
+                else:
+                    new.append(False)
+                seqs.append(int(row[0]))
+            positions = _queue_positions(conn, seqs)
+        return [Accepted(p, n) for p, n in zip(positions, new, strict=True)]
 
     def claim(self) -> QueuedJob | None:
         with self.db.transaction() as conn:
