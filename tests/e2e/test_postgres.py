@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -265,6 +266,39 @@ def test_postgres_down_is_a_503_naming_it_and_the_middleware_recovers_without_re
         after = client.submit_job("after", "y")["job_id"]
         for job_id in (before, after):
             wait_until(lambda j=job_id: client.get_job(j)["status"] == "succeeded", 30, what=job_id)
+    finally:
+        platform.stop()
+
+
+def test_a_lock_another_session_holds_is_a_quick_503_naming_it_and_heals(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """An operator's open transaction holding the rows every submit writes (BEGIN; SELECT ...
+    FOR UPDATE, left open) made submits hang for minutes and /readyz say ready."""
+    platform = SharedStorePlatform(tmp_path, job_delay=0.0, store_url=pg_url)
+    try:
+        platform.start_all_services()
+        wait_until(lambda: answers(f"{platform.middleware_url}/readyz"), 60, what="ready")
+        client = platform.client()
+        client.submit_job("before", "x")  # the user's count rows exist
+        submit = f"{platform.middleware_url}/job_submit"
+        headers = {"Authorization": f"Bearer {client.token}"}
+        with psycopg_connect(pg_url) as operator:  # a transaction, left open
+            operator.execute("SELECT * FROM job_counts FOR UPDATE")
+            started = time.monotonic()
+            locked = requests.post(
+                submit, json={"job_name": "n", "data": "d"}, headers=headers, timeout=60
+            )
+            took = time.monotonic() - started
+            ready = requests.get(f"{platform.middleware_url}/readyz", timeout=10)
+            operator.rollback()
+        assert locked.status_code == 503 and took < 10, (took, locked.text)
+        assert locked.json()["code"] == "store_unavailable" and "lock" in locked.json()["error"]
+        assert locked.headers["Retry-After"]
+        assert ready.status_code == 503 and "lock another session holds" in ready.json()["reason"]
+        after = client.submit_job("after", "y")["job_id"]
+        assert client.wait_for_job(after, timeout=30)["status"] == "succeeded"
+        wait_until(lambda: answers(f"{platform.middleware_url}/readyz"), 20, what="ready again")
     finally:
         platform.stop()
 

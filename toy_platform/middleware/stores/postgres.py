@@ -52,6 +52,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 Conn = psycopg.Connection[dict[str, Any]]
 
 CONNECT_TIMEOUT_S = 3
+LOCK_TIMEOUT_MS = 2000
+"""How long a statement waits for a row or table lock another session holds (an operator's
+open transaction): a request answers 503 in seconds, never hangs for minutes."""
+STATEMENT_TIMEOUT_MS = 5000
+FAILURE_SHOWN_S = 10.0
+"""/readyz names a failed write this long after it (unless a write went through since)."""
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+}
+"""TCP keepalives: a connection to a server that is gone (a network that drops packets)
+fails within about 20 s instead of waiting for the OS's two hours."""
 WAIT_FOR_CONNECTION_S = 5.0
 CHECK_WAIT_S = 1.0  # /readyz must answer well within the 2 s status gives it
 POOL_MAX = 12
@@ -108,17 +122,37 @@ INSERT_EVENT = (
 
 
 def _available(method: F) -> F:
-    """A database that cannot be reached becomes StoreUnavailable, naming the store."""
+    """A database that cannot be used now becomes StoreDown, saying why (see _failure)."""
 
     @functools.wraps(method)
     def wrapper(self: PostgresJobStore, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(self, *args, **kwargs)
-        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-            self._down = True
-            raise StoreDown(f"{self.name} is not answering: {self.describe(exc)}") from exc
+            result = method(self, *args, **kwargs)
+        except (
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            psycopg.errors.ReadOnlySqlTransaction,
+            PoolTimeout,
+        ) as exc:
+            raise self._failed(exc) from exc
+        if method.__name__ in _COUNTED_WRITES:
+            self._last_failure = None
+        return result
 
     return cast(F, wrapper)
+
+
+_COUNTED_WRITES = frozenset({"_insert", "apply_reports", "retry", "refuse"})
+"""Writes that take the per-user counts' rows, as every submit does: one that goes through
+means writing works again."""
+_SQLSTATE_REASONS = {
+    "55P03": f"waited {LOCK_TIMEOUT_MS / 1000:g} s for a lock another session holds (a"
+    " transaction left open?)",
+    "57014": f"ran a statement past its {STATEMENT_TIMEOUT_MS / 1000:g} s (overloaded, or locked?)",
+    "25006": "is read-only (a standby: after a failover, point --store-url at the primary)",
+    "53100": "is out of disk space",
+    "53200": "is out of memory",
+}
 
 
 class PostgresJobStore(SqlJobStore):
@@ -137,6 +171,9 @@ class PostgresJobStore(SqlJobStore):
                 "row_factory": dict_row,
                 "connect_timeout": CONNECT_TIMEOUT_S,
                 "autocommit": True,  # reads need no BEGIN and COMMIT; writes take a transaction
+                "options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"
+                f" -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                **KEEPALIVES,
             },
             check=ConnectionPool.check_connection,
             timeout=WAIT_FOR_CONNECTION_S,
@@ -150,6 +187,7 @@ class PostgresJobStore(SqlJobStore):
         self._down = False  # the last use failed: wait less for a connection until one works
         self._why_down: str | None = None  # why a new connection fails, as last found out
         self._probe_lock = threading.Lock()
+        self._last_failure: tuple[float, str] | None = None  # (monotonic time, why)
         self._batch_insert = Batcher(self._insert_all, _retry_alone)
 
     MARK = "%s"
@@ -163,6 +201,16 @@ class PostgresJobStore(SqlJobStore):
     @_available
     def _insert(self, new: NewJob) -> tuple[dict[str, Any], bool]:
         return self._batch_insert(new)
+
+    def _failed(self, exc: BaseException) -> StoreDown:
+        """The StoreDown for EXC: a lock wait, a timeout, a read-only or full server are
+        named as such; anything else is a server that does not answer."""
+        reason = _SQLSTATE_REASONS.get(str(getattr(exc, "sqlstate", None) or ""))
+        self._down = reason is None  # the server itself cannot be reached
+        why = f"{self.name} {reason or 'is not answering'}: {self.describe(exc)}"
+        if reason is not None:  # the server answers SELECT 1 all the same: remember it
+            self._last_failure = (time.monotonic(), why)
+        return StoreDown(why)
 
     def describe(self, exc: BaseException) -> str:
         """What went wrong, with no password in it: for a pool that found no connection, why
@@ -393,12 +441,16 @@ class PostgresJobStore(SqlJobStore):
             return conn.execute("DELETE FROM jobs").rowcount
 
     def unavailable(self) -> str | None:
+        """None when the store answers and no write failed lately; else why not."""
         try:
             with self._connection(timeout=CHECK_WAIT_S) as conn:
                 conn.execute("SELECT 1")
         except (psycopg.Error, PoolTimeout) as exc:
             self._down = True
             return f"{self.name} is not answering: {self.describe(exc)}"
+        failure = self._last_failure
+        if failure is not None and time.monotonic() - failure[0] < FAILURE_SHOWN_S:
+            return failure[1]
         return None
 
     def set_lock_wait(self, seconds: float) -> None:
