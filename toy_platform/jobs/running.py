@@ -32,7 +32,7 @@ SIGNATURE_REFUSED = (401, 403)
 fixes; the report waits for that, it is not the report's fault."""
 GONE = (404, 409, 410)
 """The middleware does not know the job (any more): a reset."""
-UNREACHABLE = "cannot reach the middleware: "
+UNREACHABLE = "cannot reach the middleware at "
 REFUSED = "the middleware refused this job's report"
 
 
@@ -110,9 +110,24 @@ def answer_outcome(code: int, text: str) -> str:
     return f"refused: HTTP {code} {short}"
 
 
-def unreachable_outcome(why: str) -> str:
-    """The outcome of a report that found no middleware to answer (WHY: refused, timeout)."""
-    return f"retry: {UNREACHABLE}{why}"
+def unreachable_outcome(why: str, url: str) -> str:
+    """The outcome of a report to URL that found no middleware to answer (WHY: refused, a
+    timeout), naming where it went: a wrong address is then plain to see."""
+    return f"retry: {UNREACHABLE}{origin_of(url)}: {why}"
+
+
+def unreachable_reason(outcome: str) -> str:
+    """WHY of an unreachable_outcome (the outcome itself for any other)."""
+    detail = outcome.split(": ", 1)[-1]
+    if detail.startswith(UNREACHABLE):
+        return detail.split(": ", 1)[-1]
+    return detail
+
+
+def origin_of(url: str) -> str:
+    """scheme://host:port of URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def error_outcome(exc: BaseException) -> str:

@@ -123,7 +123,7 @@ def test_callbacks_are_signed_and_classified(stub: HttpStub, settings: Settings)
     assert _deliver(state, f"{stub.url}/job_callback/busy", body, None).startswith("retry")
     (port,) = free_ports(1)
     down = _deliver(state, f"http://127.0.0.1:{port}/job_callback/x", body, None)
-    assert down.startswith("retry: cannot reach the middleware")
+    assert down.startswith(f"retry: cannot reach the middleware at http://127.0.0.1:{port}:")
 
 
 def test_doctor_names_a_broker_that_does_not_answer(tmp_path: Path) -> None:
@@ -184,7 +184,10 @@ def test_a_report_refused_for_good_is_replaced_by_a_failed_one(tmp_path: Path) -
     server = HttpStub(answer)
     try:
         settings = load_settings(
-            home=tmp_path, queue_url="redis://127.0.0.1:1/0", service_key="shared"
+            home=tmp_path,
+            queue_url="redis://127.0.0.1:1/0",
+            service_key="shared",
+            middleware_url=server.url,  # where this worker reports
         )
         task = celery_app(settings).tasks[DELIVER_CALLBACK]
         body = {"status": "succeeded", "result": "x", "worker": "w@h"}
@@ -287,3 +290,25 @@ def test_a_worker_without_a_usable_middleware_url_is_refused(tmp_path: Path) -> 
     )
     with pytest.raises(WorkerSetupError, match="--middleware-url '10.0.0.2:6302' is not an http"):
         check_worker_settings(settings)
+
+
+def test_a_held_report_goes_where_the_platform_takes_reports_now(tmp_path: Path) -> None:
+    """A report held for a retry carries the URL of the worker that ran the job: a worker
+    with a wrong --middleware-url must not keep it pointed there once a right one takes it."""
+    server = HttpStub(lambda request: (200, {}))
+    try:
+        settings = load_settings(
+            home=tmp_path,
+            queue_url="redis://127.0.0.1:1/0",
+            service_key="shared",
+            middleware_url=server.url,
+        )
+        task = celery_app(settings).tasks[DELIVER_CALLBACK]
+        (port,) = free_ports(1)
+        wrong = f"http://127.0.0.1:{port}/job_callback/j1?attempt=1"
+        result = task.apply(args=(wrong, {"status": "succeeded", "result": "x"}))
+        assert result.successful(), result.traceback
+        (sent,) = server.received
+        assert sent.path == "/job_callback/j1?attempt=1"
+    finally:
+        server.close()

@@ -15,6 +15,7 @@ from toy_platform.jobs.running import (
     run_job,
     settled,
     unreachable_outcome,
+    unreachable_reason,
 )
 
 STARTED = "2026-01-01T00:00:00.000+00:00"
@@ -68,9 +69,13 @@ def test_the_middlewares_answer_is_read_the_same_way_on_both_queues(code: int, k
     assert settled(outcome) is (kind in ("delivered", "dropped"))
 
 
-def test_an_unreachable_middleware_is_a_retry_that_says_so() -> None:
-    outcome = unreachable_outcome("connection refused (not running?)")
-    assert outcome == "retry: cannot reach the middleware: connection refused (not running?)"
+def test_an_unreachable_middleware_is_a_retry_that_names_where_it_went() -> None:
+    outcome = unreachable_outcome("connection refused (not running?)", "http://10.0.0.9:6302/x")
+    assert outcome == (
+        "retry: cannot reach the middleware at http://10.0.0.9:6302:"
+        " connection refused (not running?)"
+    )
+    assert unreachable_reason(outcome) == "connection refused (not running?)"
 
 
 def test_a_refused_report_is_replaced_by_a_failed_one_that_says_why() -> None:

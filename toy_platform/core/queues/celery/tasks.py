@@ -156,6 +156,9 @@ def register(app: Any, settings: Settings) -> None:
     )
     def deliver_callback(task: Any, url: str, payload: dict[str, Any], tried: int = 0) -> str:
         request_id = request_id_of(task)
+        # Where the platform takes reports now, as this worker knows it: a report held for a
+        # retry goes to a fixed --middleware-url once a worker with the right one takes it.
+        url = rebased(url, settings.callback_url)
         with tagged(_job_of(url), request_id):
             outcome = try_once(url, payload, request_id, tried + task.request.retries + 1)
             if outcome.startswith("retry"):
@@ -275,7 +278,7 @@ def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: 
     try:
         response = _post(state.session(), url, payload, request_id)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S))
+        return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S), url)
     except Exception as exc:  # ours: it could not even be built or sent
         return error_outcome(exc)
     return answer_outcome(response.status_code, response.text)

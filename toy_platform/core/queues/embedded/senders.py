@@ -21,13 +21,13 @@ from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
     SIGNATURE_REFUSED,
-    UNREACHABLE,
     answer_outcome,
     attempt_of,
     error_outcome,
     failure_report,
     settled,
     unreachable_outcome,
+    unreachable_reason,
 )
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
@@ -233,7 +233,7 @@ def _post(
     try:
         response = session.post(url, json=body, timeout=CALLBACK_TIMEOUT_S, headers=headers)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S)), None
+        return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S), url), None
     except Exception as exc:  # ours: it could not even be built or sent
         return error_outcome(exc), None
     return answer_outcome(response.status_code, response.text), response
@@ -264,7 +264,7 @@ def _batch_item(callback: Callback) -> dict[str, Any]:
 
 def _blocked_reason(url: str, outcome: str) -> str:
     origin = _origin(url).rstrip("/")
-    detail = outcome.split(": ", 1)[-1].removeprefix(UNREACHABLE)
+    detail = unreachable_reason(outcome)
     if any(detail.startswith(f"HTTP {code}") for code in SIGNATURE_REFUSED):
         return (
             f"the middleware at {origin} refuses core's signature ({detail}): the two"
