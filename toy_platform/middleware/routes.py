@@ -217,8 +217,11 @@ def job_callbacks() -> Response:
 @bp.post("/reset")
 @admin_required
 def reset() -> Response:
+    """Core's queue is emptied first, then the store: a job submitted meanwhile is either
+    forgotten with the store (if core has it, its report finds no job and is dropped) or
+    run. The other way round, one forwarded between the two was purged by core while the
+    store kept it queued for ever."""
     parts = _parts()
-    removed = parts.store.reset()
     core_purged, core_error = True, None
     try:
         response = parts.core.post(
@@ -227,6 +230,7 @@ def reset() -> Response:
         response.raise_for_status()
     except requests.RequestException as exc:
         core_purged, core_error = False, describe_error(exc, 5)
+    removed = parts.store.reset()
     logger.warning(
         "reset by %s: %d jobs removed",
         current_identity().username,

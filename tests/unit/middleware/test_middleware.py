@@ -7,10 +7,12 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from support.http_stub import HttpStub
 
 from toy_platform.clock import utc_now
 from toy_platform.config import Settings
-from unit.conftest import bearer, signed_headers
+from toy_platform.middleware import app as middleware
+from unit.conftest import InProcessJWKClient, bearer, signed_headers
 
 
 def submit(
@@ -325,6 +327,37 @@ def test_reset_forgets_every_job_and_late_callbacks_do_not_bring_them_back(
     assert callback(mw, settings, job_id, {"status": "succeeded"}).status_code == 404
     listing = mw.get("/list_jobs?scope=all", headers=bearer(tokens["root"])).get_json()
     assert listing == {"jobs": [], "total": 0, "limit": 100, "offset": 0, "next_before": None}
+
+
+def test_reset_empties_cores_queue_before_it_forgets_the_jobs(
+    settings: Settings, auth_client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    """A job forwarded between the two steps must not be purged by core while the store
+    keeps it queued for ever: core first, then the store."""
+    held_at_purge: list[int] = []
+
+    def purge(request: object) -> tuple[int, dict[str, object]]:
+        held_at_purge.append(len(store_jobs()))
+        return 200, {}
+
+    stub = HttpStub(purge)  # type: ignore[arg-type]
+    app = middleware.create_app(settings.replace(core_url=stub.url), start_forwarder=False)
+    app.extensions["middleware"].verifier.jwks = InProcessJWKClient(auth_client)
+    store = app.extensions["middleware"].store
+
+    def store_jobs() -> list[object]:
+        return list(store.page(None, None, 100, 0).jobs)
+
+    try:
+        client = app.test_client()
+        submit(client, tokens["alice"])
+        response = client.post("/reset", headers=bearer(tokens["root"]))
+        assert response.status_code == 200 and response.get_json()["core_purged"] is True
+        assert held_at_purge == [1]  # the store still held the job when core was purged
+        assert store_jobs() == []
+    finally:
+        store.close()
+        stub.close()
 
 
 def test_cors_allows_exactly_the_front_end_origins(mw: FlaskClient, settings: Settings) -> None:
