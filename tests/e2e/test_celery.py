@@ -227,6 +227,7 @@ def test_a_killed_workers_job_completes_on_another_once(platform: tuple[Platform
     finals = [e for e in events_of(client, job_id) if e["status"] in ("succeeded", "failed")]
     assert len(finals) == 1, finals
     assert worker_of(finals[0]) not in (None, first)
+    assert "run 2: a worker stopped mid-job before" in finals[0]["detail"], finals
 
 
 def test_results_wait_in_the_broker_while_the_middleware_is_down(

@@ -98,7 +98,10 @@ class ReportBatch:
         status = update["status"]
         if stale(before, job["attempt"], status, report.attempt):
             return ReportOutcome(False, str(before))
-        job["started_at"] = job["started_at"] or update.get("started_at")
+        if update.get("run", 1) > 1 and update.get("started_at"):
+            job["started_at"] = update["started_at"]  # it ran again: its time starts anew
+        else:
+            job["started_at"] = job["started_at"] or update.get("started_at")
         for name in ("completed_at", "result", "error"):
             job[name] = update.get(name)
         job["status"] = status

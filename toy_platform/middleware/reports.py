@@ -14,6 +14,7 @@ from toy_platform.jobs.model import REPORTED
 CALLBACK_STATUSES = tuple(status.value for status in REPORTED)
 MAX_CALLBACK_BATCH = 500
 MAX_WORKER_NAME = 255
+MAX_RUN = 10**6
 
 
 def callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str | None]:
@@ -39,6 +40,10 @@ def callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str 
     if worker is not None and not 0 < len(worker) <= MAX_WORKER_NAME:
         raise bad_field(where + "worker", f"'worker' must be 1 to {MAX_WORKER_NAME} characters")
     notes = [f"on worker {worker}"] if worker else []
+    run = int_field(body["run"], where + "run", 1, MAX_RUN) if "run" in body else 1
+    update["run"] = run
+    if run > 1:
+        notes.append(f"run {run}: a worker stopped mid-job before")
     if delivery is not None and delivery > 1:
         notes.append(f"callback delivered after {delivery} attempts")
     return update, "; ".join(notes) or None

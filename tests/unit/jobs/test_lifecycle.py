@@ -131,3 +131,13 @@ def test_counts_name_every_status() -> None:
     assert counts([("failed", 2)]) == {
         s.value: (2 if s is JobStatus.FAILED else 0) for s in JobStatus
     }
+
+
+def test_a_run_started_again_after_a_worker_stopped_shows_it_and_its_own_time() -> None:
+    """'running on w1' then 'succeeded on w2' with w1's start made a 3 s job look like 36 s,
+    and nothing said it ran again."""
+    first = _job("running") | {"started_at": STARTED}
+    again = "2026-01-01T00:00:30.000+00:00"
+    update = {"status": "succeeded", "started_at": again, "run": 2}
+    batch, (outcome,) = apply_reports({"j1": first}, [Report("j1", 1, update, "run 2: ...")])
+    assert outcome.changed and batch.changed_jobs()[0]["started_at"] == again

@@ -241,16 +241,18 @@ def register(app: Any, settings: Settings) -> None:
                 worker,
                 extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
             )
+            again = {"run": runs} if runs is not None and runs > 1 else {}
             try:
                 if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                    report(callback_url, running_report(started_at, worker), request_id)
+                    running = running_report(started_at, worker) | again
+                    report(callback_url, running, request_id)
                 time.sleep(settings.job_delay)
-                payload = run_job(data, settings.failure_rate, started_at, worker)
+                payload = run_job(data, settings.failure_rate, started_at, worker) | again
             except Reject:
                 raise  # the broker cannot take the report now: the job goes back, runs again
             except Exception as exc:  # ours, not the job's: never acknowledged in silence
                 logger.exception("running the job failed", extra={"event": "job_error"})
-                payload = broken_run_report(started_at, exc, worker)
+                payload = broken_run_report(started_at, exc, worker) | again
             report(callback_url, payload, request_id)
             state.finished(run)
             state.count(f"job:{payload['status']}")
