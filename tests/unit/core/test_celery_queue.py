@@ -312,3 +312,19 @@ def test_a_held_report_goes_where_the_platform_takes_reports_now(tmp_path: Path)
         assert sent.path == "/job_callback/j1?attempt=1"
     finally:
         server.close()
+
+
+def test_a_dead_workers_restore_lock_stops_restores_for_seconds_not_minutes(
+    tmp_path: Path,
+) -> None:
+    """kombu's restore sweep takes a Redis lock that a worker dying mid-sweep holds until it
+    expires: 300 s by default, during which no dead worker's job came back."""
+    from kombu.transport import redis as kombu_redis
+
+    settings = load_settings(home=tmp_path, queue_url="redis://127.0.0.1:1/0")
+    options = celery_app(settings).conf.broker_transport_options
+    honoured = kombu_redis.Channel.from_transport_options  # what kombu reads, not ignores
+    for name in ("unacked_mutex_expire", "unacked_restore_interval", "unacked_restore_throttle"):
+        assert name in options and name in honoured, name
+    assert options["unacked_mutex_expire"] <= 15
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 5

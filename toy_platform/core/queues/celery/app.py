@@ -11,6 +11,7 @@ from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
     JOBS_QUEUE,
     RESTORE_EVERY_S,
+    RESTORE_MUTEX_S,
     visibility_timeout,
 )
 from toy_platform.core.queues.celery.tasks import register
@@ -25,6 +26,9 @@ def celery_app(settings: Settings) -> Any:
         "visibility_timeout": visibility_timeout(settings),
         "unacked_restore_interval": RESTORE_EVERY_S,
         "unacked_restore_throttle": 1,
+        # A worker that dies while it holds the restore sweep's lock holds it this long, not
+        # kombu's 300 s (no dead worker's job was restored for five minutes); a sweep takes ms.
+        "unacked_mutex_expire": RESTORE_MUTEX_S,
         "socket_timeout": BROKER_TIMEOUT_S * 2,
         "socket_connect_timeout": BROKER_TIMEOUT_S,
         "socket_keepalive": True,

@@ -58,6 +58,7 @@ ENQUEUED_AT = "enqueued_at"
 MIN_VISIBILITY_TIMEOUT_S = 30.0
 VISIBILITY_JOB_DELAYS = 10
 RESTORE_EVERY_S = 5
+RESTORE_MUTEX_S = 15
 BROKER_TIMEOUT_S = 3.0
 """Connect and socket timeout towards Redis: a broker that is down or hung costs a request
 at most this, never a hang."""
