@@ -200,28 +200,41 @@ def test_a_report_refused_for_good_is_replaced_by_a_failed_one(tmp_path: Path) -
         server.close()
 
 
-def test_a_job_task_runs_the_job_and_reports_its_result(tmp_path: Path) -> None:
-    """The task, run in this process, goes through the domain's run rule to a report."""
+@pytest.fixture
+def middleware_stub() -> Iterator[HttpStub]:
+    """A middleware that takes every report."""
     server = HttpStub(lambda request: (200, {}))
     try:
-        settings = load_settings(
-            home=tmp_path,
-            queue_url="redis://127.0.0.1:1/0",
-            service_key="shared",
-            job_delay=0,
-            middleware_url=server.url,
-        )
-        task = celery_app(settings).tasks[RUN_JOB]
-        result = task.apply(args=("j1", "hello", f"{server.url}/job_callback/j1?attempt=1"))
-        assert result.successful(), result.traceback
-        (sent,) = [r.body for r in server.received]
-        assert (sent["status"], sent["result"]) == ("succeeded", "olleh")
+        yield server
     finally:
         server.close()
 
 
+def _run_job_task(tmp_path: Path, middleware: HttpStub) -> list[dict[str, Any]]:
+    """Run one job's task in this process, reporting to MIDDLEWARE; the reports it got."""
+    settings = load_settings(
+        home=tmp_path,
+        queue_url="redis://127.0.0.1:1/0",
+        service_key="shared",
+        job_delay=0,
+        middleware_url=middleware.url,
+    )
+    task = celery_app(settings).tasks[RUN_JOB]
+    result = task.apply(args=("j1", "hello", f"{middleware.url}/job_callback/j1?attempt=1"))
+    assert result.successful(), result.traceback
+    return [r.body for r in middleware.received]
+
+
+def test_a_job_task_runs_the_job_and_reports_its_result(
+    tmp_path: Path, middleware_stub: HttpStub
+) -> None:
+    """The task, run in this process, goes through the domain's run rule to a report."""
+    (sent,) = _run_job_task(tmp_path, middleware_stub)
+    assert (sent["status"], sent["result"]) == ("succeeded", "olleh")
+
+
 def test_a_task_that_breaks_off_still_reports_the_job_failed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, middleware_stub: HttpStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An error of the worker's own (not the job's) never ends in a silent acknowledgement:
     the job's owner sees it failed, and why."""
@@ -231,23 +244,9 @@ def test_a_task_that_breaks_off_still_reports_the_job_failed(
         raise TypeError("a bug of ours")
 
     monkeypatch.setattr(tasks, "run_job", broken)
-    server = HttpStub(lambda request: (200, {}))
-    try:
-        settings = load_settings(
-            home=tmp_path,
-            queue_url="redis://127.0.0.1:1/0",
-            service_key="shared",
-            job_delay=0,
-            middleware_url=server.url,
-        )
-        task = celery_app(settings).tasks[RUN_JOB]
-        result = task.apply(args=("j1", "hello", f"{server.url}/job_callback/j1?attempt=1"))
-        assert result.successful(), result.traceback
-        (sent,) = [r.body for r in server.received]
-        assert sent["status"] == "failed"
-        assert sent["error"] == "the worker failed while running the job: TypeError: a bug of ours"
-    finally:
-        server.close()
+    (sent,) = _run_job_task(tmp_path, middleware_stub)
+    assert sent["status"] == "failed"
+    assert sent["error"] == "the worker failed while running the job: TypeError: a bug of ours"
 
 
 @pytest.mark.parametrize(
@@ -292,26 +291,24 @@ def test_a_worker_without_a_usable_middleware_url_is_refused(tmp_path: Path) -> 
         check_worker_settings(settings)
 
 
-def test_a_held_report_goes_where_the_platform_takes_reports_now(tmp_path: Path) -> None:
+def test_a_held_report_goes_where_the_platform_takes_reports_now(
+    tmp_path: Path, middleware_stub: HttpStub
+) -> None:
     """A report held for a retry carries the URL of the worker that ran the job: a worker
     with a wrong --middleware-url must not keep it pointed there once a right one takes it."""
-    server = HttpStub(lambda request: (200, {}))
-    try:
-        settings = load_settings(
-            home=tmp_path,
-            queue_url="redis://127.0.0.1:1/0",
-            service_key="shared",
-            middleware_url=server.url,
-        )
-        task = celery_app(settings).tasks[DELIVER_CALLBACK]
-        (port,) = free_ports(1)
-        wrong = f"http://127.0.0.1:{port}/job_callback/j1?attempt=1"
-        result = task.apply(args=(wrong, {"status": "succeeded", "result": "x"}))
-        assert result.successful(), result.traceback
-        (sent,) = server.received
-        assert sent.path == "/job_callback/j1?attempt=1"
-    finally:
-        server.close()
+    settings = load_settings(
+        home=tmp_path,
+        queue_url="redis://127.0.0.1:1/0",
+        service_key="shared",
+        middleware_url=middleware_stub.url,
+    )
+    task = celery_app(settings).tasks[DELIVER_CALLBACK]
+    (port,) = free_ports(1)
+    wrong = f"http://127.0.0.1:{port}/job_callback/j1?attempt=1"
+    result = task.apply(args=(wrong, {"status": "succeeded", "result": "x"}))
+    assert result.successful(), result.traceback
+    (sent,) = middleware_stub.received
+    assert sent.path == "/job_callback/j1?attempt=1"
 
 
 def test_a_dead_workers_restore_lock_stops_restores_for_seconds_not_minutes(

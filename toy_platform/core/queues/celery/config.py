@@ -42,8 +42,10 @@ ACCEPTED_KEY = "toy_platform:accepted:{}"
 """A Redis string per run (job and attempt) core published: 'pending <time>' while the
 publish is under way, then 'published'; so a resend of the same run is not run twice."""
 ACCEPTED_TTL_S = 7 * 24 * 3600
-PENDING_S = 30.0
-"""A publish still 'pending' after this long never finished: a resend publishes it again."""
+PENDING_S = 10.0
+"""A publish still 'pending' after this long never finished (the broker died under it, and
+the mark could not be taken back): a resend publishes it again. Before, a resend is told to
+come back (503): the first publish may still go through."""
 RUNS_KEY = "toy_platform:runs:{}"
 """A Redis counter per run: how many times a worker started it (a redelivery after a worker
 died counts); past MAX_DELIVERIES it is failed instead of run again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -61,13 +62,16 @@ class CeleryQueue:
         """Publish a run_job task per job, named by the run (job and attempt) and the
         request ID in its headers; a run already published is not published again."""
         task = self.app.tasks[RUN_JOB]
+        new: list[bool] = []
         try:
-            new = [self._first_time(job) for job in jobs]
             with self.app.producer_or_acquire() as producer:
-                for job, first in zip(jobs, new, strict=True):
-                    if first:
+                for job in jobs:
+                    new.append(self._first_time(job))
+                    if new[-1]:
                         self._publish(task, producer, job)
             waiting = int(self.redis.llen(JOBS_QUEUE))
+        except QueueUnavailable:
+            raise
         except Exception as exc:  # kombu's, redis-py's and socket errors alike
             raise QueueUnavailable(self.unreachable(exc)) from exc
         first_position = max(1, waiting - len(jobs) + 1)
@@ -75,16 +79,19 @@ class CeleryQueue:
 
     def _first_time(self, job: QueuedJob) -> bool:
         """Whether this run is new to the broker: a resend (the middleware gave up waiting
-        while the publish went through, or lost track after core's 202) is not."""
+        while the publish went through, or lost track after core's 202) is not. A publish
+        of it still under way is neither: QueueUnavailable, so the middleware sends it again
+        shortly; one that never finished (the broker died under it) is published again."""
         key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
         if self.redis.set(key, f"pending {time.time()}", nx=True, ex=ACCEPTED_TTL_S):
             return True
         state = (self.redis.get(key) or b"").decode()
-        if state.startswith("pending ") and time.time() - float(state.split()[1]) > PENDING_S:
-            # A publish that never finished (the broker went away mid-way): publish again.
-            self.redis.set(key, f"pending {time.time()}", ex=ACCEPTED_TTL_S)
-            return True
-        return False
+        if not state.startswith("pending "):
+            return bool(not state)  # 'published': a resend; gone meanwhile: publish
+        if time.time() - float(state.split()[1]) < PENDING_S:
+            raise QueueUnavailable(f"job {job.job_id} is being queued by another request")
+        self.redis.set(key, f"pending {time.time()}", ex=ACCEPTED_TTL_S)
+        return True
 
     def _publish(self, task: Any, producer: Any, job: QueuedJob) -> None:
         key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
@@ -97,7 +104,8 @@ class CeleryQueue:
                 retry=False,
             )
         except Exception:
-            self.redis.delete(key)  # not published: a resend must publish it
+            with contextlib.suppress(Exception):  # the broker may be gone: see PENDING_S
+                self.redis.delete(key)  # not published: a resend must publish it
             raise
         self.redis.set(key, "published", ex=ACCEPTED_TTL_S)
 
