@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 
 def utc_now() -> str:
     """Now, as every service stamps jobs, events and records."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def utc_ago(seconds: float) -> str:
+    """That long ago, written as utc_now writes times (so the two compare as text)."""
+    moment = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def parse_time(value: Any) -> datetime | None:

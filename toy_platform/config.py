@@ -24,6 +24,7 @@ DEFAULT_JOB_DELAY = 2.0
 DEFAULT_MAX_DATA_BYTES = 1024 * 1024
 DEFAULT_TOKEN_TTL = 30 * 60
 DEFAULT_STALL_AFTER = 30.0
+DEFAULT_RECONCILE_AFTER = 60.0
 
 SERVICES = ("auth", "core", "middleware")
 """The services with a URL of their own (auth_url, ...), in the order serve starts them: each
@@ -71,6 +72,9 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     threads: int = 16
     stall_after: float = DEFAULT_STALL_AFTER
+    # A job handed to core that shows no sign of life this long is looked for there, and
+    # handed over again if core no longer holds it (its broker lost it).
+    reconcile_after: float = DEFAULT_RECONCILE_AFTER
     # Where the core's queue and the middleware's jobs live: "sqlite" (the embedded default,
     # files in data_dir), or redis://... (Celery workers) and postgresql://... (several
     # middlewares over one store). callback_url: where core and workers report back

@@ -116,7 +116,7 @@ def platform(
     (home / "config" / "service.key").write_text(key_file.read_text())
     platform = Platform(home, job_delay=0.05)
     platform.extra_args = ["--queue-url", redis.url, "--workers", "0"]
-    platform.extra_args += ["--visibility-timeout", str(VISIBILITY_S)]
+    platform.extra_args += ["--visibility-timeout", str(VISIBILITY_S), "--reconcile-after", "2"]
     workers = Workers(platform, key_file)
     try:
         platform._spawn("serve", ["serve", "--no-web", "--no-dashboard"])
@@ -377,6 +377,31 @@ def test_redis_killed_mid_burst_loses_no_job(
         except TimeoutError:
             raise AssertionError((job_id, events_of(client, job_id), queue_size(served))) from None
         assert done["status"] == "succeeded", done
+
+
+def test_jobs_the_broker_lost_are_handed_over_again_and_run(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """Once core accepted a job the middleware never looked at it again: a Redis that lost
+    its data (FLUSHALL, a restart without persistence) left it queued for ever."""
+    served, workers = platform
+    workers.interrupt_all()
+    client = served.client()
+    ids = [client.submit_job(f"lost {n}", f"data {n}")["job_id"] for n in range(3)]
+
+    def statuses(job_id: str) -> list[str]:
+        return [e["status"] for e in events_of(client, job_id)]
+
+    wait_until(lambda: all("forwarded" in statuses(i) for i in ids), 30, what="accepted")
+    Redis.from_url(redis.url).flushall()  # the broker forgets every job it held
+    wait_until(
+        lambda: all("forwarded_again" in statuses(i) for i in ids), 30, what="handed over again"
+    )
+    workers.start("zeta", job_delay=0.0)
+    for job_id in ids:
+        done = client.wait_for_job(job_id, timeout=60)
+        assert done["status"] == "succeeded", (done, statuses(job_id))
+        assert statuses(job_id).count("succeeded") == 1
 
 
 def test_ctrl_c_finishes_running_jobs_and_leaves_nothing_running(

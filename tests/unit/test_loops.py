@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry
 from support.harness import wait_until
 from support.http_stub import HttpStub, Received
 
+from toy_platform.clock import utc_now
+from toy_platform.jobs.lifecycle import MAX_HANDOVERS, lost_error
 from toy_platform.loops import Backoff, Progress, Threads, run_loop, working_on
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.stores.sqlite import SqliteJobStore as JobStore
@@ -181,7 +183,7 @@ def test_a_dead_dispatcher_is_restarted_by_the_watchdog(
     monkeypatch.setattr(store, "claim_unforwarded", take_or_die)
     forwarder = forwarders(queued, check_every=3600.0)
     forwarder.start()
-    wait_until(lambda: forwarder.threads.alive() == 0, 10, what="the dispatcher dead")
+    wait_until(lambda: forwarder.threads.alive("forwarder") == 0, 10, what="the dispatcher dead")
     assert forwarder.not_ready() == "threads not running: forwarder (died: Fatal: gone)"
     forwarder.threads.check()
     assert forwarder.not_ready() is None
@@ -213,3 +215,49 @@ def test_a_thread_that_dies_at_each_start_is_restarted_less_and_less_often() -> 
         assert len(restarted) == 2
     finally:
         stopping.set()
+
+
+def core_that_holds(held: bool, asked: list[str] | None = None) -> Callable[[Received], Any]:
+    """A core that takes jobs and says of every run asked about whether it HOLDS it."""
+
+    def core(request: Received) -> tuple[int, Any]:
+        if request.path != "/runs/held":  # one job at a time here
+            return 202, {"job_id": request.body["job_id"], "position": 1, "queued_at": utc_now()}
+        runs = request.body["runs"]
+        if asked is not None:
+            asked.extend(run["job_id"] for run in runs)
+        return 200, {"runs": [{"job_id": run["job_id"], "held": held} for run in runs]}
+
+    return core
+
+
+def test_a_job_core_lost_is_handed_over_again_then_failed_saying_why(
+    store: JobStore, forwarders: Callable[..., Forwarder]
+) -> None:
+    """Core forgot a job it accepted (its broker lost its data): the forwarder finds it by
+    asking core, hands it over again, and after MAX_HANDOVERS times fails it with the reason
+    rather than sending it round for ever."""
+    asked: list[str] = []
+    job = store.create("alice", "j", "data", "r")[0]
+    core = core_that_holds(False, asked)
+    forwarders(core, reconcile_after=0.0, reconcile_every=0.05).start()
+
+    def failed() -> dict[str, Any] | None:
+        found = store.get(job["job_id"], with_events=True)
+        return found if found and found["status"] == "failed" else None
+
+    lost = wait_until(failed, 30, what="the job failed as lost")
+    assert lost["error"] == lost_error(MAX_HANDOVERS)
+    again = [e for e in lost["events"] if e["status"] == "forwarded_again"]
+    assert len(again) == MAX_HANDOVERS + 1 and job["job_id"] in asked
+
+
+def test_a_job_core_still_holds_is_left_alone(
+    store: JobStore, forwarders: Callable[..., Forwarder]
+) -> None:
+    asked: list[str] = []
+    job = store.create("alice", "j", "data", "r")[0]
+    forwarders(core_that_holds(True, asked), reconcile_after=0.0, reconcile_every=0.05).start()
+    wait_until(lambda: job["job_id"] in asked, 10, what="core asked about the job")
+    events = [e["status"] for e in store.events(job["job_id"])]
+    assert "forwarded_again" not in events and events.count("forwarded") == 1

@@ -94,6 +94,15 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
                 f" [{config.DEFAULT_STALL_AFTER:g}].",
             },
         ),
+        (
+            ("--reconcile-after",),
+            {
+                "type": click.FloatRange(1),
+                "help": "Seconds a job handed to core may show no sign of life before the"
+                " middleware asks core for it, and hands it over again if core lost it"
+                f" [{config.DEFAULT_RECONCILE_AFTER:g}].",
+            },
+        ),
     ],
     "backends": [
         (

@@ -93,6 +93,25 @@ def job_submit_batch() -> tuple[Response, int]:
     return jsonify(status="queued", jobs=_accept(jobs)), 202
 
 
+@bp.post("/runs/held")
+@require_service_signature
+def runs_held() -> Response:
+    """Which of these runs core still holds: how the middleware finds a job the queue lost."""
+    items = json_body("runs")["runs"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise bad_field("runs", f"'runs' must be a list of 1 to {MAX_BATCH} runs")
+    runs = [_run(item, f"runs[{n}].") for n, item in enumerate(items)]
+    held = _parts().queue.held(runs)
+    return jsonify(runs=[{"job_id": r.job_id, "held": h} for r, h in zip(runs, held, strict=True)])
+
+
+def _run(item: object, where: str) -> QueuedJob:
+    """A run (job_id and callback_url) to look for, or a 400 naming the bad field."""
+    if not isinstance(item, dict):
+        raise bad_field(where.rstrip("."), "each run must be a JSON object")
+    return _queued_job({**item, "data": ""}, where)
+
+
 @bp.get("/queue_size")
 def queue_size() -> Response:
     return jsonify(_parts().queue.figures())

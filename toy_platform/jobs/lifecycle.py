@@ -141,6 +141,23 @@ def forwarded_events(accepted: list[dict[str, Any]]) -> list[Event]:
     return events
 
 
+MAX_HANDOVERS = 3
+"""How many times a job core lost is handed to it again before it is failed with the reason."""
+
+
+def handed_over_again_event(job_id: str, times: int) -> Event:
+    """Core no longer held a job it had accepted (its broker lost it): sent again."""
+    detail = f"core no longer held it (its queue lost it?): handed over again ({times})"
+    return (job_id, utc_now(), "forwarded_again", "middleware", detail)
+
+
+def lost_error(times: int) -> str:
+    return (
+        f"core lost this job {times} times (its queue's broker lost its data?); it was not"
+        " sent again: submit it again, or retry it"
+    )
+
+
 def refused_event(job_id: str, error: str, at: str) -> Event:
     """A job core will never take is failed by the middleware, with core's reason."""
     return (job_id, at, "failed", "middleware", error)

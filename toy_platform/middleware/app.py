@@ -37,7 +37,12 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
         store=store,
         verifier=TokenVerifier(f"{settings.auth_url}/.well-known/jwks.json"),
         forwarder=Forwarder(
-            store, settings.core_url, settings.callback_url, svc.service_key, registry
+            store,
+            settings.core_url,
+            settings.callback_url,
+            svc.service_key,
+            registry,
+            reconcile_after=settings.reconcile_after,
         ),
         core=core,
         submitted=Counter(

@@ -10,8 +10,10 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry, Counter
 
-from toy_platform.clock import utc_now
+from toy_platform.clock import utc_ago, utc_now
+from toy_platform.config import DEFAULT_RECONCILE_AFTER
 from toy_platform.http_errors import describe_error
+from toy_platform.jobs.lifecycle import MAX_HANDOVERS, lost_error
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,
@@ -32,6 +34,8 @@ FORWARD_TIMEOUT_S = 5.0
 PARALLEL_FORWARDS = 8
 MAX_BACKOFF_S = 5.0
 FORWARD_BATCH = 50
+RECONCILE_EVERY_S = 5.0
+RECONCILE_BATCH = 100
 COALESCE_S = 0.05  # 0.1 gave the same throughput with 50 ms more from submit to result
 MAX_IN_FLIGHT = PARALLEL_FORWARDS * FORWARD_BATCH
 TRANSIENT = (408, 429)
@@ -55,6 +59,8 @@ class Forwarder:
         service_key: bytes,
         registry: CollectorRegistry,
         check_every: float = WATCHDOG_EVERY_S,
+        reconcile_after: float = DEFAULT_RECONCILE_AFTER,
+        reconcile_every: float = RECONCILE_EVERY_S,
     ) -> None:
         self.store = store
         self.core_url = core_url
@@ -82,6 +88,9 @@ class Forwarder:
         )
         self.threads = Threads(self.stopping, lambda name: restarts.labels(name).inc(), check_every)
         self.threads.add("forwarder", self._run)
+        self.reconcile_after, self.reconcile_every = reconcile_after, reconcile_every
+        self.reconciling = Progress()
+        self.threads.add("reconciler", self._reconcile_loop)
 
     def start(self) -> None:
         self.threads.start()
@@ -162,6 +171,69 @@ class Forwarder:
             batch = self.store.claim_unforwarded(room)
             self._inflight.update(job["job_id"] for job in batch)
         return batch
+
+    # -- jobs core lost ------------------------------------------------------------
+
+    def _reconcile_loop(self) -> None:
+        """Now and then, ask core for the jobs it accepted that show no sign of life."""
+        self._short_waits()
+
+        def step() -> None:
+            self._reconcile_once()
+            self.stopping.wait(self.reconcile_every)
+
+        run_loop(step, self.stopping, self.reconciling)
+
+    def _reconcile_once(self) -> None:
+        """Hand over again each silent job core no longer holds (its broker lost it, say);
+        one lost MAX_HANDOVERS times is failed with the reason instead."""
+        silent = self.store.silent_handed_over(utc_ago(self.reconcile_after), RECONCILE_BATCH)
+        held = self._held_by_core(silent) if silent else []
+        for job, is_held in zip(silent, held, strict=True):
+            if not is_held:
+                self._hand_over_again(job)
+        if silent and not all(held):
+            self.wakeup.notify()
+
+    def _held_by_core(self, jobs: list[dict[str, Any]]) -> list[bool]:
+        """Whether core holds each job; all True when it cannot say now (nothing is done
+        on a guess: the next round asks again)."""
+        runs = [
+            {"job_id": j["job_id"], "callback_url": self._item(j)["callback_url"]} for j in jobs
+        ]
+        try:
+            response = self._session().post(
+                f"{self.core_url}/runs/held",
+                json={"runs": runs},
+                headers=outgoing_headers(),
+                timeout=FORWARD_TIMEOUT_S,
+            )
+            response.raise_for_status()
+            answers = response.json()["runs"]
+            held = [bool(a["held"]) for a in answers]
+            if len(held) != len(jobs):
+                raise ValueError(f"{len(held)} answers for {len(jobs)} runs")
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            logger.info("cannot ask core which jobs it holds: %s", describe(exc))
+            return [True] * len(jobs)
+        return held
+
+    def _hand_over_again(self, job: dict[str, Any]) -> None:
+        with working_on(job["job_id"], job["request_id"]):
+            times = self.store.hand_over_again(job["job_id"], job["attempt"])
+            if times == 0:
+                return  # it moved meanwhile
+            if times > MAX_HANDOVERS:
+                self.store.refuse(job["job_id"], job["attempt"], lost_error(times - 1))
+                logger.error(
+                    "core lost the job %d times: failed", times - 1, extra={"event": "job_lost"}
+                )
+                return
+            logger.warning(
+                "core no longer holds the job it accepted: handing it over again (%d)",
+                times,
+                extra={"event": "job_handed_over_again", "times": times},
+            )
 
     # -- one forward (a task of the pool) --------------------------------------
 

@@ -566,3 +566,11 @@ def test_a_batch_the_middleware_refuses_whole_goes_again_one_by_one(
         assert final == "failed", "the refused one was replaced by a 'failed' report"
     finally:
         stub.close()
+
+
+def test_the_embedded_queue_says_which_runs_it_holds(tmp_path) -> None:
+    queue, outbox = open_core_store(tmp_path)
+    queue.enqueue(job(1))
+    outbox.add("job-2", "http://mw/cb", {"status": "succeeded"}, None)  # reported, not sent
+    asked = [job(1), job(2), job(3), job(1, url="http://mw/cb?attempt=2")]
+    assert queue.held(asked) == [True, True, False, False]

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from toy_platform.clock import utc_ago, utc_now
 from toy_platform.config import load_settings
 from toy_platform.jobs.lifecycle import IdempotencyKeyReused
 from toy_platform.jobs.model import Report
@@ -426,3 +427,18 @@ def test_postgres_down_is_a_dependency_the_forwarder_waits_for_not_a_stall(
     forwarder.stop()
     stub.close()
     store.close()
+
+
+def test_a_job_core_lost_is_found_and_handed_over_again_on_both_stores(store: JobStore) -> None:
+    job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+    before = utc_now()
+    store.mark_forwarded([{"job_id": job_id, "attempt": 1, "sent_at": before, "position": 1}])
+    assert store.silent_handed_over(before, 10) == []  # it moved since
+    later = utc_ago(-1)  # a second from now: nothing moved since then
+    (silent,) = store.silent_handed_over(later, 10)
+    assert (silent["job_id"], silent["attempt"]) == (job_id, 1)
+    assert store.hand_over_again(job_id, 1) == 1
+    assert store.waiting_for_core() == 1 and store.silent_handed_over(later, 10) == []
+    assert [j["job_id"] for j in store.claim_unforwarded(10)] == [job_id]
+    assert store.hand_over_again(job_id, 1) == 0  # not with core now: nothing to do
+    assert store.events(job_id)[-1]["status"] == "forwarded_again"

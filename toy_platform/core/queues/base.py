@@ -47,6 +47,10 @@ class JobQueue(Protocol):
         """Queue JOBS, each once: a job sent again (same job_id and callback URL, i.e. the
         same attempt) is not queued a second time. Raises QueueUnavailable."""
 
+    def held(self, jobs: list[QueuedJob]) -> list[bool]:
+        """For each run (job_id and callback URL), whether the queue still holds it: waiting,
+        running, or its report not yet delivered. Raises QueueUnavailable."""
+
     def size(self) -> int:
         """Jobs waiting, not yet taken by a worker."""
 

@@ -123,6 +123,13 @@ class JobStore(Protocol):
         """Mark a job the core will not take failed with ERROR; False when it was no longer
         waiting to be forwarded."""
 
+    def silent_handed_over(self, since: str, limit: int) -> list[dict[str, Any]]:
+        """Queued jobs core accepted with nothing in their history since SINCE (ISO time)."""
+
+    def hand_over_again(self, job_id: str, attempt: int) -> int:
+        """Make a job core accepted (and lost) claimable again; how many times that happened
+        to it (0: it was not waiting on core any more)."""
+
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]: ...
 
     def waiting_for_core(self) -> int: ...

@@ -29,6 +29,7 @@ from toy_platform.jobs.lifecycle import (
     Event,
     ReportOutcome,
     apply_reports,
+    handed_over_again_event,
     refused_event,
     retry_event,
 )
@@ -192,6 +193,7 @@ class PostgresJobStore(SqlJobStore):
 
     MARK = "%s"
     WAITING = "NOT forwarded AND status = 'queued'"
+    HANDED_OVER = "forwarded"
 
     @_available
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
@@ -429,6 +431,25 @@ class PostgresJobStore(SqlJobStore):
             deltas.move(row["owner"], "queued", "failed")
             _write_counts(conn, deltas)
         return True
+
+    @_available
+    def hand_over_again(self, job_id: str, attempt: int) -> int:
+        with self._transaction() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET forwarded = FALSE, lease_until = NULL WHERE job_id = %s"
+                " AND attempt = %s AND status = 'queued' AND forwarded RETURNING job_id",
+                (job_id, attempt),
+            ).fetchone()
+            if row is None:
+                return 0
+            count = conn.execute(
+                "SELECT COUNT(*) AS n FROM job_events WHERE job_id = %s"
+                " AND status = 'forwarded_again'",
+                (job_id,),
+            ).fetchone()
+            times = 1 + int(count["n"] if count else 0)
+            conn.execute(INSERT_EVENT, handed_over_again_event(job_id, times))
+        return times
 
     # -- the whole store ---------------------------------------------------------
 

@@ -36,6 +36,7 @@ class SqlJobStore:
 
     MARK = "?"  # the driver's placeholder
     WAITING = "forwarded = 0 AND status = 'queued'"  # as the store's partial index says it
+    HANDED_OVER = "forwarded = 1"
 
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -122,6 +123,18 @@ class SqlJobStore:
             f"SELECT status, SUM(n) AS n FROM job_counts {clause} GROUP BY status", params
         )
         return counts((row["status"], row["n"]) for row in rows)
+
+    def silent_handed_over(self, since: str, limit: int) -> list[dict[str, Any]]:
+        """Queued jobs core accepted whose history has not moved since SINCE (an ISO time):
+        oldest first, as claim_unforwarded shows them."""
+        mark = self.MARK
+        return self._rows(
+            "SELECT job_id, data, attempt, request_id FROM jobs j"
+            f" WHERE {self.HANDED_OVER} AND status = 'queued' AND NOT EXISTS (SELECT 1 FROM"
+            f" job_events e WHERE e.job_id = j.job_id AND e.at >= {mark})"
+            f" ORDER BY seq LIMIT {mark}",
+            (since, limit),
+        )
 
     def waiting_for_core(self) -> int:
         (row,) = self._rows(f"SELECT COUNT(*) AS n FROM jobs WHERE {self.WAITING}")

@@ -21,6 +21,7 @@ from toy_platform.jobs.lifecycle import (
     ReportOutcome,
     apply_reports,
     forwarded_events,
+    handed_over_again_event,
     refused_event,
     retry_event,
     submitted_event,
@@ -290,6 +291,27 @@ class SqliteJobStore(SqlJobStore):
                 conn.execute(INSERT_EVENT, refused_event(job_id, error, now))
         self.release([job_id])
         return bool(updated)
+
+    @_available
+    def hand_over_again(self, job_id: str, attempt: int) -> int:
+        with self.db.transaction() as conn:
+            updated = conn.execute(
+                "UPDATE jobs SET forwarded = 0 WHERE job_id = ? AND attempt = ?"
+                " AND status = 'queued' AND forwarded = 1",
+                (job_id, attempt),
+            ).rowcount
+            if not updated:
+                return 0
+            times = (
+                1
+                + conn.execute(
+                    "SELECT COUNT(*) FROM job_events WHERE job_id = ?"
+                    " AND status = 'forwarded_again'",
+                    (job_id,),
+                ).fetchone()[0]
+            )
+            conn.execute(INSERT_EVENT, handed_over_again_event(job_id, times))
+        return int(times)
 
     @_available
     def reset(self) -> int:

@@ -13,6 +13,7 @@ from toy_platform.core.queues.celery.config import (
     ACCEPTED_KEY,
     ACCEPTED_TTL_S,
     CALLBACKS_QUEUE,
+    DONE_KEY,
     ENQUEUED_AT,
     JOBS_QUEUE,
     PENDING_S,
@@ -108,6 +109,17 @@ class CeleryQueue:
                 self.redis.delete(key)  # not published: a resend must publish it
             raise
         self.redis.set(key, "published", ex=ACCEPTED_TTL_S)
+
+    def held(self, jobs: list[QueuedJob]) -> list[bool]:
+        """Whether the broker still knows each run: published (and not lost with the
+        broker's data since) or reported."""
+        try:
+            return [
+                bool(self.redis.exists(ACCEPTED_KEY.format(run), DONE_KEY.format(run)))
+                for run in (run_id(job.job_id, job.callback_url) for job in jobs)
+            ]
+        except Exception as exc:
+            raise QueueUnavailable(self.unreachable(exc)) from exc
 
     def size(self) -> int:
         return int(self.redis.llen(JOBS_QUEUE))

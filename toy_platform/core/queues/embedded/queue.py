@@ -84,6 +84,9 @@ class SqliteQueue:
         self.pool.jobs_ready.notify()
         return accepted
 
+    def held(self, jobs: list[QueuedJob]) -> list[bool]:
+        return self.store.held(jobs)
+
     def size(self) -> int:
         return self.store.size()
 

@@ -115,6 +115,19 @@ class SqliteJobQueue:
             positions = _queue_positions(conn, seqs)
         return [Accepted(p, n) for p, n in zip(positions, new, strict=True)]
 
+    def held(self, jobs: list[QueuedJob]) -> list[bool]:
+        """Whether each run is in the queue, or has a callback still to go out."""
+        conn = self.db.connection()
+        return [
+            conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM queue WHERE job_id = ? AND callback_url = ?)"
+                " OR EXISTS (SELECT 1 FROM outbox WHERE job_id = ? AND url = ?)",
+                (job.job_id, job.callback_url, job.job_id, job.callback_url),
+            ).fetchone()[0]
+            == 1
+            for job in jobs
+        ]
+
     def claim(self) -> QueuedJob | None:
         with self.db.transaction() as conn:
             row = conn.execute(
