@@ -9,6 +9,7 @@ import { RetryButton } from './retry-button'
 const EVENT_LABELS: Record<JobEventName, string> = {
   submitted: 'Submitted',
   forwarded: 'Forwarded to the worker queue',
+  forwarded_again: 'Handed to the worker queue again (it had lost the job)',
   queued: 'Queued',
   running: 'Started running',
   succeeded: 'Succeeded',
