@@ -451,7 +451,7 @@ class Supervisor:
             child.state, child.last_healthy = "running", now
             if now - child.started_at > STABLE_AFTER_S:
                 child.failures_in_row = 0
-            self._check_stall(child, process)
+            self._check_stall(child)
         elif now - child.last_healthy > UNRESPONSIVE_AFTER_S:
             logger.error(
                 "%s has not answered /healthz for %.0f s: restarting it",
@@ -464,7 +464,7 @@ class Supervisor:
         elif child.state == "running":
             child.state = "not answering"
 
-    def _check_stall(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+    def _check_stall(self, child: Child) -> None:
         """Restart a child whose own work has not moved for twice the stall threshold."""
         if not child.spec.watch_stall:
             return
