@@ -71,8 +71,8 @@ class PlatformStatus(TypedDict, total=False):
     all_ready: bool
     queue_size: int | None
     oldest_queued_age_s: float | None
-    jobs_by_status: dict[str, int]
-    jobs_waiting_for_core: int
+    jobs_by_status: dict[str, int] | None  # None while the job store cannot be read
+    jobs_waiting_for_core: int | None
     callbacks_pending: int | None
     callbacks_waiting_retry: int | None
     checked_at: str

@@ -79,7 +79,7 @@ def status_section(client: PlatformClient) -> None:
     waiting.metric("Waiting for the core", fmt(status.get("jobs_waiting_for_core")))
     callbacks.metric("Callbacks pending", fmt(status.get("callbacks_pending")))
     oldest.metric("Oldest queued job", fmt(status.get("oldest_queued_age_s"), " s"))
-    counts = status.get("jobs_by_status", {})
+    counts = status.get("jobs_by_status") or {}
     if counts:
         st.caption("Jobs on the platform (all users)")
         count_cols = st.columns(len(counts))

@@ -241,6 +241,11 @@ def test_postgres_down_is_a_503_naming_it_and_the_middleware_recovers_without_re
                 timeout=30,
             )
             ready = requests.get(f"{platform.middleware_url}/readyz", timeout=10)
+            overview = requests.get(
+                f"{platform.middleware_url}/platform_status",
+                headers={"Authorization": f"Bearer {client.token}"},
+                timeout=30,
+            )
             status = platform.cli("status", check=False, timeout=10)
             doctor = platform.cli("doctor", check=False, timeout=10)
         finally:
@@ -250,6 +255,11 @@ def test_postgres_down_is_a_503_naming_it_and_the_middleware_recovers_without_re
         assert down.json()["code"] == "store_unavailable"
         assert f"PostgreSQL at {masked}" in down.json()["error"]
         assert ready.status_code == 503 and f"PostgreSQL at {masked}" in ready.json()["reason"]
+        # the overview still answers, naming the store, rather than a bare 503
+        assert overview.status_code == 200, overview.text
+        middleware = overview.json()["components"]["middleware"]
+        assert not middleware["ready"] and f"PostgreSQL at {masked}" in middleware["reason"]
+        assert overview.json()["jobs_by_status"] is None
         for shown in (status, doctor):
             assert shown.returncode != 0
             assert f"PostgreSQL at {masked}" in shown.stdout, shown.stdout

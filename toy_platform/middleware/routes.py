@@ -22,6 +22,7 @@ from toy_platform.middleware.parts import MiddlewareParts
 from toy_platform.middleware.reports import MAX_CALLBACK_BATCH, callback_update
 from toy_platform.service import require_service_signature, state
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
+from toy_platform.unavailable import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("middleware", __name__)
@@ -248,10 +249,14 @@ def platform_status() -> Response:
     components = probe_all({"auth": settings.auth_url, "core": settings.core_url})
     down = [name for name, c in components.items() if not c["up"]]
     svc = state()
+    figures, store_down = _store_figures(parts)
+    reasons = ([f"cannot reach {', '.join(down)}"] if down else []) + (
+        [store_down] if store_down else []
+    )
     components["middleware"] = {
         "up": True,
-        "ready": not down,
-        "reason": f"cannot reach {', '.join(down)}" if down else None,
+        "ready": not reasons,
+        "reason": "; ".join(reasons) or None,
         "latency_ms": 0.0,
         "version": __version__,
         "uptime_s": round(datetime.now(timezone.utc).timestamp() - svc.started_at, 3),
@@ -263,14 +268,26 @@ def platform_status() -> Response:
         components={name: components[name] for name in SERVICES_BY_PATH},
         all_ready=all(c["ready"] for c in components.values()),
         queue_size=queue.get("queue_size"),
-        oldest_queued_age_s=parts.store.oldest_queued_age_s(),
-        jobs_by_status=parts.store.counts_by_status(),
-        jobs_waiting_for_core=parts.store.waiting_for_core(),
+        **figures,
         callbacks_pending=queue.get("callbacks_pending"),
         callbacks_waiting_retry=queue.get("callbacks_waiting_retry"),
         workers=queue.get("workers"),
         checked_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     )
+
+
+def _store_figures(parts: MiddlewareParts) -> tuple[dict[str, Any], str | None]:
+    """The job store's figures for /platform_status, or nulls and why, when it is down: the
+    page still answers, naming the store, rather than a bare 503."""
+    try:
+        return {
+            "oldest_queued_age_s": parts.store.oldest_queued_age_s(),
+            "jobs_by_status": parts.store.counts_by_status(),
+            "jobs_waiting_for_core": parts.store.waiting_for_core(),
+        }, None
+    except StoreUnavailable as exc:
+        nulls = dict.fromkeys(("oldest_queued_age_s", "jobs_by_status", "jobs_waiting_for_core"))
+        return nulls, f"job store: {exc}"
 
 
 def _core_queue(parts: MiddlewareParts) -> dict[str, Any]:

@@ -367,14 +367,15 @@ export interface components {
             /** @description The core's queue; null when it is down. */
             queue_size: number | null;
             oldest_queued_age_s: number | null;
+            /** @description Jobs by status; null while the job store cannot be read (the middleware's reason names it). */
             jobs_by_status: {
                 queued: number;
                 running: number;
                 succeeded: number;
                 failed: number;
-            };
+            } | null;
             /** @description Jobs stored but not yet accepted by the core. */
-            jobs_waiting_for_core: number;
+            jobs_waiting_for_core: number | null;
             callbacks_pending: number | null;
             /** Format: date-time */
             checked_at: string;
