@@ -442,3 +442,24 @@ def test_a_job_core_lost_is_found_and_handed_over_again_on_both_stores(store: Jo
     assert [j["job_id"] for j in store.claim_unforwarded(10)] == [job_id]
     assert store.hand_over_again(job_id, 1) == 0  # not with core now: nothing to do
     assert store.events(job_id)[-1]["status"] == "forwarded_again"
+
+
+def test_a_middleware_with_its_clock_ahead_cannot_take_or_free_anothers_claim(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases were stamped with each host's clock: 15 s of skew let a middleware take a live
+    claim of another; and any middleware could give back a claim it did not hold."""
+    first, second = PostgresJobStore(pg_url), PostgresJobStore(pg_url)
+    try:
+        job_id = first.create("alice", "n", "d", None)[0]["job_id"]
+        assert [j["job_id"] for j in first.claim_unforwarded(10)] == [job_id]  # 15 s lease
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 30)  # this host 30 s ahead
+        assert second.claim_unforwarded(10) == []
+        second.release([job_id])  # not its claim: nothing to give back
+        assert second.claim_unforwarded(10) == []
+        first.release([job_id])
+        assert [j["job_id"] for j in second.claim_unforwarded(10)] == [job_id]
+    finally:
+        first.close()
+        second.close()

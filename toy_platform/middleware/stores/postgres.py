@@ -116,7 +116,15 @@ CREATE TABLE job_counts (
     PRIMARY KEY (owner, status)
 );
 """,
+    # Who holds a claim to forward a job, so that only its holder gives it back; leases are
+    # stamped with the database's clock (below), never a middleware's own.
+    """
+ALTER TABLE jobs ADD COLUMN lease_holder TEXT;
+""",
 )
+DATABASE_NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
+"""The time leases are stamped and compared with: the database's, the one clock every
+middleware shares (15 s of skew between two hosts let one steal the other's live claims)."""
 INSERT_EVENT = (
     "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (%s, %s, %s, %s, %s)"
 )
@@ -189,6 +197,7 @@ class PostgresJobStore(SqlJobStore):
         self._why_down: str | None = None  # why a new connection fails, as last found out
         self._probe_lock = threading.Lock()
         self._last_failure: tuple[float, str] | None = None  # (monotonic time, why)
+        self.holder = uuid.uuid4().hex  # this middleware, as the claims it holds name it
         self._batch_insert = Batcher(self._insert_all, _retry_alone)
 
     MARK = "%s"
@@ -367,15 +376,14 @@ class PostgresJobStore(SqlJobStore):
 
     @_available
     def claim_unforwarded(self, limit: int, lease_s: float = LEASE_S) -> list[dict[str, Any]]:
-        now = time.time()
         with self._connection() as conn:  # one statement
             rows = conn.execute(
-                "UPDATE jobs SET lease_until = %s WHERE seq IN ("
-                " SELECT seq FROM jobs WHERE NOT forwarded AND status = 'queued'"
-                " AND (lease_until IS NULL OR lease_until < %s)"
+                f"UPDATE jobs SET lease_until = {DATABASE_NOW} + %s, lease_holder = %s"
+                " WHERE seq IN (SELECT seq FROM jobs WHERE NOT forwarded AND status = 'queued'"
+                f" AND (lease_until IS NULL OR lease_until < {DATABASE_NOW})"
                 " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING seq, job_id, data, attempt, request_id",
-                (now + lease_s, now, limit),
+                (lease_s, self.holder, limit),
             ).fetchall()
         rows.sort(key=lambda r: r["seq"])
         return [{k: r[k] for k in ("job_id", "data", "attempt", "request_id")} for r in rows]
@@ -385,9 +393,10 @@ class PostgresJobStore(SqlJobStore):
         ids = list(job_ids)
         if ids:
             with self._connection() as conn:  # one statement
-                conn.execute(
-                    "UPDATE jobs SET lease_until = NULL WHERE job_id = ANY(%s) AND NOT forwarded",
-                    (ids,),
+                conn.execute(  # only the claims this middleware still holds
+                    "UPDATE jobs SET lease_until = NULL, lease_holder = NULL"
+                    " WHERE job_id = ANY(%s) AND NOT forwarded AND lease_holder = %s",
+                    (ids, self.holder),
                 )
 
     @_available
