@@ -261,3 +261,23 @@ def test_a_job_core_still_holds_is_left_alone(
     wait_until(lambda: job["job_id"] in asked, 10, what="core asked about the job")
     events = [e["status"] for e in store.events(job["job_id"])]
     assert "forwarded_again" not in events and events.count("forwarded") == 1
+
+
+def test_a_job_still_on_its_way_is_not_sent_again_when_its_lease_runs_out(
+    store: JobStore, forwarders: Callable[..., Forwarder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Core slower than the lease: the forwarder's next claim returned the job it was still
+    sending, and it went to core a second time."""
+    claim = store.claim_unforwarded
+    monkeypatch.setattr(store, "claim_unforwarded", lambda limit: claim(limit, lease_s=0.2))
+    sent: list[str] = []
+
+    def slow_core(request: Received) -> tuple[int, Any]:
+        sent.append(request.body["job_id"])
+        time.sleep(2.5)  # past the lease and past the dispatcher's next look
+        return queued(request)
+
+    job = store.create("alice", "j", "data", "r")[0]
+    forwarders(slow_core).start()
+    wait_until(lambda: store.waiting_for_core() == 0, 10, what="the job handed over")
+    assert sent == [job["job_id"]]

@@ -168,7 +168,9 @@ class Forwarder:
             room = MAX_IN_FLIGHT - len(self._inflight)
             if room <= 0:
                 return []
-            batch = self.store.claim_unforwarded(room)
+            claimed = self.store.claim_unforwarded(room)
+            # One of ours still on its way (its lease ran out mid-forward) is not sent twice.
+            batch = [job for job in claimed if job["job_id"] not in self._inflight]
             self._inflight.update(job["job_id"] for job in batch)
         return batch
 
