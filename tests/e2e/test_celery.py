@@ -404,6 +404,30 @@ def test_jobs_the_broker_lost_are_handed_over_again_and_run(
         assert statuses(job_id).count("succeeded") == 1
 
 
+def test_a_job_whose_publish_never_finished_is_handed_over_again(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """A broker that lost its last writes (fsync every second, a power loss) can keep core's
+    'pending' mark of a publish while losing the job itself: that job is not held."""
+    served, workers = platform
+    workers.interrupt_all()
+    client = served.client()
+    job_id = client.submit_job("half published", "data")["job_id"]
+    wait_until(
+        lambda: "forwarded" in [e["status"] for e in events_of(client, job_id)], 30, what="sent"
+    )
+    broker = Redis.from_url(redis.url)
+    broker.flushall()  # the job and its marks lost...
+    broker.set(f"toy_platform:accepted:{job_id}.1", f"pending {time.time() - 60}")  # ...but one
+    wait_until(
+        lambda: "forwarded_again" in [e["status"] for e in events_of(client, job_id)],
+        30,
+        what="handed over again",
+    )
+    workers.start("eta", job_delay=0.0)
+    assert client.wait_for_job(job_id, timeout=60)["status"] == "succeeded"
+
+
 def test_ctrl_c_finishes_running_jobs_and_leaves_nothing_running(
     platform: tuple[Platform, Workers],
 ) -> None:

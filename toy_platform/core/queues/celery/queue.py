@@ -111,15 +111,20 @@ class CeleryQueue:
         self.redis.set(key, "published", ex=ACCEPTED_TTL_S)
 
     def held(self, jobs: list[QueuedJob]) -> list[bool]:
-        """Whether the broker still knows each run: published (and not lost with the
-        broker's data since) or reported."""
+        """Whether the broker still knows each run: reported, published (and not lost with
+        the broker's data since), or being published right now."""
         try:
-            return [
-                bool(self.redis.exists(ACCEPTED_KEY.format(run), DONE_KEY.format(run)))
-                for run in (run_id(job.job_id, job.callback_url) for job in jobs)
-            ]
+            return [self._held(run_id(job.job_id, job.callback_url)) for job in jobs]
         except Exception as exc:
             raise QueueUnavailable(self.unreachable(exc)) from exc
+
+    def _held(self, run: str) -> bool:
+        if self.redis.exists(DONE_KEY.format(run)):
+            return True
+        state = (self.redis.get(ACCEPTED_KEY.format(run)) or b"").decode()
+        if state.startswith("pending "):  # a publish that never finished is not held
+            return time.time() - float(state.split()[1]) < PENDING_S
+        return state == "published"
 
     def size(self) -> int:
         return int(self.redis.llen(JOBS_QUEUE))
