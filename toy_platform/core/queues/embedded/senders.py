@@ -25,6 +25,7 @@ from toy_platform.jobs.running import (
     attempt_of,
     error_outcome,
     failure_report,
+    origin_of,
     settled,
     unreachable_outcome,
     unreachable_reason,
@@ -140,7 +141,7 @@ class CallbackSenders:
             self._record(callback, outcome)
         self._note_progress(pairs)
         # The middleware answers again: send what waited out a back-off at once.
-        for origin in {_origin(c.url) for c in done if c.attempts > 1}:
+        for origin in {origin_of(c.url) + "/" for c in done if c.attempts > 1}:
             self.outbox.retry_now(origin)
         self.ready.notify()
 
@@ -263,7 +264,7 @@ def _batch_item(callback: Callback) -> dict[str, Any]:
 
 
 def _blocked_reason(url: str, outcome: str) -> str:
-    origin = _origin(url).rstrip("/")
+    origin = origin_of(url)
     detail = unreachable_reason(outcome)
     if any(detail.startswith(f"HTTP {code}") for code in SIGNATURE_REFUSED):
         return (
@@ -271,11 +272,6 @@ def _blocked_reason(url: str, outcome: str) -> str:
             " have different service keys (TOY_PLATFORM_SERVICE_KEY or config/service.key)"
         )
     return f"cannot deliver callbacks to the middleware at {origin}: {detail}"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
 
 
 def _by_batch_url(callbacks: list[Callback]) -> dict[str, list[Callback]]:
