@@ -328,6 +328,34 @@ def test_a_job_sent_to_core_again_runs_once(
     assert len(started) == 1, started
 
 
+def test_a_dropped_broker_connection_does_not_start_running_jobs_again(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """A connection to Redis that drops (CLIENT KILL, a network blip) puts every task its
+    worker had not acknowledged back in the queue, the running ones too: another worker took
+    them and ran them a second time while the first still ran them."""
+    running, workers = platform
+    workers.interrupt_all()
+    workers.start("kappa", 3, concurrency=2)
+    workers.start("lambda", 3, concurrency=2)
+    client = running.client()
+    ids = [client.submit_job(f"connection dropped {n}", f"data {n}")["job_id"] for n in range(2)]
+    wait_until(
+        lambda: all(client.get_job(i)["status"] == "running" for i in ids), 30, what="running"
+    )
+    Redis.from_url(redis.url).client_kill_filter(_type="normal", skipme=True)
+    for job_id in ids:
+        assert client.wait_for_job(job_id, timeout=60)["status"] == "succeeded"
+    time.sleep(4)  # a second run, if there were one, would have started and ended by now
+    for job_id in ids:
+        started = [
+            e for e in _log_events(running, "worker-*", job_id) if e["event"] == "job_started"
+        ]
+        assert len(started) == 1, started
+        statuses = [e["status"] for e in events_of(client, job_id)]
+        assert statuses.count("succeeded") == 1 and statuses.count("running") == 1, statuses
+
+
 def test_a_run_that_kept_stopping_its_worker_is_failed_not_run_again(
     platform: tuple[Platform, Workers], redis: RedisServer
 ) -> None:

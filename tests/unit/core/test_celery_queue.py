@@ -20,6 +20,7 @@ from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
     RUN_JOB,
     callback_backoff_max,
+    copy_wait,
     visibility_timeout,
 )
 from toy_platform.core.queues.celery.tasks import WorkerState, _deliver, rebased
@@ -45,11 +46,17 @@ def test_broker_urls_are_shown_without_their_password() -> None:
     assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
-def test_the_visibility_timeout_outlasts_jobs_and_callback_waits(tmp_path: Path) -> None:
+def test_the_visibility_timeout_is_the_same_on_every_host_and_outlasts_callback_waits(
+    tmp_path: Path,
+) -> None:
+    """Each host once computed it from its own --job-delay: a worker with a short delay put a
+    slower worker's running tasks back in the queue."""
     settings = load_settings(home=tmp_path, job_delay=2.0)
     assert visibility_timeout(settings) == 30.0
-    assert visibility_timeout(settings.replace(job_delay=20.0)) == 200.0
+    assert visibility_timeout(settings.replace(job_delay=20.0)) == 30.0
     assert visibility_timeout(settings.replace(visibility_timeout=8.0)) == 8.0
+    # A copy of a running job waits for it, but not so long that it looks lost itself.
+    assert copy_wait(settings) == 15.0 and copy_wait(settings.replace(visibility_timeout=8.0)) == 4
     # A callback waiting for its next try must not look lost to the restore sweep.
     assert callback_backoff_max(settings.replace(visibility_timeout=8.0)) == 4
     assert callback_backoff_max(settings) == 15

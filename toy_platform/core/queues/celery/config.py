@@ -12,9 +12,9 @@ At least once, never lost:
   they are older than the visibility timeout. kombu looks for them every
   unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default, and an
   hour of visibility timeout): here every RESTORE_EVERY_S seconds, and the timeout is
-  `--visibility-timeout`, by default max(30 s, 10 x the job delay) — longer than the
-  longest job (a job still running past it would run twice), short enough that a dead
-  worker's job runs again within about a minute.
+  `--visibility-timeout`, by default 30 s on every machine: a dead worker's job runs again
+  within about a minute. A job still running past it is not run twice: its worker holds a
+  running mark with a heartbeat (RUNNING_KEY), and a copy put back in the queue waits for it.
 """
 
 from __future__ import annotations
@@ -51,14 +51,23 @@ RUNS_KEY = "toy_platform:runs:{}"
 died counts); past MAX_DELIVERIES it is failed instead of run again."""
 DONE_KEY = "toy_platform:done:{}"
 """Set when a run was reported finished: a copy of its task that arrives later is dropped."""
+RUNNING_KEY = "toy_platform:running:{}"
+"""Held by the worker that runs a run, kept alive by a heartbeat while it runs and reports
+it: a copy of its task put back in the queue meanwhile (a dropped broker connection puts back
+every unacknowledged task, a visibility timeout shorter than the job) waits for it, and is
+dropped once the run was reported; it runs only if the heartbeat stops (the worker died)."""
+HEARTBEAT_TTL_S = 10
+HEARTBEAT_EVERY_S = 2.0
+COPY_WAIT_MAX_S = 30.0
+"""The longest a copy waits in a worker process for the run in progress; then it goes back to
+the queue (at its head) and the process takes other work."""
 MAX_DELIVERIES = 3
 REQUEST_ID_HEADER = "request_id"
 """The task header that carries the request ID, so logs follow a job onto the worker."""
 ENQUEUED_AT = "enqueued_at"
 """The task header with the time core queued the job: the oldest waiting job's age."""
 
-MIN_VISIBILITY_TIMEOUT_S = 30.0
-VISIBILITY_JOB_DELAYS = 10
+DEFAULT_VISIBILITY_TIMEOUT_S = 30.0
 RESTORE_EVERY_S = 5
 RESTORE_MUTEX_S = 15
 BROKER_TIMEOUT_S = 3.0
@@ -115,7 +124,13 @@ def visibility_timeout(settings: Settings) -> float:
     """Seconds after which a task taken by a worker that never acknowledged it runs again."""
     if settings.visibility_timeout:
         return float(settings.visibility_timeout)
-    return max(MIN_VISIBILITY_TIMEOUT_S, VISIBILITY_JOB_DELAYS * settings.job_delay)
+    return DEFAULT_VISIBILITY_TIMEOUT_S
+
+
+def copy_wait(settings: Settings) -> float:
+    """How long a copy of a running run waits for it before it goes back to the queue: under
+    the visibility timeout, which would put the waiting copy back as well."""
+    return max(1.0, min(COPY_WAIT_MAX_S, visibility_timeout(settings) / 2))
 
 
 def callback_backoff_max(settings: Settings) -> int:

@@ -12,8 +12,11 @@ are the rules of jobs.running, as for the embedded queue.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -26,14 +29,18 @@ from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     DELIVER_CALLBACK,
     DONE_KEY,
+    HEARTBEAT_EVERY_S,
+    HEARTBEAT_TTL_S,
     MAX_DELIVERIES,
     OUTCOMES_KEY,
     PUBLISH_RETRY_S,
     REQUEST_ID_HEADER,
     RUN_JOB,
+    RUNNING_KEY,
     RUNS_KEY,
     broker_client,
     callback_backoff_max,
+    copy_wait,
 )
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
@@ -67,6 +74,59 @@ PUBLISH_POLICY = {
 }
 
 
+COPY_POLL_S = 0.5
+REFRESH_IF_HELD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
+return 0
+"""
+RELEASE_IF_HELD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker may do with a run it took from the queue: run it (RUNS: the starts so
+    far, this one included; None: the broker could not say), drop it (a copy of a run already
+    reported) or give it back (busy: another live worker is still running it)."""
+
+    kind: str
+    runs: int | None = None
+    waited: bool = False
+
+
+class Heartbeat:
+    """Keeps a run's running mark alive while this worker runs and reports it (a thread),
+    and gives it back at the end; a mark that is no longer ours is left alone."""
+
+    def __init__(self, state: WorkerState, run: str, holder: str) -> None:
+        self.state, self.key, self.holder = state, RUNNING_KEY.format(run), holder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {run}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(HEARTBEAT_EVERY_S + 1)
+        self._call(RELEASE_IF_HELD)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY_S):
+            self._call(REFRESH_IF_HELD, HEARTBEAT_TTL_S)
+
+    def _call(self, script: str, *args: object) -> None:
+        try:
+            self.state.redis().eval(script, 1, self.key, self.holder, *args)
+        except Exception as exc:  # the mark expires by itself; a copy then runs the job
+            logger.warning(
+                "cannot keep the running mark: %s", exc, extra={"event": "heartbeat_failed"}
+            )
+
+
 class CallbackNotDelivered(Exception):
     """The middleware did not take a callback this time; the task is retried later."""
 
@@ -97,19 +157,36 @@ class WorkerState:
             self._redis = broker_client(self.settings.queue_url)
         return self._redis
 
-    def runs_so_far(self, run: str) -> int | None:
-        """Count one more start of RUN; how many there were (None: the broker cannot say, or
-        the run was already reported finished and this copy must be dropped: 0)."""
-        try:
-            redis = self.redis()
-            if redis.exists(DONE_KEY.format(run)):
-                return 0
-            runs = int(redis.incr(RUNS_KEY.format(run)))
-            redis.expire(RUNS_KEY.format(run), ACCEPTED_TTL_S)
-            return runs
-        except Exception as exc:  # bookkeeping: the job runs all the same
-            logger.warning("cannot count the run: %s", exc, extra={"event": "run_not_counted"})
-            return None
+    def claim(self, run: str, holder: str) -> Claim:
+        """Take RUN's running mark for HOLDER and count one more start of it. While another
+        live worker holds it (this is a copy put back in the queue), wait for it, up to
+        COPY_WAIT; a run already reported finished is a copy to drop."""
+        deadline = time.monotonic() + copy_wait(self.settings)
+        waited = False
+        while True:
+            try:
+                redis = self.redis()
+                if redis.exists(DONE_KEY.format(run)):
+                    return Claim("duplicate", waited=waited)
+                if redis.set(RUNNING_KEY.format(run), holder, nx=True, ex=HEARTBEAT_TTL_S):
+                    runs = int(redis.incr(RUNS_KEY.format(run)))
+                    redis.expire(RUNS_KEY.format(run), ACCEPTED_TTL_S)
+                    return Claim("run", runs, waited)
+            except Exception as exc:  # bookkeeping: the job runs all the same
+                logger.warning("cannot count the run: %s", exc, extra={"event": "run_not_counted"})
+                return Claim("run", None, waited)
+            if time.monotonic() >= deadline:
+                return Claim("busy", waited=waited)
+            if not waited:
+                logger.info(
+                    "a copy of a job another worker is running: it waits for that run",
+                    extra={"event": "job_copy_waits"},
+                )
+            waited = True
+            time.sleep(COPY_POLL_S)
+
+    def heartbeat(self, run: str, holder: str) -> Heartbeat:
+        return Heartbeat(self, run, holder)
 
     def finished(self, run: str) -> None:
         """Note RUN reported finished, so that a late copy of its task is dropped."""
@@ -218,59 +295,80 @@ def register(app: Any, settings: Settings) -> None:
         worker = str(task.request.hostname or "")
         run = run_id(job_id, callback_url)
         with tagged(job_id, request_id):
-            runs = state.runs_so_far(run)
-            if runs == 0:
+            holder = f"{worker} {os.getpid()} {uuid.uuid4().hex}"
+            claim = state.claim(run, holder)
+            if claim.kind == "duplicate":
                 logger.warning(
                     "a copy of a job already reported finished: dropped",
                     extra={"event": "job_duplicate_dropped", "worker": worker},
                 )
                 return "duplicate"
-            if runs is not None and runs > MAX_DELIVERIES:
-                payload = gave_up_report(runs - 1, "a worker")
-                logger.error(
-                    "job given up: %s",
-                    payload["error"],
-                    extra={"event": "job_given_up", "worker": worker, "runs": runs},
+            if claim.kind == "busy":
+                logger.info(
+                    "a copy of a job another worker still runs goes back to the queue",
+                    extra={"event": "job_copy_requeued", "worker": worker},
                 )
-                report(callback_url, payload, request_id)
-                state.finished(run)
-                return "failed"
-            started_at = utc_now()
-            logger.info(
-                "job started on %s",
-                worker,
-                extra={"event": "job_started", "worker": worker, "redelivered": _redelivered(task)},
+                raise Reject("another worker is running this job", requeue=True)
+            with state.heartbeat(run, holder):
+                return run_claimed(task, data, callback_url, run, claim.runs)
+
+    def run_claimed(task: Any, data: str, callback_url: str, run: str, runs: int | None) -> str:
+        """Run RUN, whose running mark this worker holds: its report, then the mark 'done'."""
+        request_id = request_id_of(task)
+        worker = str(task.request.hostname or "")
+        if runs is not None and runs > MAX_DELIVERIES:
+            payload = gave_up_report(runs - 1, "a worker")
+            logger.error(
+                "job given up: %s",
+                payload["error"],
+                extra={"event": "job_given_up", "worker": worker, "runs": runs},
             )
-            again = {"run": runs} if runs is not None and runs > 1 else {}
-            try:
-                if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                    running = running_report(started_at, worker) | again
-                    report(callback_url, running, request_id)
-                time.sleep(settings.job_delay)
-                payload = run_job(data, settings.failure_rate, started_at, worker) | again
-            except Reject:
-                raise  # the broker cannot take the report now: the job goes back, runs again
-            except Exception as exc:  # ours, not the job's: never acknowledged in silence
-                logger.exception("running the job failed", extra={"event": "job_error"})
-                payload = broken_run_report(started_at, exc, worker) | again
             report(callback_url, payload, request_id)
             state.finished(run)
-            state.count(f"job:{payload['status']}")
-            logger.info(
-                "job %s",
-                payload["status"],
-                extra={
-                    "event": f"job_{payload['status']}",
-                    "worker": worker,
-                    "error": payload.get("error"),
-                },
-            )
-            return str(payload["status"])
+            return "failed"
+        started_at = utc_now()
+        logger.info(
+            "job started on %s",
+            worker,
+            extra={
+                "event": "job_started",
+                "worker": worker,
+                "redelivered": _redelivered(task, runs),
+            },
+        )
+        again = {"run": runs} if runs is not None and runs > 1 else {}
+        try:
+            if settings.job_delay >= RUNNING_REPORT_MIN_S:
+                running = running_report(started_at, worker) | again
+                report(callback_url, running, request_id)
+            time.sleep(settings.job_delay)
+            payload = run_job(data, settings.failure_rate, started_at, worker) | again
+        except Reject:
+            raise  # the broker cannot take the report now: the job goes back, runs again
+        except Exception as exc:  # ours, not the job's: never acknowledged in silence
+            logger.exception("running the job failed", extra={"event": "job_error"})
+            payload = broken_run_report(started_at, exc, worker) | again
+        report(callback_url, payload, request_id)
+        state.finished(run)
+        state.count(f"job:{payload['status']}")
+        logger.info(
+            "job %s",
+            payload["status"],
+            extra={
+                "event": f"job_{payload['status']}",
+                "worker": worker,
+                "error": payload.get("error"),
+            },
+        )
+        return str(payload["status"])
 
     app.toy_platform_tasks = {"run_job": run_job_task, "deliver_callback": deliver_callback}
 
 
-def _redelivered(task: Any) -> bool:
+def _redelivered(task: Any, runs: int | None) -> bool:
+    """Whether this start is not the run's first: counted by the broker, or said by it."""
+    if runs is not None:
+        return runs > 1
     info = getattr(task.request, "delivery_info", None) or {}
     return bool(info.get("redelivered"))
 
