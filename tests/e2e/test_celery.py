@@ -22,7 +22,7 @@ import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from redis import Redis
-from support.harness import Platform, all_gone, wait_until
+from support.harness import Platform, all_gone, free_ports, wait_until
 from support.redis_server import RedisServer, why_unavailable
 
 from toy_platform.client import PlatformClient
@@ -53,10 +53,10 @@ class Workers:
         self.platform, self.key_file = platform, key_file
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, job_delay: float, concurrency: int = 4) -> str:
-        """Start worker NAME@test; its node name."""
+    def start(self, name: str, job_delay: float, concurrency: int = 4, *extra: str) -> str:
+        """Start worker NAME@test (EXTRA: more options); its node name."""
         platform = self.platform
-        argv = [sys.executable, "-m", "toy_platform", "worker", *platform.common_args()]
+        argv = [sys.executable, "-m", "toy_platform", "worker", *platform.common_args(), *extra]
         argv += ["--hostname", f"{name}@test", "--concurrency", str(concurrency)]
         argv += ["--job-delay", str(job_delay), "--service-key-file", str(self.key_file)]
         log = open(platform.home / f"worker-{name}.out", "ab")  # noqa: SIM115
@@ -354,6 +354,47 @@ def test_a_dropped_broker_connection_does_not_start_running_jobs_again(
         assert len(started) == 1, started
         statuses = [e["status"] for e in events_of(client, job_id)]
         assert statuses.count("succeeded") == 1 and statuses.count("running") == 1, statuses
+
+
+def test_reports_a_wrong_address_holds_are_counted_named_and_go_once_it_is_fixed(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """A worker started with a wrong --middleware-url ran the job, then its report retried
+    for ever as a countdown task inside that worker: the job showed queued while status said
+    'all components ready, callbacks 0 waiting' and doctor 'no problems found'."""
+    running, workers = platform
+    workers.interrupt_all()
+    (wrong_port,) = free_ports(1)
+    wrong = f"http://127.0.0.1:{wrong_port}"
+    workers.start("mu", 0.05, 2, "--middleware-url", wrong)
+    client = running.client()
+    job_id = client.submit_job("reported to the wrong place", "abc")["job_id"]
+
+    def core_names_it() -> str | None:
+        ready = requests.get(f"{running.core_url}/readyz", timeout=5)
+        reason = ready.json().get("reason") or ""
+        return reason if ready.status_code == 503 and wrong in reason else None
+
+    reason = wait_until(core_names_it, 30, what="core's /readyz naming the wrong address")
+    assert f"cannot deliver callbacks to the middleware at {wrong}: connection refused" in reason
+    assert "1 callbacks wait" in reason, reason
+    figures = queue_size(running)
+    assert figures["callbacks_waiting_retry"] == 1, figures
+    conforms("core", requests.get(f"{running.core_url}/queue_size", timeout=5))
+    assert client.platform_status()["callbacks_waiting_retry"] == 1
+    status = running.cli("status", check=False)
+    assert status.returncode == 1 and wrong in status.stdout, status.stdout
+    assert "1 waiting for retry" in status.stdout, status.stdout
+    doctor = running.cli("doctor", check=False).stdout
+    assert wrong in doctor and "no problems found" not in doctor, doctor
+    assert client.get_job(job_id)["status"] == "queued"
+    # The operator fixes the address: the report goes where the platform takes reports now.
+    workers.interrupt_all()
+    workers.start("nu", 0.05, 2)
+    done = client.wait_for_job(job_id, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", "cba")
+    wait_until(lambda: queue_size(running).get("callbacks_waiting_retry") == 0, 10, what="none")
+    wait_until(lambda: core_names_it() is None, 40, what="core ready again")
 
 
 def test_a_run_that_kept_stopping_its_worker_is_failed_not_run_again(

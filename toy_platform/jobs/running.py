@@ -124,6 +124,19 @@ def unreachable_reason(outcome: str) -> str:
     return detail
 
 
+def blocked_reason(url: str, outcome: str) -> str:
+    """What holds up reports to URL whose last try ended in OUTCOME (a retry): the
+    middleware unreachable there, or refusing core's signature."""
+    origin = origin_of(url)
+    detail = unreachable_reason(outcome)
+    if any(detail.startswith(f"HTTP {code}") for code in SIGNATURE_REFUSED):
+        return (
+            f"the middleware at {origin} refuses core's signature ({detail}): the two"
+            " have different service keys (TOY_PLATFORM_SERVICE_KEY or config/service.key)"
+        )
+    return f"cannot deliver callbacks to the middleware at {origin}: {detail}"
+
+
 def origin_of(url: str) -> str:
     """scheme://host:port of URL."""
     parts = urlsplit(url)
@@ -139,6 +152,12 @@ def attempt_of(callback_url: str) -> int:
     """The attempt a run is of, as its callback URL says (?attempt=N; 1 when it does not)."""
     values = parse_qs(urlsplit(callback_url).query).get("attempt", ["1"])
     return int(values[0]) if values[0].isdigit() else 1
+
+
+def job_of(callback_url: str) -> str | None:
+    """The job a callback URL (…/job_callback/JOB_ID?attempt=N) reports on."""
+    path = callback_url.split("?", 1)[0]
+    return path.rsplit("/job_callback/", 1)[-1] if "/job_callback/" in path else None
 
 
 def run_id(job_id: str, callback_url: str) -> str:

@@ -394,9 +394,6 @@ def _times(count: Any) -> str:
 
 def callbacks_text(queue: dict[str, Any]) -> str:
     """`2 waiting for retry, 0 pending, 1 parked (cannot be delivered)`."""
-    if queue["callbacks_waiting_retry"] is None and queue.get("celery_workers_online") is not None:
-        # Celery: retries wait in the workers, with back-off, until their next try.
-        return f"{queue['callbacks_pending']} waiting in the broker's queue"
     if queue["callbacks_waiting_retry"] is None:
         return click.style("unknown", fg="yellow")
     waiting = queue["callbacks_waiting_retry"]

@@ -19,7 +19,6 @@ from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
     RUN_JOB,
-    callback_backoff_max,
     copy_wait,
     visibility_timeout,
 )
@@ -57,9 +56,6 @@ def test_the_visibility_timeout_is_the_same_on_every_host_and_outlasts_callback_
     assert visibility_timeout(settings.replace(visibility_timeout=8.0)) == 8.0
     # A copy of a running job waits for it, but not so long that it looks lost itself.
     assert copy_wait(settings) == 15.0 and copy_wait(settings.replace(visibility_timeout=8.0)) == 4
-    # A callback waiting for its next try must not look lost to the restore sweep.
-    assert callback_backoff_max(settings.replace(visibility_timeout=8.0)) == 4
-    assert callback_backoff_max(settings) == 15
 
 
 def test_the_app_acks_late_and_hands_back_a_lost_workers_task(tmp_path: Path) -> None:
@@ -171,11 +167,12 @@ def test_status_shows_the_celery_workers_and_a_broker_that_is_down() -> None:
         "toy_platform_queue_size": 5.0,
         "toy_platform_jobs_running": 3.0,
         "toy_platform_callbacks_pending": 1.0,
+        "toy_platform_callbacks_waiting_retry": 2.0,
     }
     jobs = statusview.job_figures(None)
     lines = "\n".join(statusview.figure_lines(statusview.queue_figures(metrics), jobs))
     assert "2 Celery workers online, concurrency 8 (jobs they can run at once)" in lines
-    assert "1 waiting in the broker's queue" in lines
+    assert "2 waiting for retry, 1 pending" in lines
     down = {"toy_platform_broker_up": 0.0, "toy_platform_celery_workers_online": 0.0}
     lines = "\n".join(statusview.figure_lines(statusview.queue_figures(down), jobs))
     assert "unknown (the Celery broker does not answer)" in lines

@@ -133,12 +133,6 @@ def copy_wait(settings: Settings) -> float:
     return max(1.0, min(COPY_WAIT_MAX_S, visibility_timeout(settings) / 2))
 
 
-def callback_backoff_max(settings: Settings) -> int:
-    """The longest wait between two tries of a callback: below the visibility timeout, or
-    a callback waiting for its next try would be put back in the queue as if lost."""
-    return max(1, min(30, int(visibility_timeout(settings) / 2)))
-
-
 def default_pool() -> str:
     """prefork where processes can fork (Linux, macOS); threads on Windows."""
     return "threads" if sys.platform == "win32" else "prefork"

@@ -13,6 +13,7 @@ from toy_platform.core.queues.celery.config import (
     ACCEPTED_KEY,
     ACCEPTED_TTL_S,
     CALLBACKS_QUEUE,
+    DELIVER_CALLBACK,
     DONE_KEY,
     ENQUEUED_AT,
     JOBS_QUEUE,
@@ -22,8 +23,9 @@ from toy_platform.core.queues.celery.config import (
     broker_client,
     describe_broker_error,
 )
+from toy_platform.core.queues.celery.waiting import WaitingMover, WaitingReport, WaitingReports
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
-from toy_platform.jobs.running import run_id
+from toy_platform.jobs.running import blocked_reason, run_id
 from toy_platform.service import ServiceState
 from toy_platform.unavailable import QueueUnavailable
 from toy_platform.urls import mask_url
@@ -44,18 +46,23 @@ class CeleryQueue:
         self.app = celery_app(settings)
         self.redis = broker_client(settings.queue_url)
         self.watch = BrokerWatch(self.app, self.redis, self.url)
+        self.waiting = WaitingReports(self.redis)
+        self.mover = WaitingMover(self.waiting, self._publish_waiting)
         self.local = LocalWorker(settings) if settings.workers > 0 else None
         svc.readiness.append(("broker", self.watch.broker_problem))
         svc.readiness.append(("workers", self.watch.workers_problem))
+        svc.readiness.append(("callbacks", self.callbacks_problem))
         svc.registry.register(self.watch.collector())
 
     def start(self) -> None:
         self.watch.start()
+        self.mover.start()
         if self.local is not None:
             self.local.start()
 
     def stop(self) -> None:
         self.watch.stop()
+        self.mover.stop()
         if self.local is not None:
             self.local.stop()
 
@@ -135,9 +142,9 @@ class CeleryQueue:
         online = [w for w in workers if w["online"]]
         try:
             size, callbacks = self.size(), int(self.redis.llen(CALLBACKS_QUEUE))
-            oldest = self.watch.oldest_age_s()
+            oldest, waiting = self.watch.oldest_age_s(), self.waiting.count()
         except Exception:  # broker down: /readyz says why
-            size, callbacks, oldest = None, None, None
+            size, callbacks, oldest, waiting = None, None, None, None
         return {
             "queue": self.kind,
             "broker": self.url,
@@ -146,7 +153,7 @@ class CeleryQueue:
             "running": sum(w["active"] or 0 for w in online),
             "oldest_queued_age_s": oldest,
             "callbacks_pending": callbacks,
-            "callbacks_waiting_retry": None,
+            "callbacks_waiting_retry": waiting,
             "callbacks_parked": None,
             "workers_alive": sum(w["concurrency"] or 0 for w in online),
             "callback_senders_alive": None,
@@ -154,16 +161,46 @@ class CeleryQueue:
         }
 
     def purge(self) -> dict[str, int]:
-        """Empty both queues; jobs a worker already runs finish, and the middleware, which
-        forgot them, drops their callbacks (404)."""
+        """Empty both queues and the reports waiting for a retry; jobs a worker already runs
+        finish, and the middleware, which forgot them, drops their callbacks (404)."""
         try:
             with self.app.connection_for_write() as conn:
                 channel = conn.default_channel
                 jobs = int(channel.queue_purge(JOBS_QUEUE) or 0)
                 callbacks = int(channel.queue_purge(CALLBACKS_QUEUE) or 0)
+            callbacks += self.waiting.purge()
         except Exception as exc:
             raise QueueUnavailable(self.unreachable(exc)) from exc
         return {"jobs": jobs, "callbacks": callbacks}
+
+    def callbacks_problem(self) -> str | None:
+        """Why reports do not reach the middleware while some wait (None: they do, or none
+        wait, or the broker itself is down, which its own check says)."""
+        if not self.mover.alive():  # never expected: its loop survives every error
+            self.mover.start()
+            return "the thread that hands waiting callbacks back to the workers died: restarted"
+        if self.watch.broker_problem() is not None:
+            return None
+        try:
+            count, blocked = self.waiting.count(), self.waiting.blocked()
+        except Exception:  # the broker went down since its last check
+            return None
+        if not count or blocked is None:
+            return None
+        url, outcome, since = blocked
+        return (
+            f"{blocked_reason(url, outcome)} (for {time.time() - since:.0f} s);"
+            f" {count} callbacks wait"
+        )
+
+    def _publish_waiting(self, report: WaitingReport) -> None:
+        """Hand a waiting report back to the workers (see waiting)."""
+        self.app.tasks[DELIVER_CALLBACK].apply_async(
+            args=(report.url, report.payload, report.tries, report.since),
+            headers={REQUEST_ID_HEADER: report.request_id} if report.request_id else None,
+            queue=CALLBACKS_QUEUE,
+            retry=False,
+        )
 
     def unreachable(self, exc: BaseException) -> str:
         return f"cannot reach the Celery broker (Redis) at {self.url}: {describe_broker_error(exc)}"

@@ -1,10 +1,11 @@
 """The tasks a `toy-platform worker` runs: a job, and the delivery of its callbacks.
 
 A job reports its progress to the middleware at once, from the task. A report the
-middleware does not take then goes to the broker as a `deliver_callback` task, not into
-the worker's memory: retried with exponential back-off (Celery's autoretry) for as long as
-it takes, by whichever worker is alive, so it survives the worker that ran the job. The job
-is acknowledged only after its report was taken or handed to the broker. How the
+middleware does not take then waits in the broker (see waiting), not in the worker's memory:
+core hands it back as a `deliver_callback` task when it is due, with exponential back-off,
+for as long as it takes, and whichever worker is alive delivers it, so it survives the
+worker that ran the job. The job is acknowledged only after its report was taken or kept in
+the broker. How the
 middleware's answer is read, and the 'failed' report that replaces one it refuses for good,
 are the rules of jobs.running, as for the embedded queue.
 """
@@ -26,7 +27,6 @@ from toy_platform.clock import utc_now
 from toy_platform.config import Settings
 from toy_platform.core.queues.celery.config import (
     ACCEPTED_TTL_S,
-    CALLBACKS_QUEUE,
     DELIVER_CALLBACK,
     DONE_KEY,
     HEARTBEAT_EVERY_S,
@@ -39,9 +39,9 @@ from toy_platform.core.queues.celery.config import (
     RUNNING_KEY,
     RUNS_KEY,
     broker_client,
-    callback_backoff_max,
     copy_wait,
 )
+from toy_platform.core.queues.celery.waiting import WaitingReport, WaitingReports
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
     answer_outcome,
@@ -50,6 +50,7 @@ from toy_platform.jobs.running import (
     failure_report,
     gave_up_report,
     is_failure_report,
+    job_of,
     kind_of,
     run_id,
     run_job,
@@ -66,15 +67,10 @@ RUNNING_REPORT_MIN_S = 0.5
 """Shorter jobs report only their outcome, which carries started_at: the history still shows
 when it started (the middleware adds the 'running' step), for one call to the middleware
 per job instead of two."""
-PUBLISH_POLICY = {
-    "max_retries": int(PUBLISH_RETRY_S / 2),
-    "interval_start": 0,
-    "interval_step": 0.5,
-    "interval_max": 2,
-}
 
 
 COPY_POLL_S = 0.5
+HOLD_RETRY_S = 1.0
 REFRESH_IF_HELD = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
 return 0
@@ -125,10 +121,6 @@ class Heartbeat:
             logger.warning(
                 "cannot keep the running mark: %s", exc, extra={"event": "heartbeat_failed"}
             )
-
-
-class CallbackNotDelivered(Exception):
-    """The middleware did not take a callback this time; the task is retried later."""
 
 
 class WorkerState:
@@ -188,6 +180,16 @@ class WorkerState:
     def heartbeat(self, run: str, holder: str) -> Heartbeat:
         return Heartbeat(self, run, holder)
 
+    def waiting(self) -> WaitingReports:
+        return WaitingReports(self.redis())
+
+    def got_through(self) -> None:
+        """A report that had waited was taken: the last failure is no longer current."""
+        try:
+            self.waiting().got_through()
+        except Exception as exc:  # a figure: it expires by itself
+            logger.warning("cannot clear the callbacks' last failure: %s", exc)
+
     def finished(self, run: str) -> None:
         """Note RUN reported finished, so that a late copy of its task is dropped."""
         try:
@@ -225,21 +227,23 @@ def register(app: Any, settings: Settings) -> None:
         shared=False,  # this app's own: another app in the process has its own settings
         bind=True,
         ignore_result=True,
-        autoretry_for=(CallbackNotDelivered,),
-        retry_backoff=1,
-        retry_backoff_max=callback_backoff_max(settings),
-        retry_jitter=True,
-        max_retries=None,
     )
-    def deliver_callback(task: Any, url: str, payload: dict[str, Any], tried: int = 0) -> str:
+    def deliver_callback(
+        task: Any, url: str, payload: dict[str, Any], tried: int = 0, since: float = 0.0
+    ) -> str:
         request_id = request_id_of(task)
         # Where the platform takes reports now, as this worker knows it: a report held for a
         # retry goes to a fixed --middleware-url once a worker with the right one takes it.
         url = rebased(url, settings.callback_url)
-        with tagged(_job_of(url), request_id):
-            outcome = try_once(url, payload, request_id, tried + task.request.retries + 1)
+        with tagged(job_of(url), request_id):
+            outcome = try_once(url, payload, request_id, tried + 1)
             if outcome.startswith("retry"):
-                raise CallbackNotDelivered(outcome)
+                hold(
+                    WaitingReport(url, payload, request_id, tried + 1, since or time.time()),
+                    outcome,
+                )
+            elif tried:
+                state.got_through()
             return outcome
 
     def try_once(url: str, payload: dict[str, Any], request_id: str | None, attempt: int) -> str:
@@ -264,27 +268,34 @@ def register(app: Any, settings: Settings) -> None:
         return outcome
 
     def report(url: str, payload: dict[str, Any], request_id: str | None) -> None:
-        """Deliver a callback now; if the middleware does not take it, hand it to a
-        deliver_callback task, retried through the broker (waiting a while for a broker
-        that is down: the job is not acknowledged before its report is safe)."""
-        if not try_once(url, payload, request_id, 1).startswith("retry"):
-            return
-        try:
-            deliver_callback.apply_async(
-                args=(url, payload, 1),
-                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
-                queue=CALLBACKS_QUEUE,
-                countdown=1,
-                retry=True,
-                retry_policy=PUBLISH_POLICY,
-            )
-        except Exception as exc:
-            logger.error(
-                "cannot hand the report to the broker (%s): the job goes back to the queue",
-                exc,
-                extra={"event": "report_not_queued", "status": payload.get("status")},
-            )
-            raise Reject(str(exc), requeue=True) from exc
+        """Deliver a callback now; if the middleware does not take it, it waits in the
+        broker for its next try (see waiting), whichever worker is alive then."""
+        outcome = try_once(url, payload, request_id, 1)
+        if outcome.startswith("retry"):
+            hold(WaitingReport(url, payload, request_id, 1, time.time()), outcome)
+
+    def hold(report: WaitingReport, outcome: str) -> None:
+        """Keep REPORT in the broker for a later try, waiting a while for a broker that is
+        down; if it stays down, the task goes back to the queue (unacknowledged, it runs
+        again once the broker answers): a report is never dropped."""
+        deadline = time.monotonic() + PUBLISH_RETRY_S
+        while True:
+            try:
+                state.waiting().add(report, outcome)
+                return
+            except Exception as exc:
+                if time.monotonic() >= deadline:
+                    logger.error(
+                        "cannot keep the report in the broker (%s): the task goes back to the"
+                        " queue",
+                        exc,
+                        extra={
+                            "event": "report_not_queued",
+                            "status": report.payload.get("status"),
+                        },
+                    )
+                    raise Reject(str(exc), requeue=True) from exc
+                time.sleep(HOLD_RETRY_S)
 
     @app.task(  # type: ignore[untyped-decorator]
         name=RUN_JOB, bind=True, ignore_result=True, shared=False
@@ -420,8 +431,3 @@ def rebased(callback_url: str, base: str) -> str:
     if not base or "/job_callback/" not in callback_url:
         return callback_url
     return base.rstrip("/") + "/job_callback/" + callback_url.split("/job_callback/", 1)[1]
-
-
-def _job_of(url: str) -> str | None:
-    path = url.split("?", 1)[0]
-    return path.rsplit("/job_callback/", 1)[-1] if "/job_callback/" in path else None

@@ -30,6 +30,7 @@ from toy_platform.core.queues.celery.config import (
     OUTCOMES_KEY,
     describe_broker_error,
 )
+from toy_platform.core.queues.celery.waiting import WAITING_KEY
 from toy_platform.lifeline import ask_to_stop, spawn
 
 logger = logging.getLogger(__name__)
@@ -236,14 +237,19 @@ class _Collector(Collector):
     def _from_broker(self) -> Any:
         try:
             pipe = self.watch.redis.pipeline(transaction=False)
-            pipe.llen(JOBS_QUEUE).llen(CALLBACKS_QUEUE).hgetall(OUTCOMES_KEY)
-            jobs, callbacks, outcomes = pipe.execute()
+            pipe.llen(JOBS_QUEUE).llen(CALLBACKS_QUEUE).hgetall(OUTCOMES_KEY).zcard(WAITING_KEY)
+            jobs, callbacks, outcomes, waiting = pipe.execute()
             oldest = self.watch.oldest_age_s()
         except Exception:  # down since the last check: /readyz says so
             return
         yield _gauge("toy_platform_queue_size", "Jobs waiting in the broker's queue.", jobs)
         yield _gauge(
             "toy_platform_callbacks_pending", "Callbacks waiting in the broker's queue.", callbacks
+        )
+        yield _gauge(
+            "toy_platform_callbacks_waiting_retry",
+            "Callbacks the middleware did not take, waiting in the broker for their next try.",
+            waiting,
         )
         yield _gauge(
             "toy_platform_queue_oldest_age_seconds",

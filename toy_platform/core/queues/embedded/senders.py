@@ -20,15 +20,14 @@ import requests
 from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
-    SIGNATURE_REFUSED,
     answer_outcome,
     attempt_of,
+    blocked_reason,
     error_outcome,
     failure_report,
     origin_of,
     settled,
     unreachable_outcome,
-    unreachable_reason,
 )
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
@@ -151,7 +150,7 @@ class CallbackSenders:
             return
         for callback, outcome in pairs:
             if outcome.startswith("retry"):
-                self.progress.blocked(_blocked_reason(callback.url, outcome))
+                self.progress.blocked(blocked_reason(callback.url, outcome))
                 return
         self.progress.failed(pairs[0][1])
 
@@ -261,17 +260,6 @@ def _batch_item(callback: Callback) -> dict[str, Any]:
     if callback.request_id and accept_request_id(callback.request_id) == callback.request_id:
         item["request_id"] = callback.request_id
     return item
-
-
-def _blocked_reason(url: str, outcome: str) -> str:
-    origin = origin_of(url)
-    detail = unreachable_reason(outcome)
-    if any(detail.startswith(f"HTTP {code}") for code in SIGNATURE_REFUSED):
-        return (
-            f"the middleware at {origin} refuses core's signature ({detail}): the two"
-            " have different service keys (TOY_PLATFORM_SERVICE_KEY or config/service.key)"
-        )
-    return f"cannot deliver callbacks to the middleware at {origin}: {detail}"
 
 
 def _by_batch_url(callbacks: list[Callback]) -> dict[str, list[Callback]]:
