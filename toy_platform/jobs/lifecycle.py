@@ -28,6 +28,7 @@ RANK = {
 }
 REPORT_FIELDS = ("status", "started_at", "completed_at", "result", "error")
 """The fields of a job a report of core sets."""
+TOOK_IT = "core took it (its report came before its answer)"
 
 Event = tuple[str, str, str, str, str | None]
 """A history line to store: (job_id, at, status, service, detail)."""
@@ -81,8 +82,8 @@ class ReportOutcome:
 
 class ReportBatch:
     """Reports applied in memory to the jobs they name (rows of job_id, status, attempt,
-    owner and REPORT_FIELDS, read under the store's lock), as one transaction will write them:
-    the changed jobs, their new history lines, and how each status count moves."""
+    owner, forwarded and REPORT_FIELDS, read under the store's lock), as one transaction will
+    write them: the changed jobs, their new history lines, and how each status count moves."""
 
     def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
         self.jobs = jobs
@@ -106,6 +107,13 @@ class ReportBatch:
             job[name] = update.get(name)
         job["status"] = status
         self.changed.add(report.job_id)
+        if not job.get("forwarded", True):
+            # core's report overtook its answer to the forward: the history says it was
+            # forwarded first, and the answer, when it comes, adds nothing
+            job["forwarded"] = True
+            now = utc_now()
+            self.events.append((report.job_id, now, "forwarded", "middleware", TOOK_IT))
+            self.events.append((report.job_id, now, "queued", "core", None))
         if before == JobStatus.QUEUED and status != JobStatus.RUNNING and update.get("started_at"):
             # the 'running' report was overtaken by this one: keep the history whole
             self.events.append((report.job_id, update["started_at"], "running", "core", None))

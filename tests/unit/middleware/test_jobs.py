@@ -289,7 +289,7 @@ def test_one_callback_delivered_to_two_middlewares_at_once_is_applied_once(pg_ur
         outcomes = _together(6, lambda n, s=status: _callback(stores[n % 2], job_id, s))
         assert sum(o.changed for o in outcomes) == 1
     events = [e["status"] for e in stores[1].events(job_id)]
-    assert events == ["submitted", "running", "succeeded"]
+    assert events == ["submitted", "forwarded", "queued", "running", "succeeded"]  # core took it
     assert stores[0].counts_by_status("alice") == {
         "queued": 0,
         "running": 0,
@@ -463,3 +463,35 @@ def test_a_middleware_with_its_clock_ahead_cannot_take_or_free_anothers_claim(
     finally:
         first.close()
         second.close()
+
+
+def test_a_jobs_history_is_in_the_order_the_store_wrote_it_whatever_the_clocks(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events were ordered by their time stamps: a middleware whose clock is behind the one
+    that took the submit wrote a job's end before its start."""
+    job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+    store.mark_forwarded([{"job_id": job_id, "attempt": 1, "sent_at": utc_now(), "position": 1}])
+    from toy_platform.jobs import lifecycle
+
+    monkeypatch.setattr(lifecycle, "utc_now", lambda: utc_ago(3600))  # an hour behind
+    update = {"status": "succeeded", "started_at": utc_ago(3600), "result": "x"}
+    store.apply_reports([Report(job_id, 1, update, None)])
+    statuses = [e["status"] for e in store.events(job_id)]
+    assert statuses == ["submitted", "forwarded", "queued", "running", "succeeded"]
+
+
+def test_a_report_that_overtakes_cores_answer_to_the_forward_keeps_the_history_whole(
+    store: JobStore,
+) -> None:
+    """A fast worker reports before the middleware noted core's 202: the history must not
+    read 'succeeded' before 'forwarded', and the late answer adds nothing."""
+    job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+    (claimed,) = store.claim_unforwarded(10)
+    update = {"status": "succeeded", "started_at": utc_now(), "result": "x"}
+    assert store.apply_reports([Report(job_id, 1, update, None)])[0].changed
+    store.mark_forwarded([{"job_id": job_id, "attempt": 1, "sent_at": utc_now(), "position": 1}])
+    statuses = [e["status"] for e in store.events(job_id)]
+    assert statuses == ["submitted", "forwarded", "queued", "running", "succeeded"], statuses
+    assert store.waiting_for_core() == 0 and store.claim_unforwarded(10) == []
+    assert claimed["job_id"] == job_id

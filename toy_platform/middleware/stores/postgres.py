@@ -347,8 +347,8 @@ class PostgresJobStore(SqlJobStore):
         ids = sorted({report.job_id for report in reports})
         with self._transaction() as conn:
             rows = conn.execute(
-                "SELECT job_id, status, attempt, owner, started_at, completed_at, result, error"
-                " FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
+                "SELECT job_id, status, attempt, owner, forwarded, started_at, completed_at,"
+                " result, error FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
                 (ids,),
             ).fetchall()
             batch, outcomes = apply_reports({row["job_id"]: row for row in rows}, reports)
@@ -521,10 +521,11 @@ def _write_reports(
         return
     columns = [[job[name] for job in jobs] for name in _REPORT_COLUMNS]
     conn.execute(
-        "UPDATE jobs SET status = a.status, started_at = a.started_at,"
-        " completed_at = a.completed_at, result = a.result, error = a.error"
-        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::text[]) AS a (job_id, status, started_at, completed_at, result, error)"
+        "UPDATE jobs SET status = a.status, forwarded = a.forwarded,"
+        " started_at = a.started_at, completed_at = a.completed_at, result = a.result,"
+        " error = a.error FROM unnest(%s::text[], %s::text[], %s::bool[], %s::text[],"
+        " %s::text[], %s::text[], %s::text[])"
+        " AS a (job_id, status, forwarded, started_at, completed_at, result, error)"
         " WHERE jobs.job_id = a.job_id",
         columns,
     )
@@ -536,4 +537,12 @@ def _write_reports(
     _write_counts(conn, deltas)
 
 
-_REPORT_COLUMNS = ("job_id", "status", "started_at", "completed_at", "result", "error")
+_REPORT_COLUMNS = (
+    "job_id",
+    "status",
+    "forwarded",
+    "started_at",
+    "completed_at",
+    "result",
+    "error",
+)

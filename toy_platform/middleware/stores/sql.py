@@ -92,7 +92,7 @@ class SqlJobStore:
     def events(self, job_id: str) -> list[dict[str, Any]]:
         return self._rows(
             "SELECT at, status, service, detail FROM job_events"
-            f" WHERE job_id = {self.MARK} ORDER BY at, seq",
+            f" WHERE job_id = {self.MARK} ORDER BY seq",
             (job_id,),
         )
 

@@ -208,17 +208,18 @@ class SqliteJobStore(SqlJobStore):
         ids = sorted({report.job_id for report in reports})
         with self.db.transaction() as conn:
             rows = conn.execute(
-                "SELECT job_id, status, attempt, owner, started_at, completed_at, result, error"
-                f" FROM jobs WHERE job_id IN ({', '.join('?' * len(ids))})",
+                "SELECT job_id, status, attempt, owner, forwarded, started_at, completed_at,"
+                f" result, error FROM jobs WHERE job_id IN ({', '.join('?' * len(ids))})",
                 ids,
             ).fetchall()
             batch, outcomes = apply_reports({row["job_id"]: dict(row) for row in rows}, reports)
             conn.executemany(
-                "UPDATE jobs SET status = ?, started_at = ?, completed_at = ?, result = ?,"
-                " error = ? WHERE job_id = ?",
+                "UPDATE jobs SET status = ?, forwarded = ?, started_at = ?, completed_at = ?,"
+                " result = ?, error = ? WHERE job_id = ?",
                 [
                     (
                         j["status"],
+                        int(bool(j["forwarded"])),
                         j["started_at"],
                         j["completed_at"],
                         j["result"],
@@ -271,7 +272,8 @@ class SqliteJobStore(SqlJobStore):
                 job
                 for job in accepted
                 if conn.execute(
-                    "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?",
+                    "UPDATE jobs SET forwarded = 1 WHERE job_id = ? AND attempt = ?"
+                    " AND forwarded = 0",
                     (job["job_id"], job["attempt"]),
                 ).rowcount
             ]
