@@ -154,14 +154,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Unavailable)
     def _unavailable(err: Unavailable) -> tuple[Response, int, dict[str, str]]:
         """A store or a broker the service needs is down, busy or locked: 503 and
-        Retry-After, never a 500. Nothing was stored, so the caller may send it again."""
+        Retry-After, never a 500. Nothing was stored (or, when the commit itself was cut
+        off, the answer says it may have been), so the caller may send it again."""
         logger.warning(
             "%s: %s",
             err.code.replace("_", " "),
             err,
             extra={"event": err.code, "path": request.path, "reason": str(err)},
         )
-        body = {"error": err.answer(), "code": err.code}
+        body = {"error": err.answer_text(), "code": err.code}
         return jsonify(body), 503, {"Retry-After": str(err.retry_after_s)}
 
     @app.errorhandler(sqlite3.OperationalError)

@@ -495,3 +495,56 @@ def test_a_report_that_overtakes_cores_answer_to_the_forward_keeps_the_history_w
     assert statuses == ["submitted", "forwarded", "queued", "running", "succeeded"], statuses
     assert store.waiting_for_core() == 0 and store.claim_unforwarded(10) == []
     assert claimed["job_id"] == job_id
+
+
+def _fail_next(pg_url: str, times: int, body: str, deferred: bool = False) -> None:
+    """Make the next TIMES inserts of job events run BODY (PL/pgSQL) inside the writing
+    transaction (at its COMMIT if DEFERRED): a fault caused by the database itself."""
+    import psycopg
+
+    timing = "AFTER INSERT" if deferred else "BEFORE INSERT"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SEQUENCE IF NOT EXISTS faults MAXVALUE {10**6}")
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN IF nextval('faults') <= {times} THEN {body} END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            f"CREATE {'CONSTRAINT ' if deferred else ''}TRIGGER fault {timing} ON job_events"
+            + (" DEFERRABLE INITIALLY DEFERRED" if deferred else "")
+            + " FOR EACH ROW EXECUTE FUNCTION fault()"
+        )
+
+
+def test_a_deadlock_or_serialization_failure_is_tried_again_not_a_503(pg_url: str) -> None:
+    """PostgreSQL rolls back one of two deadlocked transactions: it did nothing, and the
+    same work goes through once tried again. It was a 503 saying the store 'is not answering'."""
+    store = PostgresJobStore(pg_url)
+    try:
+        job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+        _fail_next(pg_url, 2, "RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01';")
+        (outcome,) = store.apply_reports([Report(job_id, 1, {"status": "running"}, None)])
+        assert outcome.changed
+        statuses = [e["status"] for e in store.events(job_id)]
+        assert statuses.count("running") == 1, statuses
+    finally:
+        store.close()
+
+
+def test_a_connection_lost_during_commit_never_says_nothing_was_stored(pg_url: str) -> None:
+    """A 503 promises that nothing was stored, so the caller sends it again: not true when
+    the connection broke while the transaction was being committed."""
+    store = PostgresJobStore(pg_url)
+    try:
+        job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+        _fail_next(pg_url, 1, "PERFORM pg_terminate_backend(pg_backend_pid());", deferred=True)
+        with pytest.raises(StoreUnavailable) as caught:
+            store.apply_reports([Report(job_id, 1, {"status": "running"}, None)])
+        assert caught.value.maybe_done
+        assert "stopped answering while it committed" in str(caught.value)
+        assert "may have been saved" in caught.value.answer_text()
+        # and the same report again is applied once
+        store.apply_reports([Report(job_id, 1, {"status": "running"}, None)])
+        assert [e["status"] for e in store.events(job_id)].count("running") == 1
+    finally:
+        store.close()

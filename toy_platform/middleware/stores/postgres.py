@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import threading
 import time
 import uuid
@@ -136,7 +137,9 @@ def _available(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: PostgresJobStore, *args: Any, **kwargs: Any) -> Any:
         try:
-            result = method(self, *args, **kwargs)
+            result = _retried(method, self, *args, **kwargs)
+        except CommitCutOff as exc:
+            raise self._failed(exc.cause, maybe_done=True) from exc.cause
         except (
             psycopg.OperationalError,
             psycopg.InterfaceError,
@@ -151,6 +154,45 @@ def _available(method: F) -> F:
     return cast(F, wrapper)
 
 
+ROLLBACK_TRIES = 4
+
+
+def _retried(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """METHOD, run again (after a short random pause) when PostgreSQL rolled its transaction
+    back to break a deadlock or a serialization conflict: it did nothing, and the conflict
+    is gone once the other transaction finished."""
+    for tries in range(1, ROLLBACK_TRIES + 1):
+        try:
+            return method(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            if not rolled_back(exc) or tries == ROLLBACK_TRIES:
+                raise
+            logger.warning(
+                "%s: the database rolled the transaction back (%s); trying again",
+                method.__name__,
+                exc.sqlstate,
+                extra={"event": "store_retry", "reason": str(exc.sqlstate)},
+            )
+            time.sleep(random.uniform(0.01, 0.05) * 2**tries)
+    raise AssertionError("unreachable")
+
+
+def rolled_back(exc: BaseException) -> bool:
+    """Whether PostgreSQL rolled the transaction back to break a conflict (SQLSTATE class 40:
+    a deadlock, a serialization failure). By its code: psycopg's DeadlockDetected and
+    SerializationFailure are not subclasses of its TransactionRollback."""
+    return str(getattr(exc, "sqlstate", None) or "").startswith("40")
+
+
+class CommitCutOff(Exception):
+    """The connection broke while a transaction was being committed: whether it was is not
+    known to us."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 _COUNTED_WRITES = frozenset({"_insert", "apply_reports", "retry", "refuse"})
 """Writes that take the per-user counts' rows, as every submit does: one that goes through
 means writing works again."""
@@ -161,6 +203,8 @@ _SQLSTATE_REASONS = {
     "25006": "is read-only (a standby: after a failover, point --store-url at the primary)",
     "53100": "is out of disk space",
     "53200": "is out of memory",
+    "40P01": "kept meeting deadlocks (each rolled back and tried again)",
+    "40001": "kept meeting serialization conflicts (each rolled back and tried again)",
 }
 
 
@@ -213,15 +257,17 @@ class PostgresJobStore(SqlJobStore):
     def _insert(self, new: NewJob) -> tuple[dict[str, Any], bool]:
         return self._batch_insert(new)
 
-    def _failed(self, exc: BaseException) -> StoreDown:
+    def _failed(self, exc: BaseException, maybe_done: bool = False) -> StoreDown:
         """The StoreDown for EXC: a lock wait, a timeout, a read-only or full server are
         named as such; anything else is a server that does not answer."""
         reason = _SQLSTATE_REASONS.get(str(getattr(exc, "sqlstate", None) or ""))
         self._down = reason is None  # the server itself cannot be reached
+        if reason is None and maybe_done:
+            reason = "stopped answering while it committed"
         why = f"{self.name} {reason or 'is not answering'}: {self.describe(exc)}"
         if reason is not None:  # the server answers SELECT 1 all the same: remember it
             self._last_failure = (time.monotonic(), why)
-        return StoreDown(why)
+        return StoreDown(why, maybe_done=maybe_done)
 
     def describe(self, exc: BaseException) -> str:
         """What went wrong, with no password in it: for a pool that found no connection, why
@@ -259,9 +305,18 @@ class PostgresJobStore(SqlJobStore):
 
     @contextmanager
     def _transaction(self, timeout: float | None = None) -> Iterator[Conn]:
-        """A connection in a transaction, committed when the block ends without error."""
-        with self._connection(timeout) as conn, conn.transaction():
-            yield conn
+        """A connection in a transaction, committed when the block ends without error. A
+        connection lost during the COMMIT is CommitCutOff: the change may have been made."""
+        with self._connection(timeout) as conn:
+            committing = False
+            try:
+                with conn.transaction():
+                    yield conn
+                    committing = True
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if committing and not rolled_back(exc):
+                    raise CommitCutOff(exc) from exc
+                raise
 
     def _migrate(self) -> None:
         """Create or update the schema, one middleware at a time; refuse a newer one."""
@@ -499,7 +554,7 @@ def exc_wait(text: str) -> str:
 def _retry_alone(exc: Exception) -> bool:
     """Whether the jobs of a failed batch may go one by one: not when the database is gone
     (each would wait for a connection in vain), yes after a deadlock or a bad value."""
-    if isinstance(exc, psycopg.errors.TransactionRollback):
+    if rolled_back(exc):
         return True
     return not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout))
 

@@ -626,7 +626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -740,7 +740,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -860,7 +860,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -958,7 +958,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -1073,7 +1073,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The service's own database cannot be used right now (another process holds its lock for longer than a request waits, or the disk is full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The service's own database cannot be used right now (another process holds its lock for longer than a request waits, or the disk is full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -1151,7 +1151,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -1265,7 +1265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -1645,7 +1645,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The service's own database cannot be used right now (another process holds its lock for longer than a request waits, or the disk is full): nothing was stored; try again after Retry-After seconds. */
+            /** @description The service's own database cannot be used right now (another process holds its lock for longer than a request waits, or the disk is full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
