@@ -382,3 +382,53 @@ def test_serve_on_postgresql_runs_jobs_and_shows_no_password(
     shown += "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     shown += "".join(p.read_text() for p in (tmp_path / "data").glob("*.json"))
     assert pg_cluster.password not in shown
+
+
+def _cluster_processes(pg_cluster: Cluster) -> list[psutil.Process]:
+    postmaster = int((pg_cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    parent = psutil.Process(postmaster)
+    return [parent, *parent.children(recursive=True)]
+
+
+def test_a_frozen_postgres_is_a_quick_503_not_a_hang_and_the_same_process_recovers(
+    tmp_path: Path, pg_cluster: Cluster, pg_url: str
+) -> None:
+    """A server that takes connections but never answers (SIGSTOP; a VM paused; a network
+    dropping packets) made submits and /readyz hang: no server-side timeout can fire, and
+    the kernel still acknowledges every packet, so TCP keepalives do not either."""
+    platform = SharedStorePlatform(tmp_path, job_delay=0.0, store_url=pg_url)
+    try:
+        platform.start_all_services()
+        wait_until(lambda: answers(f"{platform.middleware_url}/readyz"), 60, what="ready")
+        client = platform.client()
+        before = client.submit_job("before", "x")["job_id"]
+        client.wait_for_job(before, timeout=30)
+        headers = {"Authorization": f"Bearer {client.token}"}
+        frozen = _cluster_processes(pg_cluster)
+        for process in frozen:
+            process.suspend()
+        try:
+            started = time.monotonic()
+            submit = requests.post(
+                f"{platform.middleware_url}/job_submit",
+                json={"job_name": "n", "data": "d"},
+                headers=headers,
+                timeout=60,
+            )
+            submit_took = time.monotonic() - started
+            started = time.monotonic()
+            ready = requests.get(f"{platform.middleware_url}/readyz", timeout=30)
+            ready_took = time.monotonic() - started
+        finally:
+            for process in frozen:
+                process.resume()
+        assert submit.status_code == 503 and submit_took < 15, (submit_took, submit.text)
+        assert submit.json()["code"] == "store_unavailable"
+        assert "is not answering" in submit.json()["error"], submit.text
+        assert ready.status_code == 503 and ready_took < 10, (ready_took, ready.text)
+        assert "PostgreSQL" in ready.json()["reason"]
+        wait_until(lambda: answers(f"{platform.middleware_url}/readyz"), 30, what="recovery")
+        after = client.submit_job("after", "y")["job_id"]
+        assert client.wait_for_job(after, timeout=30)["status"] == "succeeded"
+    finally:
+        platform.stop()

@@ -68,6 +68,12 @@ KEEPALIVES = {
 }
 """TCP keepalives: a connection to a server that is gone (a network that drops packets)
 fails within about 20 s instead of waiting for the OS's two hours."""
+ANSWER_WITHIN_S = 6.0
+"""The longest the store waits for PostgreSQL to answer on a connection it uses: a server
+that takes connections but never answers (stopped with SIGSTOP, a VM paused, a network that
+drops packets) cannot be caught by any server-side timeout, nor by TCP keepalives (the
+kernel still acknowledges): past this the connection is dropped and the caller told. Above
+the server's own statement_timeout, so that a slow statement is named as such."""
 WAIT_FOR_CONNECTION_S = 5.0
 CHECK_WAIT_S = 1.0  # /readyz must answer well within the 2 s status gives it
 POOL_MAX = 12
@@ -208,6 +214,36 @@ _SQLSTATE_REASONS = {
 }
 
 
+class NotAnswering(psycopg.OperationalError):
+    """PostgreSQL did not answer within ANSWER_WITHIN_S: the connection was dropped."""
+
+
+class AnsweringConnection(psycopg.Connection[Any]):
+    """A connection whose every exchange with the server ends within ANSWER_WITHIN_S.
+
+    psycopg waits for the socket in slices (`interval`, 0.1 s) and resumes the operation's
+    generator after each one that ends with nothing to read (READY_NONE), in its Python and
+    C wait functions alike (3.2 onwards): the generator below counts time there."""
+
+    def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().wait(_answered_within(gen, self, ANSWER_WITHIN_S), *args, **kwargs)
+
+
+def _answered_within(gen: Any, conn: psycopg.Connection[Any], seconds: float) -> Any:
+    """GEN, given up (its connection closed: it is mid-exchange) after SECONDS."""
+    deadline = time.monotonic() + seconds
+    try:
+        waiting = next(gen)
+        while True:
+            ready = yield waiting
+            if time.monotonic() > deadline:
+                conn.pgconn.finish()  # what follows (a ROLLBACK) fails at once, not waits
+                raise NotAnswering(f"no answer from the server within {seconds:g} s")
+            waiting = gen.send(ready)
+    except StopIteration as done:
+        return done.value
+
+
 class PostgresJobStore(SqlJobStore):
     """Jobs in PostgreSQL, through a pool that checks each connection before lending it, so
     that the store comes back by itself when the database does."""
@@ -228,6 +264,7 @@ class PostgresJobStore(SqlJobStore):
                 f" -c statement_timeout={STATEMENT_TIMEOUT_MS}",
                 **KEEPALIVES,
             },
+            connection_class=AnsweringConnection,
             check=ConnectionPool.check_connection,
             timeout=WAIT_FOR_CONNECTION_S,
             # A failed reconnection is not retried in the background: the next caller that
