@@ -388,6 +388,14 @@ def test_reports_a_wrong_address_holds_are_counted_named_and_go_once_it_is_fixed
     doctor = running.cli("doctor", check=False).stdout
     assert wrong in doctor and "no problems found" not in doctor, doctor
     assert client.get_job(job_id)["status"] == "queued"
+
+    def said_on_its_timeline() -> bool:
+        held_up = [e for e in events_of(client, job_id) if e["status"] == "reports_held_up"]
+        return len(held_up) == 1 and wrong in (held_up[0]["detail"] or "")
+
+    wait_until(said_on_its_timeline, 30, what="the job's timeline to say why")
+    time.sleep(3)  # asked again meanwhile: said once
+    assert said_on_its_timeline()
     # The operator fixes the address: the report goes where the platform takes reports now.
     workers.interrupt_all()
     workers.start("nu", 0.05, 2)

@@ -101,8 +101,16 @@ def runs_held() -> Response:
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
         raise bad_field("runs", f"'runs' must be a list of 1 to {MAX_BATCH} runs")
     runs = [_run(item, f"runs[{n}].") for n, item in enumerate(items)]
-    held = _parts().queue.held(runs)
-    return jsonify(runs=[{"job_id": r.job_id, "held": h} for r, h in zip(runs, held, strict=True)])
+    queue = _parts().queue
+    held = queue.held(runs)
+    # A run core holds whose reports cannot reach the middleware: its owner is told why.
+    problem = queue.callbacks_problem() if any(held) else None
+    return jsonify(
+        runs=[
+            {"job_id": r.job_id, "held": h, "note": problem if h else None}
+            for r, h in zip(runs, held, strict=True)
+        ]
+    )
 
 
 def _run(item: object, where: str) -> QueuedJob:

@@ -159,6 +159,19 @@ def handed_over_again_event(job_id: str, times: int) -> Event:
     return (job_id, utc_now(), "forwarded_again", "middleware", detail)
 
 
+REPORTS_HELD_UP = "reports_held_up"
+
+
+def reports_held_up_event(job_id: str, why: str) -> Event:
+    """Core holds the job, but its reports cannot reach the middleware (WHY: core's reason)."""
+    return (job_id, utc_now(), REPORTS_HELD_UP, "core", f"core holds this job; {why}")
+
+
+def said_already(last: tuple[str, str | None] | None, event: Event) -> bool:
+    """Whether LAST (the job's last history line: status, detail) already says EVENT."""
+    return last is not None and (last[0], last[1]) == (event[2], event[4])
+
+
 def lost_error(times: int) -> str:
     return (
         f"core lost this job {times} times (its queue's broker lost its data?); it was not"

@@ -190,16 +190,19 @@ class Forwarder:
         """Hand over again each silent job core no longer holds (its broker lost it, say);
         one lost MAX_HANDOVERS times is failed with the reason instead."""
         silent = self.store.silent_handed_over(utc_ago(self.reconcile_after), RECONCILE_BATCH)
-        held = self._held_by_core(silent) if silent else []
-        for job, is_held in zip(silent, held, strict=True):
+        answers = self._held_by_core(silent) if silent else []
+        for job, (is_held, note) in zip(silent, answers, strict=True):
             if not is_held:
                 self._hand_over_again(job)
-        if silent and not all(held):
+            elif note:
+                self.store.note_held_up(job["job_id"], job["attempt"], note)
+        if silent and not all(is_held for is_held, _ in answers):
             self.wakeup.notify()
 
-    def _held_by_core(self, jobs: list[dict[str, Any]]) -> list[bool]:
-        """Whether core holds each job; all True when it cannot say now (nothing is done
-        on a guess: the next round asks again)."""
+    def _held_by_core(self, jobs: list[dict[str, Any]]) -> list[tuple[bool, str | None]]:
+        """Whether core holds each job, and why its reports do not come when core knows;
+        all held when core cannot say now (nothing is done on a guess: the next round asks
+        again)."""
         runs = [
             {"job_id": j["job_id"], "callback_url": self._item(j)["callback_url"]} for j in jobs
         ]
@@ -212,12 +215,12 @@ class Forwarder:
             )
             response.raise_for_status()
             answers = response.json()["runs"]
-            held = [bool(a["held"]) for a in answers]
+            held = [(bool(a["held"]), _text(a.get("note"))) for a in answers]
             if len(held) != len(jobs):
                 raise ValueError(f"{len(held)} answers for {len(jobs)} runs")
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.info("cannot ask core which jobs it holds: %s", describe(exc))
-            return [True] * len(jobs)
+            return [(True, None)] * len(jobs)
         return held
 
     def _hand_over_again(self, job: dict[str, Any]) -> None:
@@ -386,3 +389,8 @@ def _error_text(response: requests.Response) -> str:
         text = response.text
     text = " ".join(text.split())
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _text(value: object) -> str | None:
+    """A note of core's, at most a line's worth (None when there is none)."""
+    return " ".join(str(value).split())[:500] if isinstance(value, str) and value else None

@@ -548,3 +548,15 @@ def test_a_connection_lost_during_commit_never_says_nothing_was_stored(pg_url: s
         assert [e["status"] for e in store.events(job_id)].count("running") == 1
     finally:
         store.close()
+
+
+def test_a_queued_job_whose_reports_are_held_up_says_so_once(store: JobStore) -> None:
+    job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+    why = "cannot deliver callbacks to the middleware at http://10.0.0.9:1: connection refused"
+    assert store.note_held_up(job_id, 1, why)
+    assert not store.note_held_up(job_id, 1, why)  # still its last line: not again
+    assert not store.note_held_up(job_id, 2, why)  # another attempt's
+    (line,) = [e for e in store.events(job_id) if e["status"] == "reports_held_up"]
+    assert line["detail"] == f"core holds this job; {why}" and line["service"] == "core"
+    _callback(store, job_id, "succeeded")
+    assert not store.note_held_up(job_id, 1, why)  # not queued any more

@@ -51,6 +51,9 @@ class JobQueue(Protocol):
         """For each run (job_id and callback URL), whether the queue still holds it: waiting,
         running, or its report not yet delivered. Raises QueueUnavailable."""
 
+    def callbacks_problem(self) -> str | None:
+        """Why reports do not reach the middleware while some wait (None: they do)."""
+
     def size(self) -> int:
         """Jobs waiting, not yet taken by a worker."""
 

@@ -126,6 +126,10 @@ class JobStore(Protocol):
     def silent_handed_over(self, since: str, limit: int) -> list[dict[str, Any]]:
         """Queued jobs core accepted with nothing in their history since SINCE (ISO time)."""
 
+    def note_held_up(self, job_id: str, attempt: int, why: str) -> bool:
+        """Say on a queued job's history that core holds it but its reports do not come
+        (WHY); not again while that is still its last line. Whether a line was added."""
+
     def hand_over_again(self, job_id: str, attempt: int) -> int:
         """Make a job core accepted (and lost) claimable again; how many times that happened
         to it (0: it was not waiting on core any more)."""

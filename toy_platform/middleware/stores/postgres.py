@@ -32,7 +32,9 @@ from toy_platform.jobs.lifecycle import (
     apply_reports,
     handed_over_again_event,
     refused_event,
+    reports_held_up_event,
     retry_event,
+    said_already,
 )
 from toy_platform.jobs.model import NewJob, Report, new_job
 from toy_platform.middleware.stores.base import (
@@ -532,6 +534,25 @@ class PostgresJobStore(SqlJobStore):
             deltas.move(row["owner"], "queued", "failed")
             _write_counts(conn, deltas)
         return True
+
+    @_available
+    def note_held_up(self, job_id: str, attempt: int, why: str) -> bool:
+        event = reports_held_up_event(job_id, why)
+        with self._transaction() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM jobs WHERE job_id = %s AND attempt = %s AND status = 'queued'"
+                " FOR UPDATE",
+                (job_id, attempt),
+            ).fetchone():
+                return False
+            last = conn.execute(
+                "SELECT status, detail FROM job_events WHERE job_id = %s ORDER BY seq DESC LIMIT 1",
+                (job_id,),
+            ).fetchone()
+            if said_already((last["status"], last["detail"]) if last else None, event):
+                return False
+            conn.execute(INSERT_EVENT, event)
+            return True
 
     @_available
     def hand_over_again(self, job_id: str, attempt: int) -> int:

@@ -23,7 +23,9 @@ from toy_platform.jobs.lifecycle import (
     forwarded_events,
     handed_over_again_event,
     refused_event,
+    reports_held_up_event,
     retry_event,
+    said_already,
     submitted_event,
 )
 from toy_platform.jobs.model import NewJob, Report, new_job
@@ -293,6 +295,24 @@ class SqliteJobStore(SqlJobStore):
                 conn.execute(INSERT_EVENT, refused_event(job_id, error, now))
         self.release([job_id])
         return bool(updated)
+
+    @_available
+    def note_held_up(self, job_id: str, attempt: int, why: str) -> bool:
+        event = reports_held_up_event(job_id, why)
+        with self.db.transaction() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM jobs WHERE job_id = ? AND attempt = ? AND status = 'queued'",
+                (job_id, attempt),
+            ).fetchone():
+                return False
+            last = conn.execute(
+                "SELECT status, detail FROM job_events WHERE job_id = ? ORDER BY seq DESC LIMIT 1",
+                (job_id,),
+            ).fetchone()
+            if said_already(tuple(last) if last else None, event):
+                return False
+            conn.execute(INSERT_EVENT, event)
+            return True
 
     @_available
     def hand_over_again(self, job_id: str, attempt: int) -> int:

@@ -280,10 +280,10 @@ export interface components {
             /** Format: date-time */
             at: string;
             /**
-             * @description submitted, forwarded, forwarded_again (core had lost it), retry_requested, and failed when core refuses or lost a job (by the middleware); queued, running, succeeded, failed (by the core).
+             * @description submitted, forwarded, forwarded_again (core had lost it), retry_requested, and failed when core refuses or lost a job (by the middleware); queued, running, succeeded, failed, and reports_held_up (core holds the job but its reports cannot reach the middleware: the detail says why) (by the core).
              * @enum {string}
              */
-            status: "submitted" | "forwarded" | "forwarded_again" | "retry_requested" | "queued" | "running" | "succeeded" | "failed";
+            status: "submitted" | "forwarded" | "forwarded_again" | "reports_held_up" | "retry_requested" | "queued" | "running" | "succeeded" | "failed";
             /** @enum {string} */
             service: "middleware" | "core";
             detail: string | null;

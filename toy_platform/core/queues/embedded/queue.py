@@ -87,6 +87,9 @@ class SqliteQueue:
     def held(self, jobs: list[QueuedJob]) -> list[bool]:
         return self.store.held(jobs)
 
+    def callbacks_problem(self) -> str | None:
+        return self.pool.senders.not_ready()
+
     def size(self) -> int:
         return self.store.size()
 

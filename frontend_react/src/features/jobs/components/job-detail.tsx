@@ -15,6 +15,7 @@ const EVENT_LABELS: Record<JobEventName, string> = {
   succeeded: 'Succeeded',
   failed: 'Failed',
   retry_requested: 'Retry requested',
+  reports_held_up: 'Its progress cannot reach the platform',
 }
 
 function Timeline({ events }: { events: JobEvent[] }) {
