@@ -235,6 +235,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a job: a queued one never starts; a running one is stopped (cooperatively, then by force). */
+        post: operations["cancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job_types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The job types a submit may name, with their input schemas and whether a running worker offers each. */
+        get: operations["listJobTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -242,8 +276,13 @@ export interface components {
         JobSubmit: {
             /** @description A name for humans; not only whitespace. */
             job_name: string;
-            /** @description The input to process; at most --max-data-bytes (default 1 MiB) encoded as UTF-8, else 413. */
-            data: string;
+            /** @description The input: any JSON value the job type's `input_schema` accepts (for `reverse`: a non-empty string), else 422 `invalid_data` with the JSON path of the first error. At most --max-data-bytes (default 1 MiB) as JSON in UTF-8, else 413. */
+            data: string | number | boolean | Record<string, never> | unknown[] | null;
+            /**
+             * @description The job type to run (see `GET /job_types`); unknown: 422 `unknown_job_type`.
+             * @default reverse
+             */
+            job_type: string;
         };
         JobSubmitted: {
             job_id: string;
@@ -251,9 +290,12 @@ export interface components {
             status: "queued" | "running" | "succeeded" | "failed";
             job: components["schemas"]["Job"];
         };
-        /** @enum {string} */
-        JobStatus: "queued" | "running" | "succeeded" | "failed";
-        /** @description A job. `events` (its history) is only in `GET /jobs/{job_id}`. `status` only moves forward: queued -> running -> succeeded | failed; a retry makes a failed job queued again with `attempt` + 1. */
+        /**
+         * @description `cancelled`: a cancel was asked and the job stopped (or never started).
+         * @enum {string}
+         */
+        JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        /** @description A job. `events` (its history) is only in `GET /jobs/{job_id}`. `status` only moves forward: queued -> running -> succeeded | failed | cancelled; a retry makes a failed job queued again with `attempt` + 1. */
         Job: {
             job_id: string;
             job_name: string;
@@ -266,24 +308,33 @@ export interface components {
             started_at: string | null;
             /** Format: date-time */
             completed_at: string | null;
-            /** @description The output, once succeeded. */
-            result: string | null;
+            /** @description The output once succeeded: any JSON value the job type returned (a string for `reverse`); null before. */
+            result: string | number | boolean | Record<string, never> | unknown[] | null;
             /** @description Why it failed, once failed. */
             error: string | null;
             /** @description The X-Request-ID it was submitted with. */
             request_id: string | null;
             attempt: number;
             events?: components["schemas"]["JobEvent"][];
+            /** @description What runs it (see `GET /job_types`); `reverse` unless the submit named another. */
+            job_type: string;
+            /** @description What the running job last said of its progress; null when it said nothing. */
+            progress: {
+                fraction: number;
+                message: string;
+            } | null;
+            /** @description A cancel was asked while it ran: it becomes `cancelled` once its handler stopped (within seconds, even if the handler does not look). */
+            cancel_requested: boolean;
         };
         /** @description One step in a job's history. */
         JobEvent: {
             /** Format: date-time */
             at: string;
             /**
-             * @description submitted, forwarded, forwarded_again (core had lost it), retry_requested, and failed when core refuses or lost a job (by the middleware); queued, running, succeeded, failed, and reports_held_up (core holds the job but its reports cannot reach the middleware: the detail says why) (by the core).
+             * @description submitted, forwarded, forwarded_again (core had lost it), retry_requested, cancel_requested, cancelled (of a job that had not started), and failed when core refuses or lost a job (by the middleware); queued, running, attempt_failed (a try failed and is retried: the detail has the error and the wait), timeout (a try ran past its type's timeout_s), succeeded, failed, cancelled, and reports_held_up (core holds the job but its reports cannot reach the middleware: the detail says why) (by the core).
              * @enum {string}
              */
-            status: "submitted" | "forwarded" | "forwarded_again" | "reports_held_up" | "retry_requested" | "queued" | "running" | "succeeded" | "failed";
+            status: "submitted" | "forwarded" | "forwarded_again" | "reports_held_up" | "retry_requested" | "queued" | "running" | "succeeded" | "failed" | "cancel_requested" | "cancelled" | "timeout" | "attempt_failed";
             /** @enum {string} */
             service: "middleware" | "core";
             detail: string | null;
@@ -305,7 +356,7 @@ export interface components {
         };
         JobCallback: {
             /** @enum {string} */
-            status: "running" | "succeeded" | "failed";
+            status: "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Format: date-time
              * @description An RFC 3339 date-time that is a real date (no leap second), e.g. `2026-01-01T00:00:00.000+00:00`.
@@ -316,7 +367,8 @@ export interface components {
              * @description An RFC 3339 date-time that is a real date (no leap second), e.g. `2026-01-01T00:00:00.000+00:00`.
              */
             completed_at?: string | null;
-            result?: string | null;
+            /** @description The job type's output (any JSON value). */
+            result?: string | number | boolean | Record<string, never> | unknown[] | null;
             error?: string | null;
             /** @description How many times the core has tried to deliver this callback (a whole number: 2 and 2.0 alike). */
             delivery_attempt?: number;
@@ -326,12 +378,25 @@ export interface components {
             worker?: string | null;
             /** @description Which start of this run of the job the report is from: above 1, a worker stopped mid-job before (the job's history says so, and its start time is this run's). */
             run?: number;
+            /** @description What the running job last said of its progress; null when it said nothing. */
+            progress?: {
+                fraction: number;
+                message: string;
+            } | null;
+            /** @description History lines of the run that change no status: a try that failed and is retried, a try past its time limit. */
+            events?: {
+                /** @enum {string} */
+                status: "attempt_failed" | "timeout";
+                detail: string;
+            }[];
         };
         JobCallbackResult: {
             job_id: string;
             status: components["schemas"]["JobStatus"];
             /** @description False when the callback was stale (an older attempt, or not a step forward) and the job was left as it was. */
             changed: boolean;
+            /** @description A cancel was asked for this job: whoever runs it stops it. */
+            cancel_requested?: boolean;
         };
         ResetResult: {
             /** @constant */
@@ -395,7 +460,7 @@ export interface components {
         Error: {
             /** @description A message for humans. */
             error: string;
-            /** @description A stable, machine-readable code. Known codes: invalid_json, invalid_field, invalid_header, unauthorized, invalid_credentials, invalid_token, token_expired, forbidden, not_found, not_failed, too_large, too_many_attempts, idempotency_key_reused, auth_unavailable, method_not_allowed, internal_error. */
+            /** @description A stable, machine-readable code. Known codes: invalid_json, invalid_field, invalid_header, unauthorized, invalid_credentials, invalid_token, token_expired, forbidden, not_found, not_failed, too_large, too_many_attempts, idempotency_key_reused, unknown_job_type, invalid_data, not_cancellable, auth_unavailable, method_not_allowed, internal_error. */
             code: string;
             /** @description The request field, parameter or header at fault, if one is. */
             field?: string;
@@ -403,6 +468,8 @@ export interface components {
             retry_after?: number;
             /** @description The job an Idempotency-Key already belongs to (422 only). */
             job_id?: string;
+            /** @description The JSON path of the first error in `data` (422 invalid_data only). */
+            path?: string;
         } & {
             [key: string]: unknown;
         };
@@ -492,6 +559,30 @@ export interface components {
             /** @description It answered the latest broadcast. */
             online: boolean;
         };
+        JobType: {
+            name: string;
+            title: string;
+            /** @description A JSON Schema (Draft 2020-12) that `data` must match. */
+            input_schema: Record<string, never> | boolean;
+            /** @description A try running longer is stopped and fails (`timeout` on its timeline). */
+            timeout_s: number;
+            /** @description How many times a try that raised is tried again, with exponential back-off. */
+            max_retries: number;
+            /** @description Whether a running worker offers it now; jobs of a type none offers wait, queued. */
+            available: boolean;
+            /** @description Why it is not available (null when it is). */
+            reason: string | null;
+            /** @description The workers that offer it (core, or each Celery worker's name). */
+            offered_by: string[];
+        };
+        JobTypes: {
+            job_types: components["schemas"]["JobType"][];
+            /**
+             * Format: date-time
+             * @description When core last said which types its workers offer (null: never).
+             */
+            checked_at?: string | null;
+        };
     };
     responses: never;
     parameters: {
@@ -568,7 +659,10 @@ export interface operations {
                      *         "result": null,
                      *         "error": null,
                      *         "request_id": "3f2c9a0e7b5d4c1e9a8b7c6d5e4f3a2b",
-                     *         "attempt": 1
+                     *         "attempt": 1,
+                     *         "job_type": "reverse",
+                     *         "progress": null,
+                     *         "cancel_requested": false
                      *       }
                      *     }
                      */
@@ -606,7 +700,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The Idempotency-Key was already used by this user in the last 24 h for a job with a different `job_name` or `data`. Nothing is stored; use a new key for a new job. */
+            /** @description Nothing is stored. `unknown_job_type`: no worker offers or offered that `job_type` (field `job_type`). `invalid_data`: `data` does not match the type's `input_schema` (field `data`; `path` is the JSON path of the first error, `$` for the whole value). `idempotency_key_reused`: the Idempotency-Key was already used by this user in the last 24 h for a job with a different `job_name`, `job_type` or `data`; use a new key for a new job. */
             422: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
@@ -644,7 +738,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only jobs in this status (leave it out for any). Given at most once; an empty or repeated value is refused (400 naming it). */
-                status?: "queued" | "running" | "succeeded" | "failed";
+                status?: "queued" | "running" | "succeeded" | "failed" | "cancelled";
                 /** @description Given at most once; an empty or repeated value is refused (400 naming it). */
                 limit?: number;
                 /** @description Given at most once; an empty or repeated value is refused (400 naming it). */
@@ -687,7 +781,10 @@ export interface operations {
                      *           "result": "olleh",
                      *           "error": null,
                      *           "request_id": "3f2c9a0e7b5d4c1e9a8b7c6d5e4f3a2b",
-                     *           "attempt": 1
+                     *           "attempt": 1,
+                     *           "job_type": "reverse",
+                     *           "progress": null,
+                     *           "cancel_requested": false
                      *         }
                      *       ],
                      *       "total": 1,
@@ -823,7 +920,10 @@ export interface operations {
                      *           "service": "core",
                      *           "detail": null
                      *         }
-                     *       ]
+                     *       ],
+                     *       "job_type": "reverse",
+                     *       "progress": null,
+                     *       "cancel_requested": false
                      *     }
                      */
                     "application/json": components["schemas"]["JobDetail"];
@@ -911,7 +1011,10 @@ export interface operations {
                      *       "result": null,
                      *       "error": null,
                      *       "request_id": "3f2c9a0e7b5d4c1e9a8b7c6d5e4f3a2b",
-                     *       "attempt": 2
+                     *       "attempt": 2,
+                     *       "job_type": "reverse",
+                     *       "progress": null,
+                     *       "cancel_requested": false
                      *     }
                      */
                     "application/json": components["schemas"]["Job"];
@@ -1646,6 +1749,149 @@ export interface operations {
                 };
             };
             /** @description The service's own database cannot be used right now (another process holds its lock for longer than a request waits, or the disk is full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    /** @description Seconds to wait before trying again (with store_unavailable). */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional request ID to trace this call by. Kept when it matches `^[A-Za-z0-9._:-]{1,64}$`; otherwise (or when absent) the service makes one.
+                 * @example 3f2c9a0e7b5d4c1e9a8b7c6d5e4f3a2b
+                 */
+                "X-Request-ID"?: components["parameters"]["XRequestID"];
+            };
+            path: {
+                /** @example 6f1c0d7e2b8a4f3c9e5d1a2b3c4d5e6f */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled (a queued job), or being cancelled (a running one: `cancel_requested` is true until it stopped). A second cancel answers the same. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description No bearer token, or it is malformed, expired or not from this platform's auth service. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such job, or it is someone else's (a non-admin sees only their own jobs). */
+            404: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The job already finished (succeeded or failed). */
+            409: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected error; the service's log has the details (same request ID). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    /** @description Seconds to wait before trying again (with store_unavailable). */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listJobTypes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional request ID to trace this call by. Kept when it matches `^[A-Za-z0-9._:-]{1,64}$`; otherwise (or when absent) the service makes one.
+                 * @example 3f2c9a0e7b5d4c1e9a8b7c6d5e4f3a2b
+                 */
+                "X-Request-ID"?: components["parameters"]["XRequestID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job types core's workers offer (or offered when last asked: `checked_at`). */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobTypes"];
+                };
+            };
+            /** @description No bearer token, or it is malformed, expired or not from this platform's auth service. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected error; the service's log has the details (same request ID). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The token cannot be checked: the auth service's keys cannot be fetched; or the job store cannot be used right now (PostgreSQL not answering, or the SQLite file locked by another process for longer than a request waits, or the disk full): nothing was stored, unless the error says the connection was lost while it was being saved (then sending the same request again, with the same Idempotency-Key for a submit, does it once); try again after Retry-After seconds. */
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
