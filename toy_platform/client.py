@@ -26,14 +26,16 @@ __all__ = [
     "JobEvent",
     "JobPage",
     "JobStatus",
+    "JobTypeInfo",
     "Login",
     "PlatformClient",
     "PlatformError",
     "PlatformStatus",
+    "Progress",
 ]
 
 from toy_platform.http_errors import describe_error
-from toy_platform.jobs.model import FINISHED, Job, JobEvent, JobStatus
+from toy_platform.jobs.model import FINISHED, Job, JobEvent, JobStatus, JobTypeInfo, Progress
 from toy_platform.tracing import REQUEST_ID_HEADER
 
 
@@ -148,21 +150,30 @@ class PlatformClient:
     def submit_job(
         self,
         job_name: str,
-        data: str,
+        data: Any,
         idempotency_key: str | None = None,
         request_id: str | None = None,
+        job_type: str | None = None,
     ) -> Job:
+        """Submit a job of JOB_TYPE (the platform's default, `reverse`, when None) on DATA,
+        any JSON value the type's input_schema accepts."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
-        body = self._call(
-            "middleware",
-            "POST",
-            "/job_submit",
-            json={"job_name": job_name, "data": data},
-            headers=headers,
-        )
-        return cast(Job, body["job"])
+        body: dict[str, Any] = {"job_name": job_name, "data": data}
+        if job_type is not None:
+            body["job_type"] = job_type
+        answer = self._call("middleware", "POST", "/job_submit", json=body, headers=headers)
+        return cast(Job, answer["job"])
+
+    def job_types(self) -> list[JobTypeInfo]:
+        """The job types a submit may name: schemas, limits, and whether a worker offers each."""
+        return cast(list[JobTypeInfo], self._call("middleware", "GET", "/job_types")["job_types"])
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a job: a queued one never starts; a running one is stopped (it shows
+        `cancel_requested` until it did). A finished one: PlatformError 409 not_cancellable."""
+        return cast(Job, self._call("middleware", "POST", f"/jobs/{job_id}/cancel"))
 
     def list_jobs(
         self,

@@ -14,6 +14,7 @@ class JobStatus(str, Enum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     def __str__(self) -> str:
         return self.value
@@ -24,8 +25,8 @@ class JobStatus(str, Enum):
 
 
 STATUSES: tuple[str, ...] = tuple(status.value for status in JobStatus)
-FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
-REPORTED = (JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED)
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+REPORTED = (JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 """The statuses core reports in a callback (a job is queued by the middleware alone)."""
 
 PUBLIC_FIELDS = (
@@ -40,6 +41,9 @@ PUBLIC_FIELDS = (
     "error",
     "request_id",
     "attempt",
+    "job_type",
+    "progress",
+    "cancel_requested",
 )
 """A job's fields as the API shows them, in this order (the stores' columns too)."""
 
@@ -63,11 +67,34 @@ class Job(TypedDict, total=False):
     created_at: str
     started_at: str | None
     completed_at: str | None
-    result: str | None
+    result: Any
     error: str | None
     request_id: str | None
     attempt: int
+    job_type: str
+    progress: Progress | None
+    cancel_requested: bool
     events: list[JobEvent]
+
+
+class Progress(TypedDict):
+    """What a running job last said of its progress."""
+
+    fraction: float
+    message: str
+
+
+class JobTypeInfo(TypedDict):
+    """A job type as GET /job_types shows it."""
+
+    name: str
+    title: str
+    input_schema: dict[str, Any]
+    timeout_s: float
+    max_retries: int
+    available: bool
+    reason: str | None
+    offered_by: list[str]
 
 
 @dataclass(frozen=True)
@@ -76,9 +103,10 @@ class NewJob:
 
     owner: str
     job_name: str
-    data: str
+    data: Any  # any JSON value the job type's input_schema accepts
     request_id: str | None
     idempotency_key: str | None
+    job_type: str = "reverse"
 
 
 @dataclass(frozen=True)
@@ -102,5 +130,7 @@ def new_job(new: NewJob, job_id: str, now: str) -> Job:
         created_at=now,
         request_id=new.request_id,
         attempt=1,
+        job_type=new.job_type,
+        cancel_requested=False,
     )
     return job  # type: ignore[return-value]
