@@ -39,7 +39,7 @@ ENV_PREFIX = "TOY_PLATFORM_"
 DIR_SETTINGS = ("config_dir", "data_dir", "log_dir")
 ENV_ONLY = ("service_key", "admin_password", "instance_id", "supervisor_pid")
 """Settings given only by a variable: secrets, and what serve tells each child."""
-NOT_INHERITED = frozenset({"threads", "cors_origins", *DIR_SETTINGS, *ENV_ONLY})
+NOT_INHERITED = frozenset({"threads", "cors_origins", "job_modules", *DIR_SETTINGS, *ENV_ONLY})
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class Settings:
     # A job handed to core that shows no sign of life this long is looked for there, and
     # handed over again if core no longer holds it (its broker lost it).
     reconcile_after: float = DEFAULT_RECONCILE_AFTER
+    # Modules of job types (@job_type) the workers load, besides installed entry points.
+    job_modules: tuple[str, ...] = ()
     # Where the core's queue and the middleware's jobs live: "sqlite" (the embedded default,
     # files in data_dir), or redis://... (Celery workers) and postgresql://... (several
     # middlewares over one store). callback_url: where core and workers report back
@@ -152,6 +154,8 @@ def load_settings(
     given = {k: v for k, v in options.items() if v is not None}
     if "cors_origins" in given:
         given["cors_origins"] = tuple(given["cors_origins"])
+    if "job_modules" in given:
+        given["job_modules"] = module_names(given["job_modules"])
     settings = Settings(
         config_dir=Path(config_dir) if config_dir else default_config,
         data_dir=Path(data_dir) if data_dir else default_data,
@@ -166,6 +170,14 @@ def load_settings(
     return settings.replace(
         callback_url=(settings.callback_url or settings.middleware_url).rstrip("/")
     )
+
+
+def module_names(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Module names from --job-module (repeated) or TOY_PLATFORM_JOB_MODULES ("a,b"), each
+    once, in order."""
+    items = [value] if isinstance(value, str) else list(value)
+    names = (name.strip() for item in items for name in str(item).replace(" ", ",").split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def address_problem(settings: Settings) -> str | None:
@@ -192,6 +204,7 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         if spec.name not in NOT_INHERITED and value is not None:
             env[env_var(spec.name)] = str(value)
     env[env_var("cors_origins")] = " ".join(settings.cors_origins)
+    env[env_var("job_modules")] = ",".join(settings.job_modules)
     if settings.service_key:
         env[env_var("service_key")] = settings.service_key
     return env

@@ -168,6 +168,15 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
                 "help": "Share of jobs the core fails on purpose, to see failures and retries [0].",
             },
         ),
+        (
+            ("--job-module", "job_modules"),
+            {
+                "multiple": True,
+                "help": "A Python module whose @job_type functions the workers offer"
+                " (repeatable; TOY_PLATFORM_JOB_MODULES=a,b). Installed packages' entry"
+                " points (toy_platform.job_types) are found without it.",
+            },
+        ),
     ],
     "logging": [
         (

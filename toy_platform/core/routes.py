@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -11,6 +12,7 @@ from toy_platform.core.parts import CoreParts
 from toy_platform.core.queues.base import QueuedJob
 from toy_platform.errors import bad_field, json_body
 from toy_platform.fields import request_id_field
+from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN
 from toy_platform.service import require_service_signature, state
 from toy_platform.tracing import is_safe_request_id
 from toy_platform.urls import is_http_url
@@ -33,9 +35,14 @@ def _queued_job(item: object, where: str = "") -> QueuedJob:
     """
     if not isinstance(item, dict):
         raise bad_field(where.rstrip(".") or "jobs", "each job must be a JSON object")
-    for name in ("job_id", "data", "callback_url"):
+    for name in ("job_id", "callback_url"):
         if not isinstance(item.get(name), str):
             raise bad_field(where + name, f"'{name}' is required and must be a string")
+    if "data" not in item:
+        raise bad_field(where + "data", "'data' is required")
+    job_type = item.get("job_type", DEFAULT_TYPE)
+    if not isinstance(job_type, str) or not re.match(NAME_PATTERN, job_type):
+        raise bad_field(where + "job_type", "'job_type' must be a job type's name")
     if not is_safe_request_id(item["job_id"]):
         raise bad_field(
             where + "job_id",
@@ -46,7 +53,9 @@ def _queued_job(item: object, where: str = "") -> QueuedJob:
             where + "callback_url", "'callback_url' must be an absolute http(s) URL with a host"
         )
     request_id = request_id_field(item, where)
-    return QueuedJob(item["job_id"], item["data"], item["callback_url"], request_id)
+    return QueuedJob(
+        item["job_id"], item["data"], item["callback_url"], request_id, job_type=job_type
+    )
 
 
 def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
@@ -91,6 +100,32 @@ def job_submit_batch() -> tuple[Response, int]:
         raise bad_field("jobs", f"'jobs' must be a list of 1 to {MAX_BATCH} jobs")
     jobs = [_queued_job(item, f"jobs[{n}].") for n, item in enumerate(items)]
     return jsonify(status="queued", jobs=_accept(jobs)), 202
+
+
+@bp.get("/job_types")
+@require_service_signature
+def job_types() -> Response:
+    """The job types core's workers offer (the middleware checks submits against them)."""
+    return jsonify(job_types=_parts().queue.job_types())
+
+
+@bp.post("/runs/cancel")
+@require_service_signature
+def runs_cancel() -> Response:
+    """Cancel runs: a queued one never starts, a running one is stopped."""
+    items = json_body("runs")["runs"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise bad_field("runs", f"'runs' must be a list of 1 to {MAX_BATCH} runs")
+    runs = [_run(item, f"runs[{n}].") for n, item in enumerate(items)]
+    found = _parts().queue.cancel(runs)
+    for run, held in zip(runs, found, strict=True):
+        logger.info(
+            "cancel of the job: %s",
+            "being done" if held else "not held here",
+            extra={"event": "job_cancel", "job_id": run.job_id, "found": held},
+        )
+    answers = [{"job_id": r.job_id, "found": f} for r, f in zip(runs, found, strict=True)]
+    return jsonify(runs=answers)
 
 
 @bp.post("/runs/held")

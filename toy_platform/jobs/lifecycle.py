@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from toy_platform.clock import utc_now
-from toy_platform.jobs.model import JobStatus, NewJob, Report
+from toy_platform.jobs.model import JobStatus, NewJob, Report, encode
 
 IDEMPOTENCY_WINDOW_S = 24 * 3600
 LEASE_S = 15.0
@@ -25,9 +25,15 @@ RANK = {
     JobStatus.RUNNING: 1,
     JobStatus.SUCCEEDED: 2,
     JobStatus.FAILED: 2,
+    JobStatus.CANCELLED: 2,
 }
 REPORT_FIELDS = ("status", "started_at", "completed_at", "result", "error")
 """The fields of a job a report of core sets."""
+REPORT_ROW = (
+    "job_id, status, attempt, owner, forwarded, cancel_requested, started_at, completed_at,"
+    " result, error, progress"
+)
+"""The columns of a job a report is applied to (ReportBatch)."""
 TOOK_IT = "core took it (its report came before its answer)"
 
 Event = tuple[str, str, str, str, str | None]
@@ -60,7 +66,8 @@ def match_key(existing: dict[str, Any], new: NewJob, now_epoch: float) -> KeyMat
     reused with other content inside the window."""
     if now_epoch - float(existing["created_epoch"]) > IDEMPOTENCY_WINDOW_S:
         return KeyMatch.EXPIRED
-    if (existing["job_name"], existing["data"]) != (new.job_name, new.data):
+    stored = (existing["job_name"], existing["data"], existing.get("job_type", "reverse"))
+    if stored != (new.job_name, encode(new.data), new.job_type):
         raise IdempotencyKeyReused(str(existing["job_id"]))
     return KeyMatch.SAME_JOB
 
@@ -74,10 +81,23 @@ def stale(current_status: str, current_attempt: int, status: str, attempt: int) 
     return current_attempt != attempt or RANK[JobStatus(status)] <= RANK[JobStatus(current_status)]
 
 
+def news_of_a_running_job(current_status: str, current_attempt: int, report: Report) -> bool:
+    """Whether REPORT, a 'running' report to a job already running (same attempt), brings
+    something to keep: its progress, or history lines (a try that failed, a timeout)."""
+    update = report.update
+    return (
+        current_status == JobStatus.RUNNING
+        and update["status"] == JobStatus.RUNNING
+        and current_attempt == report.attempt
+        and bool(update.get("progress") or update.get("events"))
+    )
+
+
 @dataclass(frozen=True)
 class ReportOutcome:
     changed: bool
     status: str | None  # the job's status afterwards; None when there is no such job
+    cancel_requested: bool = False  # a cancel was asked: whoever runs it stops it
 
 
 class ReportBatch:
@@ -85,8 +105,12 @@ class ReportBatch:
     owner, forwarded and REPORT_FIELDS, read under the store's lock), as one transaction will
     write them: the changed jobs, their new history lines, and how each status count moves."""
 
-    def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, jobs: dict[str, dict[str, Any]], said: dict[str, set[tuple[str, str]]] | None = None
+    ) -> None:
         self.jobs = jobs
+        self.said = said if said is not None else {}
+        """Per job, the (status, detail) history lines of core's already stored."""
         self.changed: set[str] = set()
         self.events: list[Event] = []
         self.counts = CountDeltas()
@@ -97,14 +121,20 @@ class ReportBatch:
             return ReportOutcome(False, None)
         update, before = report.update, job["status"]
         status = update["status"]
+        cancel = bool(job.get("cancel_requested"))
+        if news_of_a_running_job(before, job["attempt"], report):
+            self._keep_news(job, report)
+            return ReportOutcome(True, str(before), cancel)
         if stale(before, job["attempt"], status, report.attempt):
-            return ReportOutcome(False, str(before))
+            return ReportOutcome(False, str(before), cancel or before == JobStatus.CANCELLED)
         if update.get("run", 1) > 1 and update.get("started_at"):
             job["started_at"] = update["started_at"]  # it ran again: its time starts anew
         else:
             job["started_at"] = job["started_at"] or update.get("started_at")
         for name in ("completed_at", "result", "error"):
             job[name] = update.get(name)
+        if update.get("progress") is not None:
+            job["progress"] = update["progress"]
         job["status"] = status
         self.changed.add(report.job_id)
         if not job.get("forwarded", True):
@@ -117,9 +147,26 @@ class ReportBatch:
         if before == JobStatus.QUEUED and status != JobStatus.RUNNING and update.get("started_at"):
             # the 'running' report was overtaken by this one: keep the history whole
             self.events.append((report.job_id, update["started_at"], "running", "core", None))
+        self._add_report_events(report)
         self.events.append((report.job_id, utc_now(), status, "core", report.detail))
         self.counts.move(job["owner"], before, status)
-        return ReportOutcome(True, str(status))
+        return ReportOutcome(True, str(status), cancel)
+
+    def _keep_news(self, job: dict[str, Any], report: Report) -> None:
+        if report.update.get("progress") is not None:
+            job["progress"] = report.update["progress"]
+            self.changed.add(report.job_id)
+        self._add_report_events(report)
+
+    def _add_report_events(self, report: Report) -> None:
+        """The history lines a report carries (a try that failed, a timeout), each once: a
+        report delivered twice finds its lines already there."""
+        for line in report.update.get("events") or ():
+            event = (report.job_id, utc_now(), line["status"], "core", line["detail"])
+            seen = self.said.setdefault(report.job_id, set())
+            if (line["status"], line["detail"]) not in seen:
+                seen.add((line["status"], line["detail"]))
+                self.events.append(event)
 
     def changed_jobs(self) -> list[dict[str, Any]]:
         """The jobs that changed, in job_id order (the order their rows are locked in)."""
@@ -127,11 +174,56 @@ class ReportBatch:
 
 
 def apply_reports(
-    jobs: dict[str, dict[str, Any]], reports: list[Report]
+    jobs: dict[str, dict[str, Any]],
+    reports: list[Report],
+    said: dict[str, set[tuple[str, str]]] | None = None,
 ) -> tuple[ReportBatch, list[ReportOutcome]]:
-    """Apply REPORTS, in order, to JOBS (by job_id): what to write, and each one's outcome."""
-    batch = ReportBatch(jobs)
+    """Apply REPORTS, in order, to JOBS (by job_id): what to write, and each one's outcome.
+    SAID: the history lines the reports' jobs already have (for reports that carry some)."""
+    batch = ReportBatch(jobs, said)
     return batch, [batch.apply(report) for report in reports]
+
+
+def carries_events(reports: list[Report]) -> list[str]:
+    """The jobs whose reports carry history lines: the store reads theirs first."""
+    return sorted({r.job_id for r in reports if r.update.get("events")})
+
+
+class NotCancellable(Exception):
+    """A cancel of a job that already finished."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What a cancel does to a job: its new fields, the history line, the count moved."""
+
+    update: dict[str, Any]
+    event: Event | None
+    move: tuple[str, str] | None  # (from, to) status
+
+
+def cancel(job: dict[str, Any], by: str) -> Cancel:
+    """A cancel of JOB (status, cancel_requested, job_id) asked by BY. A queued job is
+    cancelled at once (it never starts: core drops it); a running one is asked to stop (its
+    worker reports 'cancelled' once it did); asked again, nothing changes. Raises
+    NotCancellable for a job that finished."""
+    status, job_id = job["status"], job["job_id"]
+    if status == JobStatus.QUEUED:
+        now = utc_now()
+        update = {"status": JobStatus.CANCELLED.value, "completed_at": now}
+        return Cancel(
+            update, (job_id, now, "cancelled", "middleware", f"by {by}"), (status, "cancelled")
+        )
+    if status == JobStatus.RUNNING and not job.get("cancel_requested"):
+        event = (job_id, utc_now(), "cancel_requested", "middleware", f"by {by}")
+        return Cancel({"cancel_requested": True}, event, None)
+    if status in (JobStatus.RUNNING, JobStatus.CANCELLED):
+        return Cancel({}, None, None)
+    raise NotCancellable(str(status))
 
 
 def retry_event(job_id: str, by: str) -> Event:

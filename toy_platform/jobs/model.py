@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypedDict
@@ -134,3 +135,21 @@ def new_job(new: NewJob, job_id: str, now: str) -> Job:
         cancel_requested=False,
     )
     return job  # type: ignore[return-value]
+
+
+def encode(value: Any) -> str:
+    """A JSON value as the stores keep it (data, result, progress): compact, in UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str | None) -> Any:
+    """A value as encode wrote it; None stays None."""
+    return None if text is None else json.loads(text)
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """A job row as the API shows it: its JSON columns read, its flags booleans."""
+    row["result"] = decode(row.get("result"))
+    row["progress"] = decode(row.get("progress"))
+    row["cancel_requested"] = bool(row.get("cancel_requested"))
+    return row

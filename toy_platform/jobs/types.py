@@ -191,11 +191,3 @@ def _entry_points() -> list[Any]:
     from importlib.metadata import entry_points
 
     return list(entry_points(group=ENTRY_POINT_GROUP))
-
-
-def parse_modules(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Module names from --job-module (repeated) or TOY_PLATFORM_JOB_MODULES (a, b, c)."""
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(dict.fromkeys(m.strip() for item in items for m in item.split(",") if m.strip()))

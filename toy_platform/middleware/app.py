@@ -13,6 +13,7 @@ from toy_platform.errors import name_data_field
 from toy_platform.http_errors import describe_error
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import TokenVerifier
+from toy_platform.middleware.job_types import JobTypes
 from toy_platform.middleware.metrics import JobsCollector
 from toy_platform.middleware.parts import MiddlewareParts
 from toy_platform.middleware.routes import bp
@@ -45,6 +46,7 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
             reconcile_after=settings.reconcile_after,
         ),
         core=core,
+        job_types=JobTypes(settings.core_url, core, settings.data_dir),
         submitted=Counter(
             "toy_platform_jobs_submitted_total", "Jobs accepted with 202.", registry=registry
         ),

@@ -14,6 +14,8 @@ from toy_platform.clock import utc_ago, utc_now
 from toy_platform.config import DEFAULT_RECONCILE_AFTER
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.lifecycle import MAX_HANDOVERS, lost_error
+from toy_platform.jobs.model import decode
+from toy_platform.jobs.types import DEFAULT_TYPE
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,
@@ -332,13 +334,44 @@ class Forwarder:
         return "refused", f"HTTP {code}: {text}"
 
     def _item(self, job: dict[str, Any]) -> dict[str, Any]:
-        return {
+        item = {
             "job_id": job["job_id"],
-            "data": job["data"],
-            "callback_url": f"{self.callback_base}/job_callback/{job['job_id']}"
-            f"?attempt={job['attempt']}",
+            "data": decode(job["data"]),
+            "callback_url": self._callback_url(job),
             "request_id": accept_request_id(job["request_id"]),
         }
+        if job.get("job_type", DEFAULT_TYPE) != DEFAULT_TYPE:
+            item["job_type"] = job["job_type"]
+        return item
+
+    def _callback_url(self, job: dict[str, Any]) -> str:
+        return f"{self.callback_base}/job_callback/{job['job_id']}?attempt={job['attempt']}"
+
+    def tell_core_to_cancel(self, job: dict[str, Any]) -> None:
+        """Tell core, in the background, to drop a cancelled job or stop a running one. If
+        core cannot be told now, its worker learns it from the answer to its next report,
+        and a job that had not started is refused when it reports (it stays cancelled)."""
+        run = {"job_id": job["job_id"], "callback_url": self._callback_url(job)}
+
+        def tell() -> None:
+            with working_on(job["job_id"], job.get("request_id")):
+                try:
+                    response = self._session().post(
+                        f"{self.core_url}/runs/cancel",
+                        json={"runs": [run]},
+                        headers=outgoing_headers(),
+                        timeout=FORWARD_TIMEOUT_S,
+                    )
+                    response.raise_for_status()
+                except requests.RequestException as exc:
+                    logger.warning(
+                        "cannot tell core to cancel the job now (%s): its worker learns it"
+                        " from its next report",
+                        describe(exc),
+                        extra={"event": "cancel_not_sent"},
+                    )
+
+        self._pool.submit(tell)
 
     def _accepted(self, jobs: list[dict[str, Any]], response: requests.Response) -> tuple[str, Any]:
         try:

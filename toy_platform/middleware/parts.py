@@ -10,6 +10,7 @@ from prometheus_client import Counter
 from toy_platform.config import Settings
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import TokenVerifier
+from toy_platform.middleware.job_types import JobTypes
 from toy_platform.middleware.stores.base import JobStore
 
 
@@ -20,5 +21,6 @@ class MiddlewareParts:
     verifier: TokenVerifier
     forwarder: Forwarder
     core: requests.Session
+    job_types: JobTypes
     submitted: Counter
     callbacks: Counter

@@ -9,12 +9,50 @@ from typing import Any
 
 from toy_platform.errors import bad_field
 from toy_platform.fields import int_field, optional_text, optional_timestamp, request_id_field
-from toy_platform.jobs.model import REPORTED
+from toy_platform.jobs.model import REPORTED, encode
 
 CALLBACK_STATUSES = tuple(status.value for status in REPORTED)
 MAX_CALLBACK_BATCH = 500
 MAX_WORKER_NAME = 255
 MAX_RUN = 10**6
+MAX_RESULT_BYTES = 1024 * 1024
+MAX_PROGRESS_MESSAGE = 200
+MAX_EVENTS, MAX_EVENT_DETAIL = 20, 2000
+EVENT_KINDS = ("attempt_failed", "timeout")
+
+
+def _progress(value: object, field: str) -> dict[str, Any]:
+    """{"fraction": 0..1, "message": text}, or a 400 naming the field."""
+    if not isinstance(value, dict) or set(value) - {"fraction", "message"}:
+        raise bad_field(field, "'progress' must be an object of 'fraction' and 'message'")
+    fraction, message = value.get("fraction"), value.get("message", "")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise bad_field(field + ".fraction", "'fraction' must be a number from 0 to 1")
+    if not 0 <= fraction <= 1:
+        raise bad_field(field + ".fraction", "'fraction' must be a number from 0 to 1")
+    if not isinstance(message, str) or len(message) > MAX_PROGRESS_MESSAGE:
+        raise bad_field(
+            field + ".message", f"'message' must be a string of at most {MAX_PROGRESS_MESSAGE}"
+        )
+    return {"fraction": float(fraction), "message": message}
+
+
+def _events(value: object, field: str) -> list[dict[str, str]]:
+    """History lines of a run, or a 400 naming the field."""
+    if not isinstance(value, list) or len(value) > MAX_EVENTS:
+        raise bad_field(field, f"'events' must be a list of at most {MAX_EVENTS}")
+    lines = []
+    for n, item in enumerate(value):
+        at = f"{field}[{n}]"
+        if not isinstance(item, dict) or item.get("status") not in EVENT_KINDS:
+            raise bad_field(at + ".status", f"'status' must be one of {', '.join(EVENT_KINDS)}")
+        detail = item.get("detail")
+        if not isinstance(detail, str) or not 0 < len(detail) <= MAX_EVENT_DETAIL:
+            raise bad_field(
+                at + ".detail", f"'detail' must be a string of 1 to {MAX_EVENT_DETAIL} characters"
+            )
+        lines.append({"status": item["status"], "detail": detail})
+    return lines
 
 
 def callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str | None]:
@@ -25,10 +63,20 @@ def callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str 
     if not isinstance(body, dict):
         raise bad_field(where.rstrip(".") or "callbacks", "each callback must be a JSON object")
     if body.get("status") not in CALLBACK_STATUSES:
-        raise bad_field(where + "status", "'status' must be running, succeeded or failed")
+        raise bad_field(
+            where + "status", "'status' must be running, succeeded, failed or cancelled"
+        )
     update: dict[str, Any] = {"status": body["status"]}
-    for name in ("result", "error"):
-        update[name] = optional_text(body, name, where)
+    update["error"] = optional_text(body, "error", where)
+    update["result"] = body.get("result")
+    if update["result"] is not None and len(encode(update["result"])) > MAX_RESULT_BYTES:
+        raise bad_field(
+            where + "result", f"'result' is larger than {MAX_RESULT_BYTES} bytes", status=413
+        )
+    if body.get("progress") is not None:
+        update["progress"] = _progress(body["progress"], where + "progress")
+    if body.get("events"):
+        update["events"] = _events(body["events"], where + "events")
     for name in ("started_at", "completed_at"):
         update[name] = optional_timestamp(body, name, where)
     delivery = None

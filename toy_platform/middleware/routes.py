@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,8 +16,14 @@ from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import has_visible_text, int_arg, int_field, query_arg
 from toy_platform.health import add_supervisor_facts, probe_all
 from toy_platform.http_errors import describe_error
-from toy_platform.jobs.lifecycle import IdempotencyKeyReused, ReportOutcome, may_see
-from toy_platform.jobs.model import STATUSES, Report
+from toy_platform.jobs.lifecycle import (
+    IdempotencyKeyReused,
+    NotCancellable,
+    ReportOutcome,
+    may_see,
+)
+from toy_platform.jobs.model import STATUSES, Report, encode
+from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN
 from toy_platform.middleware.identity import admin_required, current_identity, login_required
 from toy_platform.middleware.parts import MiddlewareParts
 from toy_platform.middleware.reports import MAX_CALLBACK_BATCH, callback_update
@@ -51,15 +58,19 @@ def _visible_job(job_id: str, with_events: bool = False) -> dict[str, Any]:
 def job_submit() -> tuple[Response, int]:
     body = json_body("job_name", "data")
     name, data = body["job_name"], body["data"]
+    job_type = body.get("job_type", DEFAULT_TYPE)
     if not isinstance(name, str) or not has_visible_text(name) or len(name) > MAX_JOB_NAME:
         raise bad_field(
             "job_name", f"'job_name' must be a string of 1 to {MAX_JOB_NAME} characters"
         )
-    if not isinstance(data, str):
-        raise bad_field("data", "'data' must be a string")
+    if not isinstance(job_type, str) or not re.match(NAME_PATTERN, job_type):
+        raise bad_field(
+            "job_type", "'job_type' must be a job type's name (letters, digits, '_', '.', '-')"
+        )
     limit = _parts().settings.max_data_bytes
-    if len(data.encode("utf-8", "surrogatepass")) > limit:
+    if len(encode(data).encode("utf-8", "surrogatepass")) > limit:
         raise bad_field("data", f"'data' is larger than the limit of {limit} bytes", status=413)
+    _parts().job_types.check(job_type, data)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(
@@ -71,7 +82,7 @@ def job_submit() -> tuple[Response, int]:
     parts = _parts()
     try:
         job, created = parts.store.create(
-            current_identity().username, name, data, current_request_id.get(), key
+            current_identity().username, name, data, current_request_id.get(), key, job_type
         )
     except IdempotencyKeyReused as exc:
         raise ApiError(
@@ -91,8 +102,8 @@ def job_submit() -> tuple[Response, int]:
             extra={
                 "event": "job_submitted",
                 "job_name": name,
+                "job_type": job_type,
                 "owner": job["owner"],
-                "data_bytes": len(data),
             },
         )
     else:
@@ -134,6 +145,37 @@ def list_jobs() -> Response:
 @login_required
 def get_job(job_id: str) -> Response:
     return jsonify(_visible_job(job_id, with_events=True))
+
+
+@bp.get("/job_types")
+@login_required
+def job_types() -> Response:
+    types, checked_at = _parts().job_types.listing()
+    return jsonify(job_types=types, checked_at=checked_at)
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@login_required
+def cancel_job(job_id: str) -> Response:
+    """A queued job is cancelled at once (core is told to drop it); a running one is asked
+    to stop: core is told now, and its worker also learns it from the answer to its next
+    report."""
+    _visible_job(job_id)
+    parts = _parts()
+    try:
+        job = parts.store.cancel(job_id, current_identity().username)
+    except NotCancellable as exc:
+        raise ApiError(
+            409,
+            f"This job already finished ({exc.status}); there is nothing to cancel",
+            "not_cancellable",
+        ) from exc
+    if job is None:
+        raise ApiError(404, f"No job '{job_id}'", "not_found")
+    if job["status"] == "cancelled" or job["cancel_requested"]:
+        parts.forwarder.tell_core_to_cancel(job)
+    logger.info("job cancel asked", extra={"event": "job_cancel_requested", "job_id": job_id})
+    return jsonify(job)
 
 
 @bp.post("/jobs/<job_id>/retry")
@@ -180,7 +222,12 @@ def job_callback(job_id: str) -> Response:
     _record_report(report, outcome)
     if outcome.status is None:
         raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
-    return jsonify(job_id=job_id, status=outcome.status, changed=outcome.changed)
+    return jsonify(
+        job_id=job_id,
+        status=outcome.status,
+        changed=outcome.changed,
+        cancel_requested=outcome.cancel_requested,
+    )
 
 
 @bp.post("/job_callbacks")
@@ -211,7 +258,13 @@ def job_callbacks() -> Response:
             if outcome.status is None
             else ("applied" if outcome.changed else "unchanged")
         )
-        results.append({"job_id": report.job_id, "outcome": result})
+        results.append(
+            {
+                "job_id": report.job_id,
+                "outcome": result,
+                "cancel_requested": outcome.cancel_requested,
+            }
+        )
     return jsonify(results=results)
 
 

@@ -8,10 +8,13 @@ import pytest
 
 from toy_platform.jobs.lifecycle import (
     IDEMPOTENCY_WINDOW_S,
+    Cancel,
     CountDeltas,
     IdempotencyKeyReused,
     KeyMatch,
+    NotCancellable,
     apply_reports,
+    cancel,
     counts,
     forwarded_events,
     match_key,
@@ -48,16 +51,18 @@ def test_a_job_is_seen_by_its_owner_and_admins_only(
 
 def test_an_idempotency_key_returns_its_job_inside_the_window_only() -> None:
     new = NewJob("alice", "n", "d", None, "key")
-    stored = {"job_id": "j1", "created_epoch": 1000.0, "job_name": "n", "data": "d"}
+    stored = {"job_id": "j1", "created_epoch": 1000.0, "job_name": "n", "data": '"d"'}
     assert match_key(stored, new, 1000.0 + 60) is KeyMatch.SAME_JOB
     assert match_key(stored, new, 1000.0 + IDEMPOTENCY_WINDOW_S + 1) is KeyMatch.EXPIRED
 
 
 def test_an_idempotency_key_reused_for_other_content_names_the_first_job() -> None:
-    stored = {"job_id": "j1", "created_epoch": 1000.0, "job_name": "n", "data": "d"}
+    stored = {"job_id": "j1", "created_epoch": 1000.0, "job_name": "n", "data": '"d"'}
     with pytest.raises(IdempotencyKeyReused) as raised:
         match_key(stored, NewJob("alice", "n", "other", None, "key"), 1001.0)
     assert raised.value.job_id == "j1"
+    with pytest.raises(IdempotencyKeyReused):  # the same data for another type
+        match_key(stored, NewJob("alice", "n", "d", None, "key", job_type="wordcount"), 1001.0)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +146,40 @@ def test_a_run_started_again_after_a_worker_stopped_shows_it_and_its_own_time() 
     update = {"status": "succeeded", "started_at": again, "run": 2}
     batch, (outcome,) = apply_reports({"j1": first}, [Report("j1", 1, update, "run 2: ...")])
     assert outcome.changed and batch.changed_jobs()[0]["started_at"] == again
+
+
+def test_a_queued_job_is_cancelled_at_once_and_a_running_one_asked_to_stop() -> None:
+    queued = cancel({"job_id": "j1", "status": "queued", "cancel_requested": False}, "alice")
+    assert queued.update["status"] == "cancelled" and queued.move == ("queued", "cancelled")
+    assert queued.event is not None and queued.event[2:] == ("cancelled", "middleware", "by alice")
+    running = cancel({"job_id": "j1", "status": "running", "cancel_requested": False}, "bob")
+    assert running.update == {"cancel_requested": True} and running.move is None
+    assert running.event is not None and running.event[2] == "cancel_requested"
+    again = cancel({"job_id": "j1", "status": "running", "cancel_requested": True}, "bob")
+    assert again == Cancel({}, None, None)
+    assert cancel({"job_id": "j1", "status": "cancelled"}, "bob") == Cancel({}, None, None)
+    for finished in ("succeeded", "failed"):
+        with pytest.raises(NotCancellable):
+            cancel({"job_id": "j1", "status": finished}, "bob")
+
+
+def test_a_report_after_a_cancel_never_turns_the_job_back_and_says_stop() -> None:
+    job = _job("cancelled")
+    batch, (outcome,) = apply_reports(
+        {"j1": job}, [Report("j1", 1, {"status": "succeeded", "result": "x"}, None)]
+    )
+    assert (outcome.changed, outcome.status, outcome.cancel_requested) == (False, "cancelled", True)
+    assert batch.changed_jobs() == [] and batch.events == []
+
+
+def test_progress_and_history_lines_of_a_running_job_are_kept_once() -> None:
+    job = _job("running")
+    line = {"status": "attempt_failed", "detail": "attempt 1 failed: ValueError: x; again in 1 s"}
+    update = {"status": "running", "progress": {"fraction": 0.5, "message": "half"}}
+    report = Report("j1", 1, update | {"events": [line]}, None)
+    batch, (outcome, _) = apply_reports({"j1": job}, [report, report])
+    assert outcome.changed and job["progress"] == {"fraction": 0.5, "message": "half"}
+    assert [e[2] for e in batch.events] == ["attempt_failed"]  # delivered twice, said once
+    said = {"j1": {("attempt_failed", line["detail"])}}
+    batch, _ = apply_reports({"j1": _job("running")}, [report], said)
+    assert batch.events == []  # already in the store's history

@@ -42,7 +42,7 @@ def _callback(store: JobStore, job_id: str, status: str, attempt: int = 1) -> An
 
 def _true_counts(store: JobStore, owner: str | None = None) -> dict[str, int]:
     """Counted the slow way, from the jobs themselves."""
-    result = dict.fromkeys(("queued", "running", "succeeded", "failed"), 0)
+    result = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled"), 0)
     page = store.page(owner, None, 1000, 0)
     for job in page.jobs:
         result[job["status"]] += 1
@@ -65,7 +65,7 @@ def test_counts_and_totals_follow_every_change_without_counting_the_jobs(
     assert store.refuse(ids[4], 1, "core refused the job: HTTP 400")
     _callback(store, ids[1], "running")  # stale: no change anywhere
 
-    expected = {"queued": 2, "running": 1, "succeeded": 1, "failed": 2}
+    expected = {"queued": 2, "running": 1, "succeeded": 1, "failed": 2, "cancelled": 0}
     assert store.counts_by_status("alice") == expected == _true_counts(store, "alice")
     assert store.counts_by_status() == {**expected, "queued": 3}
     assert store.page("alice", "failed", 10, 0).total == 2
@@ -295,6 +295,7 @@ def test_one_callback_delivered_to_two_middlewares_at_once_is_applied_once(pg_ur
         "running": 0,
         "succeeded": 1,
         "failed": 0,
+        "cancelled": 0,
     }
     for store in stores:
         store.close()

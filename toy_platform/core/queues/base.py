@@ -14,12 +14,13 @@ from typing import Any, Protocol
 @dataclass(frozen=True)
 class QueuedJob:
     job_id: str
-    data: str
+    data: Any  # any JSON value the job type accepts
     callback_url: str
     request_id: str | None = None
     enqueued_at: float = 0.0
     seq: int = 0
     claims: int = 0  # times taken by a worker without being finished or released
+    job_type: str = "reverse"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ class JobQueue(Protocol):
     def held(self, jobs: list[QueuedJob]) -> list[bool]:
         """For each run (job_id and callback URL), whether the queue still holds it: waiting,
         running, or its report not yet delivered. Raises QueueUnavailable."""
+
+    def cancel(self, jobs: list[QueuedJob]) -> list[bool]:
+        """Cancel these runs: a queued one is dropped (it never starts), a running one is
+        told to stop. For each, whether the queue held it. Raises QueueUnavailable."""
+
+    def job_types(self) -> list[dict[str, Any]]:
+        """The job types its workers offer: JobType.describe() plus available, reason and
+        offered_by (the workers)."""
 
     def callbacks_problem(self) -> str | None:
         """Why reports do not reach the middleware while some wait (None: they do)."""

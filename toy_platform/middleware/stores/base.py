@@ -80,12 +80,17 @@ class JobStore(Protocol):
         self,
         owner: str,
         job_name: str,
-        data: str,
+        data: Any,
         request_id: str | None,
         idempotency_key: str | None = None,
+        job_type: str = "reverse",
     ) -> tuple[dict[str, Any], bool]:
         """Store a new job (committed when this returns); with a known idempotency key,
         return that job instead (, False). Raises IdempotencyKeyReused."""
+
+    def cancel(self, job_id: str, by: str) -> dict[str, Any] | None:
+        """Cancel a job (see jobs.lifecycle.cancel): the job afterwards, None when there is
+        no such job. Raises NotCancellable for a finished one."""
 
     def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None: ...
 

@@ -26,22 +26,26 @@ from toy_platform.clock import utc_now
 from toy_platform.db import Batcher
 from toy_platform.jobs.lifecycle import (
     LEASE_S,
+    REPORT_ROW,
     CountDeltas,
     Event,
     ReportOutcome,
     apply_reports,
+    cancel,
+    carries_events,
     handed_over_again_event,
     refused_event,
     reports_held_up_event,
     retry_event,
     said_already,
 )
-from toy_platform.jobs.model import NewJob, Report, new_job
+from toy_platform.jobs.model import NewJob, Report, encode, new_job, public
 from toy_platform.middleware.stores.base import (
     StoreDown,
     StoreSetupError,
 )
 from toy_platform.middleware.stores.sql import (
+    FORWARD_COLUMNS,
     INSERT_JOB_COLUMNS,
     SqlJobStore,
     insert_job_params,
@@ -129,6 +133,16 @@ CREATE TABLE job_counts (
     # stamped with the database's clock (below), never a middleware's own.
     """
 ALTER TABLE jobs ADD COLUMN lease_holder TEXT;
+""",
+    # Job types: data and results become any JSON value (kept as JSON text), a job has a
+    # type (the platform's own `reverse` for every earlier one), its last progress, and
+    # whether a cancel was asked while it ran.
+    """
+ALTER TABLE jobs ADD COLUMN job_type TEXT NOT NULL DEFAULT 'reverse';
+ALTER TABLE jobs ADD COLUMN progress TEXT;
+ALTER TABLE jobs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE jobs SET data = to_json(data)::text;
+UPDATE jobs SET result = to_json(result)::text WHERE result IS NOT NULL;
 """,
 )
 DATABASE_NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
@@ -413,7 +427,7 @@ class PostgresJobStore(SqlJobStore):
             # two middlewares given one Idempotency-Key at once store one job.
             row = conn.execute(
                 f"WITH job AS (INSERT INTO jobs ({INSERT_JOB_COLUMNS})"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL"
                 " DO NOTHING RETURNING job_id, created_at, owner)"
                 " INSERT INTO job_events (job_id, at, status, service, detail)"
@@ -441,13 +455,39 @@ class PostgresJobStore(SqlJobStore):
         ids = sorted({report.job_id for report in reports})
         with self._transaction() as conn:
             rows = conn.execute(
-                "SELECT job_id, status, attempt, owner, forwarded, started_at, completed_at,"
-                " result, error FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
+                f"SELECT {REPORT_ROW} FROM jobs WHERE job_id = ANY(%s) ORDER BY job_id FOR UPDATE",
                 (ids,),
             ).fetchall()
-            batch, outcomes = apply_reports({row["job_id"]: row for row in rows}, reports)
+            said = _said(conn, carries_events(reports))
+            batch, outcomes = apply_reports(
+                {row["job_id"]: public(dict(row)) for row in rows}, reports, said
+            )
             _write_reports(conn, batch.changed_jobs(), batch.events, batch.counts)
         return outcomes
+
+    @_available
+    def cancel(self, job_id: str, by: str) -> dict[str, Any] | None:
+        deltas = CountDeltas()
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT job_id, status, owner, cancel_requested FROM jobs WHERE job_id = %s"
+                " FOR UPDATE",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            change = cancel(row, by)
+            if change.update:
+                names = ", ".join(f"{name} = %s" for name in change.update)
+                conn.execute(
+                    f"UPDATE jobs SET {names} WHERE job_id = %s", (*change.update.values(), job_id)
+                )
+            if change.event:
+                conn.execute(INSERT_EVENT, change.event)
+            if change.move:
+                deltas.move(row["owner"], *change.move)
+                _write_counts(conn, deltas)
+            return self._job_in(conn, job_id)
 
     @_available
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
@@ -476,11 +516,11 @@ class PostgresJobStore(SqlJobStore):
                 " WHERE seq IN (SELECT seq FROM jobs WHERE NOT forwarded AND status = 'queued'"
                 f" AND (lease_until IS NULL OR lease_until < {DATABASE_NOW})"
                 " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING seq, job_id, data, attempt, request_id",
+                f" RETURNING seq, {FORWARD_COLUMNS}",
                 (lease_s, self.holder, limit),
             ).fetchall()
         rows.sort(key=lambda r: r["seq"])
-        return [{k: r[k] for k in ("job_id", "data", "attempt", "request_id")} for r in rows]
+        return [{k: v for k, v in r.items() if k != "seq"} for r in rows]
 
     @_available
     def release(self, job_ids: Iterable[str]) -> None:
@@ -630,24 +670,32 @@ def _write_reports(
     conn: Conn, jobs: list[dict[str, Any]], events: list[Event], deltas: CountDeltas
 ) -> None:
     """What a batch of reports changed, in three statements."""
-    if not jobs:
-        return
-    columns = [[job[name] for job in jobs] for name in _REPORT_COLUMNS]
+    if jobs:
+        _update_jobs(conn, jobs)
+    if events:
+        conn.execute(
+            "INSERT INTO job_events (job_id, at, status, service, detail)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+            [list(column) for column in zip(*events, strict=True)],
+        )
+    _write_counts(conn, deltas)
+
+
+def _update_jobs(conn: Conn, jobs: list[dict[str, Any]]) -> None:
+    encoded = [
+        {**job, "result": _encoded(job["result"]), "progress": _encoded(job["progress"])}
+        for job in jobs
+    ]
+    columns = [[job[name] for job in encoded] for name in _REPORT_COLUMNS]
     conn.execute(
         "UPDATE jobs SET status = a.status, forwarded = a.forwarded,"
         " started_at = a.started_at, completed_at = a.completed_at, result = a.result,"
-        " error = a.error FROM unnest(%s::text[], %s::text[], %s::bool[], %s::text[],"
-        " %s::text[], %s::text[], %s::text[])"
-        " AS a (job_id, status, forwarded, started_at, completed_at, result, error)"
+        " error = a.error, progress = a.progress FROM unnest(%s::text[], %s::text[], %s::bool[],"
+        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+        " AS a (job_id, status, forwarded, started_at, completed_at, result, error, progress)"
         " WHERE jobs.job_id = a.job_id",
         columns,
     )
-    conn.execute(
-        "INSERT INTO job_events (job_id, at, status, service, detail)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
-        [list(column) for column in zip(*events, strict=True)],
-    )
-    _write_counts(conn, deltas)
 
 
 _REPORT_COLUMNS = (
@@ -658,4 +706,23 @@ _REPORT_COLUMNS = (
     "completed_at",
     "result",
     "error",
+    "progress",
 )
+
+
+def _encoded(value: Any) -> str | None:
+    return None if value is None else encode(value)
+
+
+def _said(conn: Conn, job_ids: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """Per job, core's history lines already stored (for reports that carry some)."""
+    if not job_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT job_id, status, detail FROM job_events WHERE job_id = ANY(%s) AND service = 'core'",
+        (job_ids,),
+    ).fetchall()
+    said: dict[str, set[tuple[str, str]]] = {job_id: set() for job_id in job_ids}
+    for row in rows:
+        said[row["job_id"]].add((row["status"], row["detail"]))
+    return said

@@ -8,13 +8,16 @@ import time
 from typing import Any
 
 from toy_platform.jobs.lifecycle import KeyMatch, counts, match_key
-from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob
+from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob, encode, public
 from toy_platform.middleware.stores.base import Page, page_of, page_query
 
 JOB_COLUMNS = ", ".join(PUBLIC_FIELDS)
 INSERT_JOB_COLUMNS = (
-    "job_id, job_name, owner, data, created_at, created_epoch, request_id, idempotency_key"
+    "job_id, job_name, owner, data, created_at, created_epoch, request_id, idempotency_key,"
+    " job_type"
 )
+FORWARD_COLUMNS = "job_id, data, attempt, request_id, job_type"
+"""What the forwarder sends core of a job."""
 
 
 def insert_job_params(new: NewJob, job_id: str, now: str) -> tuple[object, ...]:
@@ -23,11 +26,12 @@ def insert_job_params(new: NewJob, job_id: str, now: str) -> tuple[object, ...]:
         job_id,
         new.job_name,
         new.owner,
-        new.data,
+        encode(new.data),
         now,
         time.time(),
         new.request_id,
         new.idempotency_key,
+        new.job_type,
     )
 
 
@@ -48,20 +52,21 @@ class SqlJobStore:
         self,
         owner: str,
         job_name: str,
-        data: str,
+        data: Any,
         request_id: str | None,
         idempotency_key: str | None = None,
+        job_type: str = "reverse",
     ) -> tuple[dict[str, Any], bool]:
         """Store a new job (committed when this returns), sharing a transaction with the jobs
         submitted at the same moment; with a known idempotency key, that job (, False)."""
-        return self._insert(NewJob(owner, job_name, data, request_id, idempotency_key))
+        return self._insert(NewJob(owner, job_name, data, request_id, idempotency_key, job_type))
 
     def _job_in(self, conn: Any, job_id: str) -> dict[str, Any] | None:
         """The job, read on CONN (inside the caller's transaction)."""
         row = conn.execute(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = {self.MARK}", (job_id,)
         ).fetchone()
-        return dict(row) if row else None
+        return public(dict(row)) if row else None
 
     def _job_by_key(self, conn: Any, new: NewJob) -> dict[str, Any] | None:
         """The job this user submitted with NEW's Idempotency-Key in the window (read on
@@ -69,7 +74,7 @@ class SqlJobStore:
         key is freed). Raises IdempotencyKeyReused."""
         mark = self.MARK
         row = conn.execute(
-            "SELECT job_id, created_epoch, job_name, data FROM jobs"
+            "SELECT job_id, created_epoch, job_name, data, job_type FROM jobs"
             f" WHERE owner = {mark} AND idempotency_key = {mark}",
             (new.owner, new.idempotency_key),
         ).fetchone()
@@ -84,7 +89,7 @@ class SqlJobStore:
 
     def get(self, job_id: str, with_events: bool = False) -> dict[str, Any] | None:
         rows = self._rows(f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = {self.MARK}", (job_id,))
-        job = rows[0] if rows else None
+        job = public(rows[0]) if rows else None
         if job is not None and with_events:
             job["events"] = self.events(job_id)
         return job
@@ -115,7 +120,7 @@ class SqlJobStore:
             f" ORDER BY seq DESC LIMIT {mark} OFFSET {mark}",
             (*query.params, limit, offset),
         )
-        return page_of(rows, limit, int(total["n"]))
+        return page_of([public(row) for row in rows], limit, int(total["n"]))
 
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]:
         clause, params = (f"WHERE owner = {self.MARK}", (owner,)) if owner else ("", ())
@@ -129,7 +134,7 @@ class SqlJobStore:
         oldest first, as claim_unforwarded shows them."""
         mark = self.MARK
         return self._rows(
-            "SELECT job_id, data, attempt, request_id FROM jobs j"
+            f"SELECT {FORWARD_COLUMNS} FROM jobs j"
             f" WHERE {self.HANDED_OVER} AND status = 'queued' AND NOT EXISTS (SELECT 1 FROM"
             f" job_events e WHERE e.job_id = j.job_id AND e.at >= {mark})"
             f" ORDER BY seq LIMIT {mark}",

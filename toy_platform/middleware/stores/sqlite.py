@@ -18,8 +18,11 @@ from toy_platform.clock import utc_now
 from toy_platform.db import Database, GroupCommit
 from toy_platform.jobs.lifecycle import (
     LEASE_S,
+    REPORT_ROW,
     ReportOutcome,
     apply_reports,
+    cancel,
+    carries_events,
     forwarded_events,
     handed_over_again_event,
     refused_event,
@@ -28,9 +31,10 @@ from toy_platform.jobs.lifecycle import (
     said_already,
     submitted_event,
 )
-from toy_platform.jobs.model import NewJob, Report, new_job
+from toy_platform.jobs.model import NewJob, Report, encode, new_job, public
 from toy_platform.middleware.stores.base import StoreSetupError
 from toy_platform.middleware.stores.sql import (
+    FORWARD_COLUMNS,
     INSERT_JOB_COLUMNS,
     SqlJobStore,
     insert_job_params,
@@ -105,6 +109,16 @@ CREATE TABLE store_holder (
     pid INTEGER NOT NULL,
     create_time REAL NOT NULL
 );
+""",
+    # Job types: data and results become any JSON value (kept as JSON text), a job has a
+    # type (the platform's own `reverse` for every earlier one), its last progress, and
+    # whether a cancel was asked while it ran.
+    """
+ALTER TABLE jobs ADD COLUMN job_type TEXT NOT NULL DEFAULT 'reverse';
+ALTER TABLE jobs ADD COLUMN progress TEXT;
+ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET data = json_quote(data);
+UPDATE jobs SET result = json_quote(result) WHERE result IS NOT NULL;
 """,
 )
 INSERT_EVENT = "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)"
@@ -198,7 +212,7 @@ class SqliteJobStore(SqlJobStore):
                 return existing, False
         now, job_id = utc_now(), uuid.uuid4().hex
         conn.execute(
-            f"INSERT INTO jobs ({INSERT_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO jobs ({INSERT_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             insert_job_params(new, job_id, now),
         )
         conn.execute(INSERT_EVENT, submitted_event(job_id, new.owner, now))
@@ -210,22 +224,25 @@ class SqliteJobStore(SqlJobStore):
         ids = sorted({report.job_id for report in reports})
         with self.db.transaction() as conn:
             rows = conn.execute(
-                "SELECT job_id, status, attempt, owner, forwarded, started_at, completed_at,"
-                f" result, error FROM jobs WHERE job_id IN ({', '.join('?' * len(ids))})",
+                f"SELECT {REPORT_ROW} FROM jobs WHERE job_id IN ({', '.join('?' * len(ids))})",
                 ids,
             ).fetchall()
-            batch, outcomes = apply_reports({row["job_id"]: dict(row) for row in rows}, reports)
+            said = self._said(conn, carries_events(reports))
+            batch, outcomes = apply_reports(
+                {row["job_id"]: public(dict(row)) for row in rows}, reports, said
+            )
             conn.executemany(
                 "UPDATE jobs SET status = ?, forwarded = ?, started_at = ?, completed_at = ?,"
-                " result = ?, error = ? WHERE job_id = ?",
+                " result = ?, error = ?, progress = ? WHERE job_id = ?",
                 [
                     (
                         j["status"],
                         int(bool(j["forwarded"])),
                         j["started_at"],
                         j["completed_at"],
-                        j["result"],
+                        None if j["result"] is None else encode(j["result"]),
                         j["error"],
+                        None if j["progress"] is None else encode(j["progress"]),
                         j["job_id"],
                     )
                     for j in batch.changed_jobs()
@@ -233,6 +250,35 @@ class SqliteJobStore(SqlJobStore):
             )
             conn.executemany(INSERT_EVENT, batch.events)
         return outcomes
+
+    @staticmethod
+    def _said(conn: sqlite3.Connection, job_ids: list[str]) -> dict[str, set[tuple[str, str]]]:
+        said: dict[str, set[tuple[str, str]]] = {}
+        for job_id in job_ids:
+            rows = conn.execute(
+                "SELECT status, detail FROM job_events WHERE job_id = ? AND service = 'core'",
+                (job_id,),
+            ).fetchall()
+            said[job_id] = {(r["status"], r["detail"]) for r in rows}
+        return said
+
+    @_available
+    def cancel(self, job_id: str, by: str) -> dict[str, Any] | None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT job_id, status, cancel_requested FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            change = cancel(dict(row), by)
+            if change.update:
+                names = ", ".join(f"{name} = ?" for name in change.update)
+                conn.execute(
+                    f"UPDATE jobs SET {names} WHERE job_id = ?", (*change.update.values(), job_id)
+                )
+            if change.event:
+                conn.execute(INSERT_EVENT, change.event)
+            return self._job_in(conn, job_id)
 
     @_available
     def retry(self, job_id: str, by: str) -> dict[str, Any] | None:
@@ -254,7 +300,7 @@ class SqliteJobStore(SqlJobStore):
             now = time.monotonic()
             self._leases = {k: t for k, t in self._leases.items() if t > now}
             rows = self.db.query(
-                "SELECT job_id, data, attempt, request_id FROM jobs"
+                f"SELECT {FORWARD_COLUMNS} FROM jobs"
                 " WHERE forwarded = 0 AND status = 'queued' ORDER BY seq LIMIT ?",
                 (limit + len(self._leases),),
             )

@@ -62,6 +62,14 @@ COPY_WAIT_MAX_S = 30.0
 """The longest a copy waits in a worker process for the run in progress; then it goes back to
 the queue (at its head) and the process takes other work."""
 MAX_DELIVERIES = 3
+WORKER_TYPES_KEY = "toy_platform:worker_types:{}"
+"""Per worker (its node name): the job types it offers (JSON), renewed every
+WORKER_TYPES_EVERY_S while it runs; core's /job_types reads them."""
+WORKER_TYPES_EVERY_S = 10
+WORKER_TYPES_TTL_S = 60
+CANCEL_KEY = "toy_platform:cancel:{}"
+"""Set per run (job and attempt) when a cancel was asked: a worker that has not started it
+drops it; the one running it stops it (see jobs.execution)."""
 REQUEST_ID_HEADER = "request_id"
 """The task header that carries the request ID, so logs follow a job onto the worker."""
 ENQUEUED_AT = "enqueued_at"

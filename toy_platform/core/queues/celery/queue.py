@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from toy_platform.core.queues.celery.config import (
     ACCEPTED_KEY,
     ACCEPTED_TTL_S,
     CALLBACKS_QUEUE,
+    CANCEL_KEY,
     DELIVER_CALLBACK,
     DONE_KEY,
     ENQUEUED_AT,
@@ -20,12 +22,14 @@ from toy_platform.core.queues.celery.config import (
     PENDING_S,
     REQUEST_ID_HEADER,
     RUN_JOB,
+    WORKER_TYPES_KEY,
     broker_client,
     describe_broker_error,
 )
 from toy_platform.core.queues.celery.waiting import WaitingMover, WaitingReport, WaitingReports
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
 from toy_platform.jobs.running import blocked_reason, run_id
+from toy_platform.jobs.types import DEFAULT_TYPE, load_job_types
 from toy_platform.service import ServiceState
 from toy_platform.unavailable import QueueUnavailable
 from toy_platform.urls import mask_url
@@ -46,6 +50,7 @@ class CeleryQueue:
         self.app = celery_app(settings)
         self.redis = broker_client(settings.queue_url)
         self.watch = BrokerWatch(self.app, self.redis, self.url)
+        self.types = load_job_types(settings.job_modules)
         self.waiting = WaitingReports(self.redis)
         self.mover = WaitingMover(self.waiting, self._publish_waiting)
         self.local = LocalWorker(settings) if settings.workers > 0 else None
@@ -104,8 +109,11 @@ class CeleryQueue:
     def _publish(self, task: Any, producer: Any, job: QueuedJob) -> None:
         key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
         try:
+            args: tuple[Any, ...] = (job.job_id, job.data, job.callback_url)
+            if job.job_type != DEFAULT_TYPE:
+                args += (job.job_type,)
             task.apply_async(
-                args=(job.job_id, job.data, job.callback_url),
+                args=args,
                 task_id=run_id(job.job_id, job.callback_url),
                 headers={REQUEST_ID_HEADER: job.request_id, ENQUEUED_AT: time.time()},
                 producer=producer,
@@ -135,6 +143,41 @@ class CeleryQueue:
 
     def size(self) -> int:
         return int(self.redis.llen(JOBS_QUEUE))
+
+    def cancel(self, jobs: list[QueuedJob]) -> list[bool]:
+        """Mark each run cancelled in the broker: the worker that takes it drops it, the one
+        running it stops it. Whether the broker knew the run."""
+        try:
+            found = [self._held(run_id(job.job_id, job.callback_url)) for job in jobs]
+            for job in jobs:
+                run = run_id(job.job_id, job.callback_url)
+                self.redis.set(CANCEL_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+        except Exception as exc:
+            raise QueueUnavailable(self.unreachable(exc)) from exc
+        return found
+
+    def job_types(self) -> list[dict[str, Any]]:
+        """The types the workers online offer (each says so in the broker), and those core
+        knows (its --job-module) that none offers now."""
+        online = {w["hostname"] for w in self.watch.workers_list() if w["online"]}
+        offered: dict[str, dict[str, Any]] = {}
+        try:
+            keys = list(self.redis.scan_iter(WORKER_TYPES_KEY.format("*"), count=100))
+            for key, raw in zip(keys, self.redis.mget(keys) if keys else [], strict=True):
+                worker = _text(key).split(":", 2)[-1]
+                for info in json.loads(raw or "[]"):
+                    entry = offered.setdefault(info["name"], info | {"offered_by": []})
+                    if worker in online:
+                        entry["offered_by"].append(worker)
+        except Exception:  # the broker is down: nothing runs; /readyz says why
+            offered = {}
+        for job_type in self.types.values():
+            offered.setdefault(job_type.name, job_type.describe() | {"offered_by": []})
+        for entry in offered.values():
+            entry["offered_by"] = sorted(entry["offered_by"])
+            entry["available"] = bool(entry["offered_by"])
+            entry["reason"] = None if entry["available"] else "no Celery worker online offers it"
+        return list(offered.values())
 
     def figures(self) -> dict[str, Any]:
         """/queue_size: the broker's queues and the workers (null what cannot be known)."""
@@ -204,3 +247,7 @@ class CeleryQueue:
 
     def unreachable(self, exc: BaseException) -> str:
         return f"cannot reach the Celery broker (Redis) at {self.url}: {describe_broker_error(exc)}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -27,6 +27,7 @@ from toy_platform.clock import utc_now
 from toy_platform.config import Settings
 from toy_platform.core.queues.celery.config import (
     ACCEPTED_TTL_S,
+    CANCEL_KEY,
     DELIVER_CALLBACK,
     DONE_KEY,
     HEARTBEAT_EVERY_S,
@@ -43,6 +44,7 @@ from toy_platform.core.queues.celery.config import (
 )
 from toy_platform.core.queues.celery.waiting import WaitingReport, WaitingReports
 from toy_platform.http_errors import describe_error
+from toy_platform.jobs.execution import Execution, JobRun
 from toy_platform.jobs.running import (
     answer_outcome,
     broken_run_report,
@@ -57,6 +59,7 @@ from toy_platform.jobs.running import (
     running_report,
     unreachable_outcome,
 )
+from toy_platform.jobs.types import DEFAULT_TYPE, load_job_types
 from toy_platform.security import load_service_key, service_session
 from toy_platform.tracing import outgoing_headers, tagged
 
@@ -70,6 +73,7 @@ per job instead of two."""
 
 
 COPY_POLL_S = 0.5
+CANCEL_CHECK_S = 0.5
 HOLD_RETRY_S = 1.0
 REFRESH_IF_HELD = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
@@ -132,6 +136,9 @@ class WorkerState:
         self._lock = threading.Lock()
         self._key: bytes | None = None
         self._redis: Any = None
+        self._execution: Execution | None = None
+        self.cancels_seen: set[str] = set()
+        self._cancel_checked: dict[str, float] = {}
 
     def session(self) -> requests.Session:
         """A signed HTTP session per thread (the threads pool shares the process)."""
@@ -179,6 +186,37 @@ class WorkerState:
 
     def heartbeat(self, run: str, holder: str) -> Heartbeat:
         return Heartbeat(self, run, holder)
+
+    def execution(self) -> Execution:
+        """This process's: the job types, and the sandbox process its handlers run in."""
+        with self._lock:
+            if self._execution is None:
+                types = load_job_types(self.settings.job_modules)
+                self._execution = Execution(
+                    types,
+                    self.settings.job_modules,
+                    self.settings.job_delay,
+                    self.settings.failure_rate,
+                    name=f"sandbox of worker process {os.getpid()}",
+                )
+            return self._execution
+
+    def cancelled(self, run: str) -> bool:
+        """Whether a cancel was asked for RUN (asked of the broker at most every
+        CANCEL_CHECK_S; a middleware's answer saying so counts at once)."""
+        now = time.monotonic()
+        if run in self.cancels_seen:
+            return True
+        if now - self._cancel_checked.get(run, 0.0) < CANCEL_CHECK_S:
+            return False
+        self._cancel_checked[run] = now
+        try:
+            if self.redis().exists(CANCEL_KEY.format(run)):
+                self.cancels_seen.add(run)
+                return True
+        except Exception as exc:  # asked again next time
+            logger.debug("cannot ask whether the job was cancelled: %s", exc)
+        return False
 
     def waiting(self) -> WaitingReports:
         return WaitingReports(self.redis())
@@ -248,6 +286,9 @@ def register(app: Any, settings: Settings) -> None:
 
     def try_once(url: str, payload: dict[str, Any], request_id: str | None, attempt: int) -> str:
         outcome = _deliver(state, url, dict(payload, delivery_attempt=attempt), request_id)
+        if outcome == CANCEL_ANSWER:  # the middleware says: a cancel was asked
+            state.cancels_seen.add(run_id(job_of(url) or "", url))
+            outcome = "delivered"
         state.count(f"callback:{outcome.split(':')[0]}")
         if outcome.startswith("retry"):
             logger.warning(
@@ -300,7 +341,9 @@ def register(app: Any, settings: Settings) -> None:
     @app.task(  # type: ignore[untyped-decorator]
         name=RUN_JOB, bind=True, ignore_result=True, shared=False
     )
-    def run_job_task(task: Any, job_id: str, data: str, callback_url: str) -> str:
+    def run_job_task(
+        task: Any, job_id: str, data: Any, callback_url: str, job_type: str = DEFAULT_TYPE
+    ) -> str:
         request_id = request_id_of(task)
         callback_url = rebased(callback_url, settings.callback_url)
         worker = str(task.request.hostname or "")
@@ -321,9 +364,11 @@ def register(app: Any, settings: Settings) -> None:
                 )
                 raise Reject("another worker is running this job", requeue=True)
             with state.heartbeat(run, holder):
-                return run_claimed(task, data, callback_url, run, claim.runs)
+                return run_claimed(task, data, callback_url, run, claim.runs, job_type)
 
-    def run_claimed(task: Any, data: str, callback_url: str, run: str, runs: int | None) -> str:
+    def run_claimed(
+        task: Any, data: Any, callback_url: str, run: str, runs: int | None, job_type: str
+    ) -> str:
         """Run RUN, whose running mark this worker holds: its report, then the mark 'done'."""
         request_id = request_id_of(task)
         worker = str(task.request.hostname or "")
@@ -349,11 +394,27 @@ def register(app: Any, settings: Settings) -> None:
         )
         again = {"run": runs} if runs is not None and runs > 1 else {}
         try:
-            if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                running = running_report(started_at, worker) | again
-                report(callback_url, running, request_id)
-            time.sleep(settings.job_delay)
-            payload = run_job(data, settings.failure_rate, started_at, worker) | again
+            execution = state.execution()
+            if state.cancelled(run):
+                payload = cancelled_before(started_at, worker) | again
+            elif execution.in_process(job_type):  # reverse: as fast as it ever was
+                if settings.job_delay >= RUNNING_REPORT_MIN_S:
+                    running = running_report(started_at, worker) | again
+                    report(callback_url, running, request_id)
+                time.sleep(settings.job_delay)
+                payload = run_job(data, settings.failure_rate, started_at, worker) | again
+            else:
+                report(callback_url, running_report(started_at, worker) | again, request_id)
+                job = JobRun(_job_id(run), request_id, job_type, data, started_at)
+                payload = (
+                    execution.run(
+                        job,
+                        lambda update: report(callback_url, update | again, request_id),
+                        lambda: state.cancelled(run),
+                        worker,
+                    )
+                    | again
+                )
         except Reject:
             raise  # the broker cannot take the report now: the job goes back, runs again
         except Exception as exc:  # ours, not the job's: never acknowledged in silence
@@ -376,6 +437,20 @@ def register(app: Any, settings: Settings) -> None:
     app.toy_platform_tasks = {"run_job": run_job_task, "deliver_callback": deliver_callback}
 
 
+CANCEL_ANSWER = "delivered: cancel requested"
+
+
+def cancelled_before(started_at: str, worker: str | None) -> dict[str, Any]:
+    """The report of a run cancelled before it started: it never does."""
+    payload = running_report(started_at, worker)
+    payload.update(status="cancelled", error="cancelled before it started", completed_at=utc_now())
+    return payload
+
+
+def _job_id(run: str) -> str:
+    return run.rsplit(".", 1)[0]
+
+
 def _redelivered(task: Any, runs: int | None) -> bool:
     """Whether this start is not the run's first: counted by the broker, or said by it."""
     if runs is not None:
@@ -392,7 +467,10 @@ def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: 
         return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S), url)
     except Exception as exc:  # ours: it could not even be built or sent
         return error_outcome(exc)
-    return answer_outcome(response.status_code, response.text)
+    outcome = answer_outcome(response.status_code, response.text)
+    if outcome == "delivered" and '"cancel_requested":true' in response.text.replace(" ", ""):
+        return CANCEL_ANSWER
+    return outcome
 
 
 def _post(

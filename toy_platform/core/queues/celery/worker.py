@@ -9,10 +9,12 @@ queue, unacknowledged), and tasks it had taken but not started go back at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +23,17 @@ from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     JOBS_QUEUE,
+    WORKER_TYPES_EVERY_S,
+    WORKER_TYPES_KEY,
+    WORKER_TYPES_TTL_S,
+    broker_client,
     celery_url_problem,
     default_pool,
     is_celery_url,
     kombu_problem,
     visibility_timeout,
 )
+from toy_platform.jobs.types import JobModuleError, JobType, JobTypeError, load_job_types
 from toy_platform.lifeline import EXIT_SUPERVISOR_GONE, WATCH_INTERVAL_S, same_process
 from toy_platform.log import configure_logging, worker_log_name
 from toy_platform.security import SERVICE_KEY_FILE
@@ -79,6 +86,10 @@ def check_worker_settings(settings: Settings) -> None:
 def run_worker(settings: Settings, options: WorkerOptions) -> int:
     """Run a Celery worker in this process until it is stopped; its exit code."""
     check_worker_settings(settings)
+    try:
+        types = load_job_types(settings.job_modules)
+    except (JobModuleError, JobTypeError) as exc:
+        raise WorkerSetupError(str(exc)) from exc
     name = nodename(options.hostname)
     configure_logging(settings, "worker", log_name=worker_log_name(name), fields={"worker": name})
     _keep_our_logging()
@@ -98,6 +109,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> int:
         quiet=True,
     )
     _announce(app, settings, name, pool, concurrency)
+    _offer_types(settings, name, types)
     worker.start()
     logger.info("worker %s stopped", name, extra={"event": "worker_stopped"})
     return int(worker.exitcode or 0)
@@ -132,6 +144,29 @@ def _watch_parent(settings: Settings) -> None:
             os._exit(EXIT_SUPERVISOR_GONE)
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
+
+
+def _offer_types(settings: Settings, name: str, types: dict[str, JobType]) -> None:
+    """Say in the broker, while this worker runs, which job types it offers (core's
+    /job_types reads it; a worker gone stops offering them within WORKER_TYPES_TTL_S)."""
+    offered = json.dumps([t.describe() for t in types.values()])
+    key = WORKER_TYPES_KEY.format(name)
+
+    def offer() -> None:
+        redis = broker_client(settings.queue_url)
+        while True:
+            try:
+                redis.set(key, offered, ex=WORKER_TYPES_TTL_S)
+            except Exception as exc:  # the broker is down: said again once it is back
+                logger.debug("cannot offer the job types now: %s", exc)
+            time.sleep(WORKER_TYPES_EVERY_S)
+
+    threading.Thread(target=offer, name="offer-job-types", daemon=True).start()
+    logger.info(
+        "job types offered: %s",
+        ", ".join(sorted(types)),
+        extra={"event": "job_types_offered", "job_types": sorted(types)},
+    )
 
 
 def _keep_our_logging() -> None:

@@ -11,6 +11,7 @@ from toy_platform.config import Settings
 from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQueue, open_core_store
 from toy_platform.core.queues.embedded.workers import CorePool
+from toy_platform.jobs.types import load_job_types
 from toy_platform.service import ServiceState
 
 CALLBACK_SENDERS = 4
@@ -67,7 +68,10 @@ class SqliteQueue:
             senders=CALLBACK_SENDERS,
             wait_if_paused=svc.wait_if_paused,
             metrics=self.metrics,
+            types=load_job_types(settings.job_modules),
+            job_modules=settings.job_modules,
         )
+        self.workers = settings.workers
         _register_gauges(svc.registry, self.store, self.outbox, self.pool)
         svc.readiness.append(("queue database", self.store.db.check_writable))
         if watch:
@@ -89,6 +93,17 @@ class SqliteQueue:
 
     def callbacks_problem(self) -> str | None:
         return self.pool.senders.not_ready()
+
+    def cancel(self, jobs: list[QueuedJob]) -> list[bool]:
+        return [self.pool.cancel(job) for job in jobs]
+
+    def job_types(self) -> list[dict[str, Any]]:
+        none = None if self.workers else "core runs no workers (--workers 0)"
+        return [
+            job_type.describe()
+            | {"available": none is None, "reason": none, "offered_by": ["core"]}
+            for job_type in self.pool.types.values()
+        ]
 
     def size(self) -> int:
         return self.store.size()

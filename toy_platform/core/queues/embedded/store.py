@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.db import Database
+from toy_platform.jobs.model import decode, encode
 
 if TYPE_CHECKING:
     pass
@@ -58,7 +59,13 @@ CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id, url, seq);
 """
 # Columns added since the first version, for files an older version made.
 _ADDED_COLUMNS = {
-    "queue": {"claims": "INTEGER NOT NULL DEFAULT 0"},
+    "queue": {
+        "claims": "INTEGER NOT NULL DEFAULT 0",
+        "job_type": "TEXT NOT NULL DEFAULT 'reverse'",
+        # 1: data is JSON text (any JSON value); 0: the string itself (a file of a release
+        # whose jobs all were strings)
+        "data_json": "INTEGER NOT NULL DEFAULT 0",
+    },
     "outbox": {
         "local_errors": "INTEGER NOT NULL DEFAULT 0",
         "stage": "TEXT NOT NULL DEFAULT 'send'",
@@ -104,9 +111,16 @@ class SqliteJobQueue:
                 ).fetchone()
                 if row is None:
                     row = conn.execute(
-                        "INSERT INTO queue (job_id, data, callback_url, request_id, enqueued_at)"
-                        " VALUES (?, ?, ?, ?, ?) RETURNING seq",
-                        (job.job_id, job.data, job.callback_url, job.request_id, now),
+                        "INSERT INTO queue (job_id, data, callback_url, request_id, enqueued_at,"
+                        " job_type, data_json) VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING seq",
+                        (
+                            job.job_id,
+                            encode(job.data),
+                            job.callback_url,
+                            job.request_id,
+                            now,
+                            job.job_type,
+                        ),
                     ).fetchone()
                     new.append(True)
                 else:
@@ -133,10 +147,31 @@ class SqliteJobQueue:
             row = conn.execute(
                 "UPDATE queue SET state = 'running', claimed_at = ?, claims = claims + 1"
                 " WHERE seq = (SELECT seq FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1)"
-                " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq, claims",
+                " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq, claims,"
+                " job_type, data_json",
                 (time.time(),),
             ).fetchone()
-        return QueuedJob(**dict(row)) if row else None
+        if row is None:
+            return None
+        fields = dict(row)
+        if fields.pop("data_json"):
+            fields["data"] = decode(fields["data"])
+        return QueuedJob(**fields)
+
+    def cancel(self, job: QueuedJob) -> str | None:
+        """Drop the run if it is still queued ('dropped'); 'running' if a worker has it;
+        None when the queue does not hold it."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT seq, state FROM queue WHERE job_id = ? AND callback_url = ?",
+                (job.job_id, job.callback_url),
+            ).fetchone()
+            if row is None:
+                return None
+            if row["state"] == "queued":
+                conn.execute("DELETE FROM queue WHERE seq = ?", (row["seq"],))
+                return "dropped"
+            return "running"
 
     def ack(self, seq: int) -> None:
         with self.db.transaction() as conn:

@@ -1,0 +1,216 @@
+"""Running one job of any type, the same way on both queues: tries, time limits, cancel.
+
+The platform's own `reverse` runs in the worker itself (jobs.running.run_job, as fast as
+ever). Every other type runs in a Sandbox, a process of the worker's own: a handler that
+hangs past its type's `timeout_s`, ignores a cancel or kills its process is stopped there,
+and the worker goes on. A try that raises (or times out) is tried again, up to the type's
+`max_retries`, after an exponential back-off; each failed try is a line on the job's
+history. Progress goes to the middleware as 'running' reports, at most every PROGRESS_EVERY_S.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from toy_platform.clock import utc_now
+from toy_platform.jobs.model import JobStatus
+from toy_platform.jobs.running import run_job
+from toy_platform.jobs.sandbox import Outcome, RunRequest, Sandbox
+from toy_platform.jobs.types import JobType
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.5
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 60.0
+
+Report = Callable[[dict[str, Any]], None]
+"""Hands a report (a callback's body) to whatever delivers it to the middleware."""
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run of a job, as a worker took it from its queue."""
+
+    job_id: str
+    request_id: str | None
+    job_type: str
+    data: Any
+    started_at: str
+
+
+def backoff_s(failed_tries: int) -> float:
+    """The wait before try N + 1 after N failed ones: 1, 2, 4 … 60 s."""
+    return float(min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (failed_tries - 1)))
+
+
+class Execution:
+    """Runs jobs for one worker (a thread of core, a Celery worker process): their types,
+    and the sandbox process its handlers run in (made when first needed)."""
+
+    def __init__(
+        self,
+        types: dict[str, JobType],
+        modules: tuple[str, ...],
+        job_delay: float = 0.0,
+        failure_rate: float = 0.0,
+        name: str = "sandbox",
+    ) -> None:
+        self.types, self.modules, self.name = types, modules, name
+        self.job_delay, self.failure_rate = job_delay, failure_rate
+        self._sandbox: Sandbox | None = None
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+    def in_process(self, job_type: str) -> bool:
+        known = self.types.get(job_type)
+        return known is not None and known.in_process
+
+    def run(
+        self,
+        run: JobRun,
+        report: Report,
+        cancelled: Callable[[], bool] = lambda: False,
+        worker: str | None = None,
+    ) -> dict[str, Any]:
+        """Run RUN to its final report (succeeded, failed or cancelled), sending REPORT the
+        'running' ones on the way (progress, failed tries). CANCELLED says whether a cancel
+        was asked."""
+        job_type = self.types.get(run.job_type)
+        if job_type is None:
+            return _final(
+                run,
+                JobStatus.FAILED,
+                error=f"no worker here offers the job type '{run.job_type}' (this one has:"
+                f" {', '.join(sorted(self.types))})",
+                worker=worker,
+            )
+        if job_type.in_process:
+            time.sleep(self.job_delay)
+            return run_job(run.data, self.failure_rate, run.started_at, worker)
+        return self._tries(job_type, run, report, cancelled, worker)
+
+    def _tries(
+        self,
+        job_type: JobType,
+        run: JobRun,
+        report: Report,
+        cancelled: Callable[[], bool],
+        worker: str | None,
+    ) -> dict[str, Any]:
+        tries = job_type.max_retries + 1
+        for attempt in range(1, tries + 1):
+            outcome = self._try(job_type, run, attempt, report, cancelled, worker)
+            if outcome.kind == "succeeded":
+                return _final(run, JobStatus.SUCCEEDED, result=outcome.result, worker=worker)
+            if outcome.kind == "cancelled":
+                error = outcome.error or "cancelled while it ran"
+                return _final(
+                    run, JobStatus.CANCELLED, result=outcome.result, error=error, worker=worker
+                )
+            line = _failed_line(outcome, attempt, tries)
+            if outcome.kind == "crashed" or attempt == tries:
+                error = outcome.error or "failed"
+                if tries > 1 and outcome.kind != "crashed":
+                    error = f"{error} (try {attempt} of {tries})"
+                return _final(run, JobStatus.FAILED, error=error, worker=worker, events=[line])
+            wait = backoff_s(attempt)
+            line["detail"] += f"; tried again in {wait:g} s"
+            report(_running(run, worker, events=[line]))
+            logger.warning(
+                "try %d of %d failed (%s): again in %g s",
+                attempt,
+                tries,
+                outcome.error,
+                wait,
+                extra={"event": "job_try_failed", "attempt": attempt},
+            )
+            if _cancelled_while_waiting(wait, cancelled):
+                return _final(
+                    run, JobStatus.CANCELLED, error="cancelled between two tries", worker=worker
+                )
+        raise AssertionError("unreachable")
+
+    def _try(
+        self,
+        job_type: JobType,
+        run: JobRun,
+        attempt: int,
+        report: Report,
+        cancelled: Callable[[], bool],
+        worker: str | None,
+    ) -> Outcome:
+        last_sent = 0.0
+
+        def on_progress(fraction: float, message: str) -> None:
+            nonlocal last_sent
+            now = time.monotonic()
+            if now - last_sent >= PROGRESS_EVERY_S or fraction >= 1.0:
+                last_sent = now
+                progress = {"fraction": fraction, "message": message}
+                report(_running(run, worker, progress=progress))
+
+        request = RunRequest(
+            job_id=run.job_id,
+            request_id=run.request_id,
+            job_type=job_type.name,
+            data=run.data,
+            attempt=attempt,
+            timeout_s=job_type.timeout_s,
+        )
+        return self.sandbox().run(request, on_progress, cancelled)
+
+    def sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            self._sandbox = Sandbox(self.modules, name=self.name)
+        return self._sandbox
+
+
+def _failed_line(outcome: Outcome, attempt: int, tries: int) -> dict[str, str]:
+    status = "timeout" if outcome.kind == "timeout" else "attempt_failed"
+    return {"status": status, "detail": f"try {attempt} of {tries}: {outcome.error}"[:2000]}
+
+
+def _cancelled_while_waiting(seconds: float, cancelled: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cancelled():
+            return True
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    return cancelled()
+
+
+def _running(run: JobRun, worker: str | None, **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"status": JobStatus.RUNNING.value, "started_at": run.started_at}
+    if worker:
+        payload["worker"] = worker
+    payload.update(extra)
+    return payload
+
+
+def _final(
+    run: JobRun,
+    status: JobStatus,
+    result: Any = None,
+    error: str | None = None,
+    worker: str | None = None,
+    events: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "status": status.value,
+        "started_at": run.started_at,
+        "completed_at": utc_now(),
+        "result": result,
+        "error": error,
+    }
+    if worker:
+        payload["worker"] = worker
+    if events:
+        payload["events"] = events
+    return payload
