@@ -1,0 +1,1 @@
+"""Example job types for toy-platform (declared in `toy_platform_example_jobs.types`)."""
