@@ -33,6 +33,7 @@ class Services:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOY_PLATFORM_")}
         self.env.update(TOY_PLATFORM_ADMIN_PASSWORD=self.password, TOY_PLATFORM_STORE_URL=store_url)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.commands: dict[int, tuple[str, list[str]]] = {}  # pid: what started it
         self.middleware_urls: list[str] = []
         self.middleware_pids: list[int] = []
 
@@ -44,14 +45,33 @@ class Services:
         return ["--home", str(self.home), *ports, *self.extra]
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        return self._spawn(name, [name, *self._args(), *args])
+
+    def start_worker(
+        self, hostname: str, middleware_url: str, *args: str
+    ) -> subprocess.Popen[bytes]:
+        """A `toy-platform worker` named HOSTNAME in this home (where it finds the service key),
+        reporting to MIDDLEWARE_URL; the queue URL and the like go in ARGS (a worker takes
+        fewer options than the services: none of `extra`)."""
+        argv = ["worker", "--home", str(self.home), "--hostname", hostname]
+        return self._spawn("worker", [*argv, "--middleware-url", middleware_url, *args])
+
+    def restart(self, process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        """Start PROCESS's command again (once it has stopped or was killed): the same service,
+        port, home and arguments."""
+        name, argv = self.commands[process.pid]
+        return self._spawn(name, argv)
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.home / f"{name}-{len(self.processes)}.out", "ab")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "-m", "toy_platform", name, *self._args(), *args],
+            [sys.executable, "-m", "toy_platform", *argv],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
         )
         self.processes.append(process)
+        self.commands[process.pid] = (name, argv)
         return process
 
     def start_middleware(self, *args: str) -> str:
@@ -65,7 +85,8 @@ class Services:
         self.middleware_pids.append(process.pid)
         return url
 
-    def stop(self) -> None:
+    def stop(self, keep: bool = False) -> None:
+        """Stop every process started; remove the home unless KEEP (its logs, to look at)."""
         for process in self.processes:
             process.terminate()
         for process in self.processes:
@@ -74,7 +95,8 @@ class Services:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        shutil.rmtree(self.home, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.home, ignore_errors=True)
 
 
 def wait_for(url: str, timeout: float = 60) -> None:
