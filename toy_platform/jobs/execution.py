@@ -105,15 +105,18 @@ class Execution:
         worker: str | None,
     ) -> dict[str, Any]:
         tries = job_type.max_retries + 1
+        said: dict[str, Any] = {}  # the last progress: the final report keeps it
         for attempt in range(1, tries + 1):
-            outcome = self._try(job_type, run, attempt, report, cancelled, worker)
+            outcome = self._try(job_type, run, attempt, report, cancelled, worker, said)
             if outcome.kind == "succeeded":
-                return _final(run, JobStatus.SUCCEEDED, result=outcome.result, worker=worker)
+                final = _final(run, JobStatus.SUCCEEDED, result=outcome.result, worker=worker)
+                return final | said
             if outcome.kind == "cancelled":
                 error = outcome.error or "cancelled while it ran"
-                return _final(
+                final = _final(
                     run, JobStatus.CANCELLED, result=outcome.result, error=error, worker=worker
                 )
+                return final | said
             line = _failed_line(outcome, attempt, tries)
             if outcome.kind == "crashed" or attempt == tries:
                 error = outcome.error or "failed"
@@ -145,16 +148,17 @@ class Execution:
         report: Report,
         cancelled: Callable[[], bool],
         worker: str | None,
+        said: dict[str, Any],
     ) -> Outcome:
         last_sent = 0.0
 
         def on_progress(fraction: float, message: str) -> None:
             nonlocal last_sent
+            said["progress"] = {"fraction": fraction, "message": message}
             now = time.monotonic()
             if now - last_sent >= PROGRESS_EVERY_S or fraction >= 1.0:
                 last_sent = now
-                progress = {"fraction": fraction, "message": message}
-                report(_running(run, worker, progress=progress))
+                report(_running(run, worker, progress=said["progress"]))
 
         request = RunRequest(
             job_id=run.job_id,

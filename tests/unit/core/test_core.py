@@ -185,7 +185,11 @@ def test_core_submit_queues_and_reports_the_position(core_app: Flask, settings: 
     ("body", "field"),
     [
         ({"data": "x", "callback_url": "http://a"}, "job_id"),
-        ({"job_id": "a", "data": 1, "callback_url": "http://a"}, "data"),
+        ({"job_id": "a", "callback_url": "http://a"}, "data"),
+        (
+            {"job_id": "a", "data": 1, "callback_url": "http://a", "job_type": "no spaces"},
+            "job_type",
+        ),
         ({"job_id": "a", "data": "x", "callback_url": "file:///etc/passwd"}, "callback_url"),
     ],
 )
@@ -245,7 +249,7 @@ def test_a_batch_is_queued_in_order_with_each_jobs_request_id(
         ("x", "jobs"),
         (
             [{"job_id": "a", "data": "x", "callback_url": "http://a"}, {"job_id": "b"}],
-            "jobs[1].data",
+            "jobs[1].callback_url",
         ),
     ],
 )

@@ -70,7 +70,10 @@ def test_an_unsafe_request_id_is_replaced(mw: FlaskClient, tokens: dict[str, str
         ({"job_name": "   ", "data": "x"}, "job_name", 400),
         ({"job_name": "n" * 201, "data": "x"}, "job_name", 400),
         ({"job_name": 5, "data": "x"}, "job_name", 400),
-        ({"job_name": "x", "data": ["a"]}, "data", 400),
+        ({"job_name": "x", "data": ["a"]}, "data", 422),
+        ({"job_name": "x", "data": ""}, "data", 422),
+        ({"job_name": "x", "data": "x", "job_type": "nope"}, "job_type", 422),
+        ({"job_name": "x", "data": "x", "job_type": 5}, "job_type", 400),
         ({"job_name": "x", "data": "é" * 501}, "data", 413),
     ],
 )
@@ -272,7 +275,12 @@ def test_a_job_moves_forward_only_and_callbacks_are_idempotent(
     running = callback(mw, settings, job_id, {"status": "running", "started_at": t1})
     assert running.get_json()["changed"] is True
     done = callback(mw, settings, job_id, {"status": "succeeded", "result": "olleh"})
-    assert done.get_json() == {"job_id": job_id, "status": "succeeded", "changed": True}
+    assert done.get_json() == {
+        "job_id": job_id,
+        "status": "succeeded",
+        "changed": True,
+        "cancel_requested": False,
+    }
     repeat = callback(mw, settings, job_id, {"status": "succeeded", "result": "other"})
     assert repeat.status_code == 200
     assert repeat.get_json()["changed"] is False
