@@ -20,6 +20,9 @@ describe('JobDetailView', () => {
         error: null,
         request_id: 'r1',
         attempt: 1,
+        job_type: 'reverse',
+        progress: null,
+        cancel_requested: false,
         events: [
           { at: '2026-01-01T10:00:00Z', status: 'submitted', service: 'middleware', detail: null },
           { at: '2026-01-01T10:00:02Z', status: 'succeeded', service: 'core', detail: 'took 0.2 s' },

@@ -19,6 +19,9 @@ function job(n: number, status: Job['status']): Job {
     error: status === 'failed' ? 'boom' : null,
     request_id: null,
     attempt: 1,
+    job_type: 'reverse',
+    progress: null,
+    cancel_requested: false,
   }
 }
 
