@@ -11,9 +11,14 @@ export interface JobTypePickerProps {
   disabled?: boolean
 }
 
+function seconds(value: number): string {
+  return Number.isInteger(value) && value < 60 ? `${value} s` : formatDuration(value)
+}
+
 function limits(type: JobType): string {
-  const retries = type.max_retries === 1 ? '1 retry' : `${type.max_retries} retries`
-  return `times out after ${formatDuration(type.timeout_s)} · ${retries}`
+  const retries =
+    type.max_retries === 0 ? 'no retries' : type.max_retries === 1 ? '1 retry' : `${type.max_retries} retries`
+  return `Times out after ${seconds(type.timeout_s)} · ${retries}`
 }
 
 /** The job types a submit may name; one no worker offers now is shown, with why, but cannot be picked. */

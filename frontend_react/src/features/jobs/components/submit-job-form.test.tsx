@@ -216,3 +216,13 @@ describe('SubmitJobForm: job types', () => {
     expect(screen.getByRole('radio', { name: /Reverse a text/ })).toBeDisabled()
   })
 })
+
+describe('SubmitJobForm: type limits', () => {
+  it('says how long a type may run and how often it is retried', async () => {
+    signIn()
+    middleware(accepted)
+    await renderForm()
+    expect(screen.getByRole('radio', { name: /Reverse a text/ })).toHaveAccessibleDescription('Times out after 30 s · no retries')
+    expect(screen.getByRole('radio', { name: /Count words/ })).toHaveAccessibleDescription('Times out after 1 min 0 s · 2 retries')
+  })
+})

@@ -143,7 +143,8 @@ export function SubmitJobForm() {
     }
   }
 
-  const bytes = dataBytes(data)
+  // An empty text box counts as nothing, though its JSON ("") is 2 bytes.
+  const bytes = data === '' ? 0 : dataBytes(data)
   const nameError = errors.job_name
   const dataError = errors.data
 
