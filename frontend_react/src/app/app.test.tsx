@@ -2,6 +2,7 @@ import { screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { getSession } from '@/lib/session'
+import { jobTypes } from '@/test/fixtures'
 import { jsonResponse, mockFetch, renderRoutes, signIn } from '@/test/utils'
 import { routes } from './router'
 
@@ -24,13 +25,14 @@ describe('the app', () => {
 
   it('greets the user, and Logout forgets the token', async () => {
     signIn('alice')
-    mockFetch((call) =>
-      call.url.includes('/platform_status')
-        ? jsonResponse(200, EMPTY_STATUS)
-        : jsonResponse(200, { jobs: [], total: 0, limit: 20, offset: 0 }),
-    )
+    mockFetch((call) => {
+      if (call.url.includes('/platform_status')) return jsonResponse(200, EMPTY_STATUS)
+      if (call.url.includes('/job_types')) return jsonResponse(200, jobTypes())
+      return jsonResponse(200, { jobs: [], total: 0, limit: 20, offset: 0 })
+    })
     const { router } = renderRoutes(routes)
     expect(await screen.findByRole('heading', { name: 'Hi alice' })).toBeInTheDocument()
+    expect(await screen.findByRole('radio', { name: /Reverse a text/ })).toBeChecked()
     await userEvent.setup().click(screen.getByRole('button', { name: 'Logout' }))
     expect(await screen.findByRole('heading', { name: 'Sign in' })).toBeInTheDocument()
     expect(router.state.location.pathname).toBe('/login')

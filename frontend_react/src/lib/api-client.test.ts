@@ -23,6 +23,17 @@ describe('apiRequest', () => {
     expect(calls[0]?.headers.Authorization).toMatch(/^Bearer /)
   })
 
+  it('reads the JSON path of an invalid_data error', async () => {
+    signIn('alice')
+    mockFetch(() =>
+      jsonResponse(422, { error: "3 is not of type 'string'", code: 'invalid_data', field: 'data', path: '$.text' }),
+    )
+    const error = await failure(apiRequest('middleware', '/job_submit', { method: 'POST', body: {} }))
+    expect(error.code).toBe('invalid_data')
+    expect(error.field).toBe('data')
+    expect(error.path).toBe('$.text')
+  })
+
   it('reads the error shape, including the field', async () => {
     signIn('alice')
     mockFetch(() =>

@@ -2,7 +2,7 @@
  * The one HTTP client for the auth service and the middleware API.
  *
  * It is the only place that knows the error shape
- * (`{"error", "code", "field"?, "retry_after"?}`) and the only place that
+ * (`{"error", "code", "field"?, "path"?, "retry_after"?}`) and the only place that
  * handles a 401 on an authenticated call: it ends the session with a message,
  * and the app (which listens to the session) clears its cache and shows the
  * login page.
@@ -22,6 +22,8 @@ export class ApiError extends Error {
   readonly code: string
   /** The request field the error is about, when the API named one. */
   readonly field: string | null
+  /** Where in the submitted `data` the error is, as a JSON path (`$`, `$.text`; 422 invalid_data). */
+  readonly path: string | null
   /** Seconds to wait before trying again (429). */
   readonly retryAfter: number | null
   readonly requestId: string | null
@@ -33,6 +35,7 @@ export class ApiError extends Error {
       status?: number
       code?: string
       field?: string | null
+      path?: string | null
       retryAfter?: number | null
       requestId?: string | null
     },
@@ -43,6 +46,7 @@ export class ApiError extends Error {
     this.status = options.status ?? 0
     this.code = options.code ?? options.kind
     this.field = options.field ?? null
+    this.path = options.path ?? null
     this.retryAfter = options.retryAfter ?? null
     this.requestId = options.requestId ?? null
   }
@@ -122,6 +126,7 @@ async function toApiError(response: Response): Promise<ApiError> {
     status: response.status,
     code: typeof body?.code === 'string' ? body.code : `http_${response.status}`,
     field: typeof body?.field === 'string' ? body.field : null,
+    path: typeof body?.path === 'string' ? body.path : null,
     retryAfter,
     requestId: response.headers.get('X-Request-ID'),
   })

@@ -1,7 +1,12 @@
-import { useEffect } from 'react'
+import { Suspense, lazy, useEffect } from 'react'
 import { JobsList } from '@/features/jobs/components/jobs-list'
-import { SubmitJobForm } from '@/features/jobs/components/submit-job-form'
 import { useSession } from '@/lib/session'
+
+// The submit form brings the JSON Schema form and validator (react-jsonschema-form,
+// Ajv): a chunk of its own, so the login page and the job pages load without them.
+const SubmitJobForm = lazy(() =>
+  import('@/features/jobs/components/submit-job-form').then((module) => ({ default: module.SubmitJobForm })),
+)
 
 export function DashboardPage() {
   const session = useSession()
@@ -16,7 +21,9 @@ export function DashboardPage() {
       </div>
       <section className="card" aria-labelledby="submit-title">
         <h2 id="submit-title">Submit a job</h2>
-        <SubmitJobForm />
+        <Suspense fallback={<p className="muted">Loading the form…</p>}>
+          <SubmitJobForm />
+        </Suspense>
       </section>
       <JobsList />
     </div>

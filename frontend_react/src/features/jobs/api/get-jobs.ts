@@ -22,6 +22,11 @@ export function isUnfinished(job: Pick<Job, 'status'>): boolean {
   return job.status === 'queued' || job.status === 'running'
 }
 
+/** Whether a cancel can still stop it: it has not finished. */
+export function isCancellable(job: Pick<Job, 'status'>): boolean {
+  return isUnfinished(job)
+}
+
 /** GET /list_jobs: the user's jobs, newest first. */
 export function getJobs(query: JobsQuery, signal?: AbortSignal): Promise<JobList> {
   return apiRequest<JobList>('middleware', '/list_jobs', {

@@ -3,6 +3,10 @@ import { errorMessage, isApiError } from '@/lib/api-client'
 import { formatDateTime } from '@/lib/format'
 import type { JobEvent, JobEventName } from '@/types/api'
 import { useJob } from '../api/get-job'
+import { isCancellable } from '../api/get-jobs'
+import { CancelButton } from './cancel-button'
+import { JobProgressBar } from './job-progress'
+import { JobResultView } from './job-result'
 import { JobStatusBadge } from './job-status-badge'
 import { RetryButton } from './retry-button'
 
@@ -16,6 +20,10 @@ const EVENT_LABELS: Record<JobEventName, string> = {
   failed: 'Failed',
   retry_requested: 'Retry requested',
   reports_held_up: 'Its progress cannot reach the platform',
+  attempt_failed: 'Attempt failed (retrying)',
+  timeout: 'Timed out',
+  cancel_requested: 'Cancel requested',
+  cancelled: 'Cancelled',
 }
 
 function Timeline({ events }: { events: JobEvent[] }) {
@@ -69,6 +77,10 @@ export function JobDetailView({ jobId }: { jobId: string }) {
           <dd>
             <code>{data.job_id}</code>
           </dd>
+          <dt>Type</dt>
+          <dd>
+            <code>{data.job_type}</code>
+          </dd>
           <dt>Owner</dt>
           <dd>{data.owner}</dd>
           <dt>Created</dt>
@@ -86,11 +98,28 @@ export function JobDetailView({ jobId }: { jobId: string }) {
             </>
           )}
         </dl>
+        {data.status === 'running' && (
+          <>
+            <h2 className="h3">Progress</h2>
+            <JobProgressBar progress={data.progress} label="Progress" />
+          </>
+        )}
+        {isCancellable(data) && (
+          <div className="detail-actions">
+            <CancelButton job={data} />
+            {data.cancel_requested && (
+              <p className="muted small">Asked to stop; it is cancelled once its handler has stopped.</p>
+            )}
+          </div>
+        )}
         {data.status === 'succeeded' && (
           <>
             <h2 className="h3">Result</h2>
-            <pre className="result-box">{data.result ?? ''}</pre>
+            <JobResultView result={data.result} />
           </>
+        )}
+        {data.status === 'cancelled' && (
+          <p className="notice notice-info">{data.error ?? 'The job was cancelled.'}</p>
         )}
         {data.status === 'failed' && (
           <>

@@ -8,6 +8,7 @@ describe('JobStatusBadge', () => {
     ['running', 'Running'],
     ['succeeded', 'Succeeded'],
     ['failed', 'Failed'],
+    ['cancelled', 'Cancelled'],
   ] as const)('shows %s as "%s" with its own colour class', (status, label) => {
     render(<JobStatusBadge status={status} />)
     const badge = screen.getByText(label)

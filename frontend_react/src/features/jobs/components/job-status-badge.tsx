@@ -5,6 +5,7 @@ const LABELS: Record<JobStatus, string> = {
   running: 'Running',
   succeeded: 'Succeeded',
   failed: 'Failed',
+  cancelled: 'Cancelled',
 }
 
 export function JobStatusBadge({ status }: { status: JobStatus }) {

@@ -1,8 +1,8 @@
-import { screen, within } from '@testing-library/react'
+import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import type { Job, JobList } from '@/types/api'
-import { jsonResponse, mockFetch, renderWithProviders, signIn } from '@/test/utils'
+import { jsonResponse, mockFetch, renderWithProviders, signIn, type FetchCall } from '@/test/utils'
 import { JOBS_REFRESH_MS, jobsRefetchInterval } from '../api/get-jobs'
 import { JobsList } from './jobs-list'
 
@@ -14,11 +14,14 @@ function job(n: number, status: Job['status']): Job {
     status,
     created_at: '2026-01-01T10:00:00Z',
     started_at: null,
-    completed_at: status === 'succeeded' || status === 'failed' ? '2026-01-01T10:00:03Z' : null,
+    completed_at: status === 'succeeded' || status === 'failed' || status === 'cancelled' ? '2026-01-01T10:00:03Z' : null,
     result: status === 'succeeded' ? 'olleh' : null,
     error: status === 'failed' ? 'boom' : null,
     request_id: null,
     attempt: 1,
+    job_type: 'reverse',
+    progress: null,
+    cancel_requested: false,
   }
 }
 
@@ -79,5 +82,86 @@ describe('JobsList', () => {
     expect(jobsRefetchInterval(page([job(1, 'running')], 1))).toBe(JOBS_REFRESH_MS)
     expect(jobsRefetchInterval(page([job(1, 'failed'), job(2, 'succeeded')], 2))).toBe(false)
     expect(jobsRefetchInterval(undefined)).toBe(false)
+  })
+})
+
+describe('JobsList: types, progress, cancel and results', () => {
+  function withList(jobs: Job[], onPost: (call: FetchCall) => Response = () => jsonResponse(200, jobs[0])) {
+    return mockFetch((call) => (call.method === 'POST' ? onPost(call) : jsonResponse(200, page(jobs, jobs.length))))
+  }
+
+  it('shows the job type of each job', async () => {
+    signIn()
+    withList([{ ...job(1, 'succeeded'), job_type: 'wordcount' }])
+    renderWithProviders(<JobsList />)
+    const row = (await screen.findByRole('link', { name: 'job 1' })).closest('tr')!
+    expect(within(row).getByText('wordcount')).toBeInTheDocument()
+  })
+
+  it('shows a running job’s progress as a bar with its message, and an empty one without a report', async () => {
+    signIn()
+    withList([
+      { ...job(1, 'running'), progress: { fraction: 0.42, message: 'page 42 of 100' } },
+      { ...job(2, 'running'), progress: null },
+    ])
+    renderWithProviders(<JobsList />)
+    const bar = await screen.findByRole('progressbar', { name: 'Progress of job 1' })
+    expect(bar).toHaveAttribute('aria-valuenow', '42')
+    expect(bar.querySelector('.progress-fill')).toHaveStyle({ width: '42%' })
+    const row = bar.closest('tr')!
+    expect(within(row).getByText('42%')).toBeInTheDocument()
+    expect(within(row).getByText('page 42 of 100')).toBeInTheDocument()
+    const idle = screen.getByRole('progressbar', { name: 'Progress of job 2' })
+    expect(idle).not.toHaveAttribute('aria-valuenow')
+    expect(idle).toHaveClass('progress-indeterminate')
+  })
+
+  it('cancels a queued or running job and refreshes the list; no Cancel once finished', async () => {
+    signIn()
+    const calls = withList([job(1, 'queued'), job(2, 'running'), job(3, 'succeeded'), job(4, 'failed'), job(5, 'cancelled')], () =>
+      jsonResponse(200, { ...job(2, 'running'), cancel_requested: true }),
+    )
+    renderWithProviders(<JobsList />)
+    expect(await screen.findByRole('button', { name: 'Cancel job 1' })).toBeEnabled()
+    expect(screen.queryByRole('button', { name: 'Cancel job 3' })).not.toBeInTheDocument()
+    expect(screen.queryByRole('button', { name: 'Cancel job 4' })).not.toBeInTheDocument()
+    expect(screen.queryByRole('button', { name: 'Cancel job 5' })).not.toBeInTheDocument()
+    const listCalls = calls.filter((c) => c.method === 'GET').length
+    await userEvent.setup().click(screen.getByRole('button', { name: 'Cancel job 2' }))
+    expect(calls.some((c) => c.method === 'POST' && c.url === 'http://middleware.test/jobs/job-2/cancel')).toBe(true)
+    await waitFor(() => expect(calls.filter((c) => c.method === 'GET').length).toBeGreaterThan(listCalls))
+  })
+
+  it('says "Cancelling…" while a cancel is being carried out', async () => {
+    signIn()
+    withList([{ ...job(1, 'running'), cancel_requested: true }])
+    renderWithProviders(<JobsList />)
+    const button = await screen.findByRole('button', { name: 'Cancel job 1' })
+    expect(button).toHaveTextContent('Cancelling…')
+    expect(button).toBeDisabled()
+  })
+
+  it('shows why a cancel was refused (409)', async () => {
+    signIn()
+    withList([job(1, 'running')], () =>
+      jsonResponse(409, {
+        error: 'This job already finished (succeeded); there is nothing to cancel',
+        code: 'not_cancellable',
+      }),
+    )
+    renderWithProviders(<JobsList />)
+    await userEvent.setup().click(await screen.findByRole('button', { name: 'Cancel job 1' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'This job already finished (succeeded); there is nothing to cancel',
+    )
+  })
+
+  it('shows a result that is not a string as formatted JSON', async () => {
+    signIn()
+    withList([{ ...job(1, 'succeeded'), result: { words: 3, top: [['a', 2]] } as unknown as Job['result'] }])
+    renderWithProviders(<JobsList />)
+    const row = (await screen.findByRole('link', { name: 'job 1' })).closest('tr')!
+    const result = row.querySelector('pre[data-format="json"]')!
+    expect(result.textContent).toBe(JSON.stringify({ words: 3, top: [['a', 2]] }, null, 2))
   })
 })

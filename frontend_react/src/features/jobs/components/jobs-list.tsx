@@ -3,7 +3,10 @@ import { Link } from 'react-router-dom'
 import { errorMessage } from '@/lib/api-client'
 import { formatDateTime } from '@/lib/format'
 import { JOB_STATUSES, type Job, type JobStatus } from '@/types/api'
-import { isUnfinished, useJobs } from '../api/get-jobs'
+import { isCancellable, isUnfinished, useJobs } from '../api/get-jobs'
+import { CancelButton } from './cancel-button'
+import { JobProgressBar } from './job-progress'
+import { JobResultCell } from './job-result'
 import { JobStatusBadge } from './job-status-badge'
 import { pageRange } from './page-range'
 import { RetryButton } from './retry-button'
@@ -14,14 +17,12 @@ function Outcome({ job }: { job: Job }) {
   if (job.status === 'failed') {
     return <span className="outcome outcome-error">{job.error ?? 'Failed'}</span>
   }
-  if (job.status === 'succeeded') {
-    return (
-      <code className="outcome" title={job.result ?? ''}>
-        {job.result ?? ''}
-      </code>
-    )
+  if (job.status === 'succeeded') return <JobResultCell result={job.result} />
+  if (job.status === 'cancelled') return <span className="muted">{job.error ?? 'Cancelled'}</span>
+  if (job.status === 'running') {
+    return <JobProgressBar progress={job.progress} label={`Progress of ${job.job_name}`} />
   }
-  return <span className="muted">{job.status === 'running' ? 'Working…' : 'Waiting…'}</span>
+  return <span className="muted">Waiting…</span>
 }
 
 export function JobsList() {
@@ -84,6 +85,7 @@ export function JobsList() {
             <thead>
               <tr>
                 <th scope="col">Job</th>
+                <th scope="col">Type</th>
                 <th scope="col">Status</th>
                 <th scope="col">Created</th>
                 <th scope="col">Finished</th>
@@ -101,6 +103,9 @@ export function JobsList() {
                       {job.job_name}
                     </Link>
                   </td>
+                  <td data-label="Type">
+                    <code className="type-tag">{job.job_type}</code>
+                  </td>
                   <td data-label="Status">
                     <JobStatusBadge status={job.status} />
                   </td>
@@ -111,6 +116,7 @@ export function JobsList() {
                   </td>
                   <td data-label="" className="actions-cell">
                     {job.status === 'failed' && <RetryButton jobId={job.job_id} jobName={job.job_name} />}
+                    {isCancellable(job) && <CancelButton job={job} />}
                   </td>
                 </tr>
               ))}

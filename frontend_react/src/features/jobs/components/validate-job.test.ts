@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { validateJob } from './validate-job'
+import { dataBytes, validateJob } from './validate-job'
 
 describe('validateJob', () => {
   it('accepts a name and data within the limits', () => {
     expect(validateJob({ job_name: 'reverse', data: 'hello' }, 1024)).toEqual({})
+    expect(validateJob({ job_name: 'count', data: { text: 'a b', top: 3 } }, 1024)).toEqual({})
   })
 
-  it('requires both fields', () => {
-    const errors = validateJob({ job_name: '  ', data: '' }, 1024)
-    expect(errors.job_name).toBe('Give the job a name')
-    expect(errors.data).toBe('Enter the data to process')
+  it('requires a name that is not only spaces', () => {
+    expect(validateJob({ job_name: '  ', data: 'x' }, 1024).job_name).toBe('Give the job a name')
   })
 
   it('limits the name to 200 characters, counting code points', () => {
@@ -18,10 +17,13 @@ describe('validateJob', () => {
     expect(validateJob({ job_name: 'x'.repeat(201), data: 'd' }, 1024).job_name).toMatch(/at most 200/)
   })
 
-  it('limits the data by UTF-8 bytes, not characters', () => {
-    expect(validateJob({ job_name: 'n', data: 'é'.repeat(512) }, 1024)).toEqual({})
-    expect(validateJob({ job_name: 'n', data: 'é'.repeat(513) }, 1024).data).toBe(
-      'The data must be at most 1.0 KiB (UTF-8)',
+  it('limits the data by the UTF-8 bytes of its JSON, not by characters', () => {
+    expect(dataBytes('é')).toBe(4) // "é" with its quotes
+    expect(dataBytes({ a: 1 })).toBe(7)
+    expect(dataBytes(undefined)).toBe(0)
+    expect(validateJob({ job_name: 'n', data: 'é'.repeat(511) }, 1024)).toEqual({})
+    expect(validateJob({ job_name: 'n', data: 'é'.repeat(512) }, 1024).data).toBe(
+      'The data must be at most 1.0 KiB (as JSON, UTF-8)',
     )
   })
 })

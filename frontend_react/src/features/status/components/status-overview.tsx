@@ -1,6 +1,6 @@
 import { errorMessage } from '@/lib/api-client'
 import { formatDateTime, formatDuration } from '@/lib/format'
-import { COMPONENT_NAMES, JOB_STATUSES, type ComponentStatus } from '@/types/api'
+import { COMPONENT_NAMES, COUNTED_JOB_STATUSES, type ComponentStatus } from '@/types/api'
 import { usePlatformStatus } from '../api/get-platform-status'
 import { summarizeStatus } from './summarize-status'
 
@@ -103,7 +103,7 @@ export function StatusOverview() {
                 <dt>Pending callbacks</dt>
                 <dd>{num(data.callbacks_pending)}</dd>
               </div>
-              {JOB_STATUSES.map((s) => (
+              {COUNTED_JOB_STATUSES.map((s) => (
                 <div className={`metric metric-${s}`} key={s}>
                   <dt>Jobs {s}</dt>
                   <dd>{num(data.jobs_by_status?.[s])}</dd>
