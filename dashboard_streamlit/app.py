@@ -3,6 +3,12 @@
 Run by `toy-platform serve` / `toy-platform dashboard` as
 `python -m streamlit run <package>/dashboard_streamlit/app.py ...`. Logged out, the
 only page is the login form; logged in, the Jobs and Platform status pages.
+
+The tab's icon (page_icon, and each page's icon, which the browser uses when page_icon is
+not set yet) is an emoji: Streamlit draws an emoji favicon itself, as an inline SVG, but
+fetches a `:material/...:` favicon from fonts.gstatic.com, which fails offline. (Material
+icons elsewhere on the page are drawn with the font Streamlit ships; only the favicon is
+fetched.)
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import streamlit as st
 
 from dashboard_streamlit import session, sidebar
 
-st.set_page_config(page_title="toy-platform", page_icon=":material/hub:", layout="wide")
+PAGE_ICON = "🧸"
+
+st.set_page_config(page_title="toy-platform", page_icon=PAGE_ICON, layout="wide")
 session.settings()  # settings and logging, once per process
 
 if session.client() is None:
@@ -19,7 +27,7 @@ if session.client() is None:
         st.Page(
             "app_pages/login.py",
             title="Log in",
-            icon=":material/login:",
+            icon="🔑",
             url_path="login",
             default=True,
         )
@@ -27,13 +35,11 @@ if session.client() is None:
     navigation = st.navigation(pages, position="hidden")
 else:
     pages = [
-        st.Page(
-            "app_pages/jobs.py", title="Jobs", icon=":material/work:", url_path="jobs", default=True
-        ),
+        st.Page("app_pages/jobs.py", title="Jobs", icon="📋", url_path="jobs", default=True),
         st.Page(
             "app_pages/status.py",
             title="Platform status",
-            icon=":material/monitor_heart:",
+            icon="🩺",
             url_path="status",
         ),
     ]

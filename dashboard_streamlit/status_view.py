@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from dashboard_streamlit import formatting
 from toy_platform.client import ComponentStatus, PlatformStatus
 from toy_platform.config import SERVICES_BY_PATH
 
@@ -17,7 +18,23 @@ def component_state(component: ComponentStatus) -> State:
     return "ready" if component.get("ready") else "up"
 
 
+COLUMN_ORDER = (
+    "component",
+    "state",
+    "latency",
+    "restarts",
+    "last_exit_code",
+    "uptime",
+    "version",
+    "url",
+    "reason",
+)
+"""The components table's columns: the short ones first, with fixed widths, and the reason,
+which can be long, last, so it takes the width left and nothing is pushed out of view."""
+
+
 def component_rows(status: PlatformStatus) -> list[dict[str, Any]]:
+    """The components table: every cell text, a dash where a value is missing."""
     components = status.get("components", {})
     rows = []
     for name in COMPONENTS:
@@ -26,13 +43,13 @@ def component_rows(status: PlatformStatus) -> list[dict[str, Any]]:
             {
                 "component": name,
                 "state": component_state(c),
+                "latency": formatting.latency(name, c.get("latency_ms")),
+                "restarts": formatting.cell(c.get("restarts")),
+                "last_exit_code": formatting.cell(c.get("last_exit_code")),
+                "uptime": formatting.duration(c.get("uptime_s")),
+                "version": formatting.cell(c.get("version")),
+                "url": formatting.cell(c.get("url")),
                 "reason": c.get("reason") or "",
-                "latency_ms": c.get("latency_ms"),
-                "restarts": c.get("restarts"),
-                "last_exit_code": c.get("last_exit_code"),
-                "uptime_s": c.get("uptime_s"),
-                "version": c.get("version") or "",
-                "url": c.get("url") or "",
             }
         )
     return rows

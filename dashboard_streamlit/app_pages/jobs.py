@@ -1,4 +1,5 @@
-"""Jobs: submit a job, see your jobs (refreshed while any is unfinished) and their timelines."""
+"""Jobs: submit a job of any type, see your jobs (refreshed while any is unfinished), their
+progress and timelines, and cancel or retry them."""
 
 from __future__ import annotations
 
@@ -9,23 +10,33 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard_streamlit import session
-from toy_platform.client import Job, PlatformClient
+from dashboard_streamlit import formatting, schema_form, session
+from dashboard_streamlit.jobs_view import (
+    FALLBACK_TYPES,
+    STATUS_BADGES,
+    can_cancel,
+    cancelling,
+    default_type,
+    events_frame,
+    job_label,
+    jobs_frame,
+    progress_of,
+    progress_text,
+    type_label,
+    unavailable_note,
+)
+from toy_platform.client import Job, JobTypeInfo, PlatformClient, PlatformError
 from toy_platform.jobs.model import STATUSES
 
 logger = logging.getLogger("dashboard_streamlit.jobs")
 
-STATUS_BADGES = {
-    "queued": ":gray[:material/schedule:]",
-    "running": ":blue[:material/autorenew:]",
-    "succeeded": ":green[:material/check_circle:]",
-    "failed": ":red[:material/error:]",
-}
 MAX_JOB_NAME = 200
 LIST_LIMIT = 200
 REFRESH_S = 1.0
 UNFINISHED_KEY = "jobs_unfinished"
 SELECTED_KEY = "selected_job"
+TYPE_KEY = "job_type"
+NAME_KEY = "job_name"
 ALL = "all"
 
 client = session.require_client()
@@ -37,39 +48,95 @@ session.show_flash()
 # -- submitting ----------------------------------------------------------------
 
 
-def validate(job_name: str, data: str) -> list[str]:
-    problems = []
+def validate(job_name: str) -> list[str]:
     if not job_name.strip():
-        problems.append("Enter a job name.")
-    elif len(job_name) > MAX_JOB_NAME:
-        problems.append(f"The job name is {len(job_name)} characters; at most {MAX_JOB_NAME}.")
-    if not data:
-        problems.append("Enter the data to process.")
-    return problems
+        return ["Enter a job name."]
+    if len(job_name) > MAX_JOB_NAME:
+        return [f"The job name is {len(job_name)} characters; at most {MAX_JOB_NAME}."]
+    return []
+
+
+def job_types(client: PlatformClient) -> tuple[list[JobTypeInfo], bool]:
+    """The types to offer, and whether the middleware listed them. When it cannot (an older
+    platform, or a failure the jobs list will show too), the platform's default, reverse."""
+    try:
+        types = client.job_types()
+    except PlatformError as exc:
+        if exc.unauthorized and exc.service == "middleware":
+            session.expire_session()
+        logger.info(
+            "job types not listed: %s",
+            exc.message,
+            extra={"event": "job_types_unavailable", "code": exc.code, "http_status": exc.status},
+        )
+        if not exc.unreachable:
+            st.caption(f"The job types could not be listed ({exc.message}); offering reverse.")
+        return FALLBACK_TYPES, False
+    return (types, True) if types else (FALLBACK_TYPES, False)
+
+
+def pick_type(types: list[JobTypeInfo]) -> JobTypeInfo:
+    by_name = {t["name"]: t for t in types}
+    if st.session_state.get(TYPE_KEY) not in by_name:
+        st.session_state.pop(TYPE_KEY, None)
+    name = st.selectbox(
+        "Job type",
+        list(by_name),
+        index=default_type(types),
+        format_func=lambda n: type_label(by_name[n]),
+        key=TYPE_KEY,
+        help="What the job does; the form below asks for the data that type takes",
+    )
+    chosen = by_name.get(name or "") or types[default_type(types)]
+    note = unavailable_note(chosen)
+    if note:
+        st.warning(note)
+    return chosen
+
+
+def clear_form(job_type: str, form: schema_form.Form) -> None:
+    """Forget what was typed, so the next run draws the form empty (a widget's value can be
+    dropped, though not set, after it was drawn)."""
+    st.session_state.pop(NAME_KEY, None)
+    st.session_state.pop(schema_form.widget_key(job_type, form), None)
+    for f in form.fields:
+        st.session_state.pop(schema_form.widget_key(job_type, form, f.name), None)
 
 
 def submit_form(client: PlatformClient) -> None:
-    with st.form("submit_job", border=True):
+    with st.container(border=True):
         st.subheader("Submit a job")
-        name_col, data_col = st.columns([1, 2])
-        job_name = name_col.text_input(
-            "Job name",
-            key="job_name",
-            placeholder="greeting",
-            help=f"1 to {MAX_JOB_NAME} characters",
-        )
-        data = data_col.text_input("Data", key="job_data", placeholder="hello")
-        submitted = st.form_submit_button("Submit", type="primary", icon=":material/send:")
+        types, listed = job_types(client)
+        chosen = pick_type(types)
+        type_name = chosen["name"]
+        form = schema_form.plan(chosen.get("input_schema", {}))
+        with st.form("submit_job", border=False):
+            job_name = st.text_input(
+                "Job name",
+                key=NAME_KEY,
+                help=f"A name for you to find the job by: 1 to {MAX_JOB_NAME} characters",
+            )
+            values = schema_form.render(type_name, form)
+            submitted = st.form_submit_button("Submit", type="primary", icon=":material/send:")
     if not submitted:
         return
-    problems = validate(job_name, data)
+    problems = validate(job_name)
+    data: Any = None
+    try:
+        data = schema_form.build(form, values)
+        schema_form.check(type_name, form.schema, data)
+    except schema_form.DataError as exc:
+        problems.append(str(exc))
     for problem in problems:
         st.error(problem)
     if problems:
         return
     rid = session.request_id()
     job = session.call(
-        lambda: client.submit_job(job_name.strip(), data, request_id=rid), "submit the job"
+        lambda: client.submit_job(
+            job_name.strip(), data, request_id=rid, job_type=type_name if listed else None
+        ),
+        "submit the job",
     )
     if job is None:
         return
@@ -81,11 +148,14 @@ def submit_form(client: PlatformClient) -> None:
             "request_id": rid,
             "username": client.username,
             "job_name": job["job_name"],
+            "job_type": job.get("job_type", type_name),
         },
     )
     st.session_state[SELECTED_KEY] = job["job_id"]
     st.session_state[UNFINISHED_KEY] = True
-    st.success(f"Job **{session.md(job['job_name'])}** submitted ({job['job_id']}).")
+    clear_form(type_name, form)
+    session.flash("success", f"Job **{session.md(job['job_name'])}** submitted ({job['job_id']}).")
+    st.rerun()
 
 
 # -- the list --------------------------------------------------------------------
@@ -108,42 +178,16 @@ def counts_by_status(
     return counts
 
 
-def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = [
-        {
-            "status": j.get("status"),
-            "job_name": j.get("job_name"),
-            "created_at": j.get("created_at"),
-            "completed_at": j.get("completed_at"),
-            "result": j.get("result") if j.get("status") != "failed" else j.get("error"),
-            "attempt": j.get("attempt"),
-            "job_id": j.get("job_id"),
-        }
-        for j in jobs
-    ]
-    frame = pd.DataFrame(
-        rows,
-        columns=["status", "job_name", "created_at", "completed_at", "result", "attempt", "job_id"],
-    )
-    for column in ("created_at", "completed_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
-    return frame
-
-
 COLUMNS = {
     "status": st.column_config.TextColumn("Status", width="small"),
+    "job_type": st.column_config.TextColumn("Type", width="small"),
     "job_name": st.column_config.TextColumn("Job name"),
-    "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm:ss"),
-    "completed_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm:ss"),
+    "created_at": st.column_config.TextColumn("Created"),
+    "completed_at": st.column_config.TextColumn("Finished"),
     "result": st.column_config.TextColumn("Result / error", width="large"),
     "attempt": st.column_config.NumberColumn("Attempt", width="small"),
     "job_id": st.column_config.TextColumn("Job ID"),
 }
-
-
-def job_label(job: Job) -> str:
-    created = (job.get("created_at") or "")[:19].replace("T", " ")
-    return f"{job.get('job_name')} · {created} · {job.get('job_id', '')[:8]}"
 
 
 @session.guarded
@@ -209,45 +253,75 @@ def job_detail(client: PlatformClient, jobs: list[Job]) -> None:
     job = session.call(lambda: client.get_job(job_id), "read the job")
     if job is None:
         return
-    status = job.get("status", "")
+    status = str(job.get("status", ""))
     info, timeline = st.columns([1, 2])
     with info:
         name = session.md(job.get("job_name"))
-        st.markdown(f"**{name}** — {STATUS_BADGES.get(status, '')} `{status}`")
-        st.caption(f"ID {job.get('job_id')} · attempt {job.get('attempt', 1)}")
+        shown = f"`{status}` · cancelling…" if cancelling(job) else f"`{status}`"
+        st.markdown(f"**{name}** — {STATUS_BADGES.get(status, '')} {shown}")
+        st.caption(
+            f"ID {job.get('job_id')} · type {job.get('job_type') or formatting.MISSING}"
+            f" · attempt {job.get('attempt', 1)}"
+        )
+        progress = progress_of(job)
+        if progress is not None:
+            st.progress(progress[0], text=progress_text(*progress))
         if job.get("result") is not None:
             st.markdown("Result")
-            st.code(job.get("result") or "", language=None)
+            result = job.get("result")
+            if isinstance(result, str):
+                st.code(result, language=None)
+            else:
+                st.code(formatting.result_text(result), language="json")
         if job.get("error"):
             st.error(f"Error: {session.md(job.get('error'))}")
-        if status == "failed" and st.button(
-            "Retry", key=f"retry_{job_id}", icon=":material/replay:"
-        ):
-            retried = session.call(lambda: client.retry_job(job_id), "retry the job")
-            if retried is not None:
-                logger.info(
-                    "job retried from the dashboard",
-                    extra={"event": "job_retried", "job_id": job_id},
-                )
-                session.flash("success", f"Job {name} queued again.")
-                st.session_state[UNFINISHED_KEY] = True
-                st.rerun()
+        job_actions(client, job, name)
     with timeline:
         st.caption("Timeline")
-        events = pd.DataFrame(job.get("events", []), columns=["at", "status", "service", "detail"])
-        events["at"] = pd.to_datetime(events["at"], utc=True, errors="coerce")
-        events["detail"] = events["detail"].fillna("")
         st.dataframe(
-            events,
+            events_frame(job.get("events", [])),
             hide_index=True,
             key="job_events",
+            column_order=("at", "event", "service", "detail"),
             column_config={
-                "at": st.column_config.DatetimeColumn("At", format="HH:mm:ss.SSS"),
-                "status": st.column_config.TextColumn("Status"),
-                "service": st.column_config.TextColumn("Service"),
-                "detail": st.column_config.TextColumn("Detail"),
+                "at": st.column_config.TextColumn("At", width="small"),
+                "event": st.column_config.TextColumn("What happened"),
+                "service": st.column_config.TextColumn("Service", width="small"),
+                "detail": st.column_config.TextColumn("Detail", width="large"),
             },
         )
+
+
+def job_actions(client: PlatformClient, job: Job, name: str) -> None:
+    """Cancel for a queued or running job (Cancelling… once asked), Retry for a failed one."""
+    job_id = job["job_id"]
+    if cancelling(job):
+        st.button("Cancelling…", key=f"cancelling_{job_id}", disabled=True, icon="⏳")
+    elif can_cancel(job) and st.button("Cancel", key=f"cancel_{job_id}", icon=":material/block:"):
+        cancelled = session.call(lambda: client.cancel_job(job_id), "cancel the job")
+        if cancelled is not None:
+            logger.info(
+                "job cancelled from the dashboard",
+                extra={"event": "job_cancel_requested", "job_id": job_id},
+            )
+            done = cancelled.get("status") == "cancelled"
+            session.flash(
+                "success", f"Job {name} cancelled." if done else f"Cancelling job {name}…"
+            )
+            st.session_state[UNFINISHED_KEY] = not done
+            st.rerun()
+    if job.get("status") == "failed" and st.button(
+        "Retry", key=f"retry_{job_id}", icon=":material/replay:"
+    ):
+        retried = session.call(lambda: client.retry_job(job_id), "retry the job")
+        if retried is not None:
+            logger.info(
+                "job retried from the dashboard",
+                extra={"event": "job_retried", "job_id": job_id},
+            )
+            session.flash("success", f"Job {name} queued again.")
+            st.session_state[UNFINISHED_KEY] = True
+            st.rerun()
 
 
 def core_warning() -> None:

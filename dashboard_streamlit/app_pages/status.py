@@ -5,8 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard_streamlit import session
-from dashboard_streamlit.status_view import COMPONENTS, component_rows, component_state, not_ready
+from dashboard_streamlit import formatting, session
+from dashboard_streamlit.status_view import (
+    COLUMN_ORDER,
+    COMPONENTS,
+    component_rows,
+    component_state,
+    not_ready,
+)
 from toy_platform.client import PlatformClient
 
 REFRESH_S = 5.0
@@ -22,10 +28,18 @@ st.title("Platform status")
 session.show_flash()
 
 
-def fmt(value: float | int | None, unit: str = "", digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value}{unit}"
+fmt = formatting.number
+COLUMNS = {
+    "component": st.column_config.TextColumn("Component", width=110),
+    "state": st.column_config.TextColumn("State", width=80),
+    "latency": st.column_config.TextColumn("Latency", width=80),
+    "restarts": st.column_config.TextColumn("Restarts", width=70),
+    "last_exit_code": st.column_config.TextColumn("Last exit", width=70),
+    "uptime": st.column_config.TextColumn("Uptime", width=80),
+    "version": st.column_config.TextColumn("Version", width=80),
+    "url": st.column_config.TextColumn("URL", width=190),
+    "reason": st.column_config.TextColumn("Reason"),
+}
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -52,25 +66,18 @@ def status_section(client: PlatformClient) -> None:
             if c.get("reason"):
                 st.caption(str(c.get("reason")))
             st.caption(
-                f"latency {fmt(c.get('latency_ms'), ' ms')} · restarts {fmt(c.get('restarts'))}"
+                f"latency {formatting.latency(name, c.get('latency_ms'))}"
+                f" · restarts {fmt(c.get('restarts'))}"
             )
 
     st.subheader("Components")
     st.dataframe(
-        pd.DataFrame(component_rows(status)),
+        pd.DataFrame(component_rows(status), columns=list(COLUMN_ORDER)),
         hide_index=True,
         key="components_table",
-        column_config={
-            "component": st.column_config.TextColumn("Component"),
-            "state": st.column_config.TextColumn("State"),
-            "reason": st.column_config.TextColumn("Reason", width="large"),
-            "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f"),
-            "restarts": st.column_config.NumberColumn("Restarts"),
-            "last_exit_code": st.column_config.NumberColumn("Last exit code"),
-            "uptime_s": st.column_config.NumberColumn("Uptime (s)", format="%.0f"),
-            "version": st.column_config.TextColumn("Version"),
-            "url": st.column_config.TextColumn("URL"),
-        },
+        width="stretch",
+        column_order=COLUMN_ORDER,
+        column_config=COLUMNS,
     )
 
     st.subheader("Queue and jobs")
@@ -78,14 +85,15 @@ def status_section(client: PlatformClient) -> None:
     queue.metric("Core queue size", fmt(status.get("queue_size")))
     waiting.metric("Waiting for the core", fmt(status.get("jobs_waiting_for_core")))
     callbacks.metric("Callbacks pending", fmt(status.get("callbacks_pending")))
-    oldest.metric("Oldest queued job", fmt(status.get("oldest_queued_age_s"), " s"))
+    oldest.metric("Oldest queued job", formatting.duration(status.get("oldest_queued_age_s")))
     counts = status.get("jobs_by_status") or {}
     if counts:
         st.caption("Jobs on the platform (all users)")
         count_cols = st.columns(len(counts))
         for column, (name, count) in zip(count_cols, counts.items(), strict=True):
             column.metric(f"Jobs {name}", count)
-    st.caption(f"Checked at {status.get('checked_at', '?')} · refreshes every {REFRESH_S:g} s")
+    checked = formatting.local_clock(status.get("checked_at"))
+    st.caption(f"Checked at {checked} · refreshes every {REFRESH_S:g} s")
 
 
 status_section(client)

@@ -127,7 +127,7 @@ def logged_in(username: str) -> AppTest:
 
 def submit(at: AppTest, job_name: str, data: str) -> AppTest:
     at.text_input(key="job_name").set_value(job_name)
-    at.text_input(key="job_data").set_value(data)
+    at.text_area(key="job_data").set_value(data)  # reverse's schema: one Data area
     click(at, "Submit")
     healthy(at)
     return at
@@ -226,7 +226,10 @@ def test_newest_job_first_and_status_filter(user: str) -> None:
 @pytest.mark.usefixtures("app_env")
 def test_job_form_validation(user: str) -> None:
     at = submit(logged_in(user), "", "")
-    assert [e.value for e in at.error] == ["Enter a job name.", "Enter the data to process."]
+    assert [e.value for e in at.error] == [
+        "Enter a job name.",
+        "The data does not match the input schema of 'reverse' at $: '' should be non-empty",
+    ]
     at = submit(at, "x" * 201, "data")
     assert [e.value for e in at.error] == ["The job name is 201 characters; at most 200."]
     assert jobs_table(at) == []
