@@ -88,7 +88,7 @@ def job_submit() -> tuple[Response, int]:
         raise ApiError(
             422,
             f"Idempotency-Key '{key}' was already used for another job ({exc.job_id}) with a"
-            " different job_name or data; use a new key for a new job",
+            " different job_name, job_type or data; use a new key for a new job",
             "idempotency_key_reused",
             field="Idempotency-Key",
             job_id=exc.job_id,

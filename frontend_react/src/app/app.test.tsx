@@ -11,7 +11,7 @@ const EMPTY_STATUS = {
   all_ready: true,
   queue_size: 0,
   oldest_queued_age_s: null,
-  jobs_by_status: { queued: 0, running: 0, succeeded: 0, failed: 0 },
+  jobs_by_status: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
   callbacks_pending: 0,
   checked_at: '2026-01-01T10:00:00Z',
 }

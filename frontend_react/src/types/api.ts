@@ -100,7 +100,13 @@ export const JOB_STATUSES = everyMemberOf<JobStatus>()([
 export type CountedJobStatus = keyof NonNullable<PlatformStatus['jobs_by_status']>
 
 /** Every status /platform_status counts jobs by, in the order the app shows them. */
-export const COUNTED_JOB_STATUSES = everyMemberOf<CountedJobStatus>()(['queued', 'running', 'succeeded', 'failed'])
+export const COUNTED_JOB_STATUSES = everyMemberOf<CountedJobStatus>()([
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+])
 
 /** Every component of the platform status, in the order the app shows them. */
 export const COMPONENT_NAMES = everyMemberOf<ComponentName>()(['auth', 'middleware', 'core'])

@@ -276,8 +276,8 @@ export interface components {
         JobSubmit: {
             /** @description A name for humans; not only whitespace. */
             job_name: string;
-            /** @description The input: any JSON value the job type's `input_schema` accepts (for `reverse`: a non-empty string), else 422 `invalid_data` with the JSON path of the first error. At most --max-data-bytes (default 1 MiB) as JSON in UTF-8, else 413. */
-            data: string | number | boolean | Record<string, never> | unknown[] | null;
+            /** @description The input: any JSON value the job type's `input_schema` accepts (for `reverse`: a non-empty string), else 422 `invalid_data` with the JSON path of the first error. At most --max-data-bytes (default 1 MiB) as compact JSON in UTF-8 (a string counts its two quotes), else 413. */
+            data: unknown;
             /**
              * @description The job type to run (see `GET /job_types`); unknown: 422 `unknown_job_type`.
              * @default reverse
@@ -309,7 +309,7 @@ export interface components {
             /** Format: date-time */
             completed_at: string | null;
             /** @description The output once succeeded: any JSON value the job type returned (a string for `reverse`); null before. */
-            result: string | number | boolean | Record<string, never> | unknown[] | null;
+            result: unknown;
             /** @description Why it failed, once failed. */
             error: string | null;
             /** @description The X-Request-ID it was submitted with. */
@@ -368,7 +368,7 @@ export interface components {
              */
             completed_at?: string | null;
             /** @description The job type's output (any JSON value). */
-            result?: string | number | boolean | Record<string, never> | unknown[] | null;
+            result?: unknown;
             error?: string | null;
             /** @description How many times the core has tried to deliver this callback (a whole number: 2 and 2.0 alike). */
             delivery_attempt?: number;
@@ -438,6 +438,7 @@ export interface components {
                 running: number;
                 succeeded: number;
                 failed: number;
+                cancelled: number;
             } | null;
             /** @description Jobs stored but not yet accepted by the core. */
             jobs_waiting_for_core: number | null;
@@ -541,6 +542,8 @@ export interface components {
                 job_id: string;
                 /** @enum {unknown} */
                 outcome: "applied" | "unchanged" | "not_found";
+                /** @description A cancel was asked for this job: whoever runs it stops it. */
+                cancel_requested?: boolean;
             }[];
         };
         /** @description A Celery worker core has seen (with --queue-url redis://...). */
@@ -563,7 +566,9 @@ export interface components {
             name: string;
             title: string;
             /** @description A JSON Schema (Draft 2020-12) that `data` must match. */
-            input_schema: Record<string, never> | boolean;
+            input_schema: {
+                [key: string]: unknown;
+            } | boolean;
             /** @description A try running longer is stopped and fails (`timeout` on its timeline). */
             timeout_s: number;
             /** @description How many times a try that raised is tried again, with exponential back-off. */

@@ -25,7 +25,7 @@ function status(core: ComponentStatus, auth = component(true)): PlatformStatus {
     all_ready: core.ready && auth.ready,
     queue_size: 0,
     oldest_queued_age_s: null,
-    jobs_by_status: { queued: 0, running: 0, succeeded: 0, failed: 0 },
+    jobs_by_status: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
     jobs_waiting_for_core: 0,
     callbacks_pending: 0,
     checked_at: '2026-01-01T10:00:00Z',
