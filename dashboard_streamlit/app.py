@@ -4,11 +4,10 @@ Run by `toy-platform serve` / `toy-platform dashboard` as
 `python -m streamlit run <package>/dashboard_streamlit/app.py ...`. Logged out, the
 only page is the login form; logged in, the Jobs and Platform status pages.
 
-The tab's icon (page_icon, and each page's icon, which the browser uses when page_icon is
-not set yet) is an emoji: Streamlit draws an emoji favicon itself, as an inline SVG, but
-fetches a `:material/...:` favicon from fonts.gstatic.com, which fails offline. (Material
-icons elsewhere on the page are drawn with the font Streamlit ships; only the favicon is
-fetched.)
+The tab's icon (page_icon) is an emoji: Streamlit draws an emoji favicon itself, as an
+inline SVG, but fetches a `:material/...:` favicon from fonts.gstatic.com, which fails
+offline. Material icons on the page (the pages' icons in the sidebar included) are drawn with
+the font Streamlit ships; a page's icon would only become the favicon if page_icon were unset.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ if session.client() is None:
         st.Page(
             "app_pages/login.py",
             title="Log in",
-            icon="🔑",
+            icon=":material/login:",
             url_path="login",
             default=True,
         )
@@ -35,11 +34,13 @@ if session.client() is None:
     navigation = st.navigation(pages, position="hidden")
 else:
     pages = [
-        st.Page("app_pages/jobs.py", title="Jobs", icon="📋", url_path="jobs", default=True),
+        st.Page(
+            "app_pages/jobs.py", title="Jobs", icon=":material/work:", url_path="jobs", default=True
+        ),
         st.Page(
             "app_pages/status.py",
             title="Platform status",
-            icon="🩺",
+            icon=":material/monitor_heart:",
             url_path="status",
         ),
     ]

@@ -103,15 +103,15 @@ def _object_fields(schema: dict[str, Any]) -> tuple[Field, ...] | None:
 def _field(name: str, sub: Any, required: bool) -> Field | None:
     if not isinstance(sub, dict) or _has(sub, *_COMBINATORS):
         return None
-    kind_of = _type_of(sub)
-    if kind_of not in _SCALAR_TYPES:
-        return None
     label = str(sub.get("title") or name)
     help_text = sub.get("description") if isinstance(sub.get("description"), str) else None
     default = sub.get("default")
-    if isinstance(sub.get("enum"), list):
+    if isinstance(sub.get("enum"), list) and sub["enum"]:
         options = tuple(sub["enum"])
         return Field(name, "enum", label, required, default, options, help=help_text)
+    kind_of = _type_of(sub)
+    if kind_of not in _SCALAR_TYPES:
+        return None
     if kind_of == "string":
         max_length = sub.get("maxLength")
         long = isinstance(max_length, int) and max_length > LONG_TEXT
@@ -196,8 +196,29 @@ def widget_key(job_type: str, form: Form, name: str = "data") -> str:
     return f"{DATA_KEY}.{job_type}.{name}"
 
 
+def initial_values(job_type: str, form: Form) -> dict[str, Any]:
+    """Each widget's key and its value in an empty form (a property's default, if any)."""
+    if form.mode != "object":
+        return {widget_key(job_type, form): ""}
+    return {widget_key(job_type, form, f.name): _initial(f) for f in form.fields}
+
+
+def _initial(f: Field) -> Any:
+    if f.kind == "enum":
+        return f.default if f.default in f.options else None
+    if f.kind == "boolean":
+        return bool(f.default)
+    if f.kind in ("number", "integer"):
+        if not isinstance(f.default, int | float) or isinstance(f.default, bool):
+            return None
+        return int(f.default) if f.kind == "integer" else float(f.default)
+    return f.default if isinstance(f.default, str) else ""
+
+
 def render(job_type: str, form: Form) -> dict[str, Any]:
-    """Draw FORM's widgets (inside an st.form); their values, for build()."""
+    """Draw FORM's widgets (inside an st.form); their values, for build(). A widget whose key
+    is in the session state already (typed in, or reset by the page) takes its value from
+    there; otherwise it starts at initial_values()."""
     if form.mode == "string":
         text = st.text_area(
             "Data",
@@ -224,12 +245,18 @@ def render(job_type: str, form: Form) -> dict[str, Any]:
 
 def _widget(f: Field, key: str) -> Any:
     label = f.label if f.required else f"{f.label} (optional)"
+    # A widget given both a starting value and a session-state value logs a warning.
+    start: dict[str, Any] = {}
+    if key not in st.session_state:
+        initial = _initial(f)
+        if f.kind == "enum":
+            start["index"] = list(f.options).index(initial) if initial in f.options else None
+        else:
+            start["value"] = initial
     if f.kind == "enum":
-        options = list(f.options)
-        index = options.index(f.default) if f.default in options else None
-        return st.selectbox(label, options, index=index, key=key, help=f.help)
+        return st.selectbox(label, list(f.options), key=key, help=f.help, **start)
     if f.kind == "boolean":
-        return st.checkbox(label, value=bool(f.default), key=key, help=f.help)
+        return st.checkbox(label, key=key, help=f.help, **start)
     if f.kind in ("number", "integer"):
         integer = f.kind == "integer"
         cast = int if integer else float
@@ -237,17 +264,15 @@ def _widget(f: Field, key: str) -> Any:
         def bound(value: float | None) -> Any:
             return None if value is None or not math.isfinite(value) else cast(value)
 
-        default = f.default if isinstance(f.default, int | float) else None
         return st.number_input(
             label,
             min_value=bound(f.minimum),
             max_value=bound(f.maximum),
-            value=None if default is None else cast(default),
             step=1 if integer else None,
             key=key,
             help=f.help,
+            **start,
         )
-    value = f.default if isinstance(f.default, str) else ""
     if f.kind == "long_text":
-        return st.text_area(label, value=value, max_chars=f.max_length, key=key, help=f.help)
-    return st.text_input(label, value=value, max_chars=f.max_length, key=key, help=f.help)
+        return st.text_area(label, max_chars=f.max_length, key=key, help=f.help, **start)
+    return st.text_input(label, max_chars=f.max_length, key=key, help=f.help, **start)

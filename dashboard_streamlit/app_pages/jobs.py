@@ -37,6 +37,7 @@ UNFINISHED_KEY = "jobs_unfinished"
 SELECTED_KEY = "selected_job"
 TYPE_KEY = "job_type"
 NAME_KEY = "job_name"
+CLEAR_KEY = "empty_submit_form"
 ALL = "all"
 
 client = session.require_client()
@@ -94,13 +95,15 @@ def pick_type(types: list[JobTypeInfo]) -> JobTypeInfo:
     return chosen
 
 
-def clear_form(job_type: str, form: schema_form.Form) -> None:
-    """Forget what was typed, so the next run draws the form empty (a widget's value can be
-    dropped, though not set, after it was drawn)."""
-    st.session_state.pop(NAME_KEY, None)
-    st.session_state.pop(schema_form.widget_key(job_type, form), None)
-    for f in form.fields:
-        st.session_state.pop(schema_form.widget_key(job_type, form, f.name), None)
+def empty_form_if_asked(job_type: str, form: schema_form.Form) -> None:
+    """After a submit, start the form again empty. The widgets' values are set before they
+    are drawn: that reaches the browser, which keeps what was typed when a value is only
+    dropped from the session state."""
+    if not st.session_state.pop(CLEAR_KEY, False):
+        return
+    st.session_state[NAME_KEY] = ""
+    for key, value in schema_form.initial_values(job_type, form).items():
+        st.session_state[key] = value
 
 
 def submit_form(client: PlatformClient) -> None:
@@ -110,6 +113,7 @@ def submit_form(client: PlatformClient) -> None:
         chosen = pick_type(types)
         type_name = chosen["name"]
         form = schema_form.plan(chosen.get("input_schema", {}))
+        empty_form_if_asked(type_name, form)
         with st.form("submit_job", border=False):
             job_name = st.text_input(
                 "Job name",
@@ -153,7 +157,7 @@ def submit_form(client: PlatformClient) -> None:
     )
     st.session_state[SELECTED_KEY] = job["job_id"]
     st.session_state[UNFINISHED_KEY] = True
-    clear_form(type_name, form)
+    st.session_state[CLEAR_KEY] = True
     session.flash("success", f"Job **{session.md(job['job_name'])}** submitted ({job['job_id']}).")
     st.rerun()
 
