@@ -618,7 +618,12 @@ def test_retry_only_a_failed_job(
         "delivery_attempt": 1,
     }
     body = check("middleware", signed.post(callback, json=failed, timeout=10), 200)
-    assert body == {"job_id": job_id, "status": "failed", "changed": True}
+    assert body == {
+        "job_id": job_id,
+        "status": "failed",
+        "changed": True,
+        "cancel_requested": False,
+    }
     retried = check(
         "middleware",
         requests.post(
@@ -881,7 +886,9 @@ def test_callback_whole_numbers_and_timestamps(
     batch_url = check.url("middleware", "/job_callbacks")
     item = {**running, "job_id": job_id, "attempt": 1.0, "delivery_attempt": 3.0}
     body = check("middleware", signed.post(batch_url, json={"callbacks": [item]}, timeout=10), 200)
-    assert body["results"] == [{"job_id": job_id, "outcome": "unchanged"}]
+    assert body["results"] == [
+        {"job_id": job_id, "outcome": "unchanged", "cancel_requested": False}
+    ]
     for field, value in (("attempt", True), ("attempt", 0), ("attempt", 10**7), ("request_id", [])):
         body = check(
             "middleware",

@@ -10,9 +10,10 @@ from flask import Blueprint, Response, current_app, jsonify
 from toy_platform.clock import utc_now
 from toy_platform.core.parts import CoreParts
 from toy_platform.core.queues.base import QueuedJob
-from toy_platform.errors import bad_field, json_body
+from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import request_id_field
-from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN
+from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN, schema_error
+from toy_platform.jobs.types import get as job_type_named
 from toy_platform.service import require_service_signature, state
 from toy_platform.tracing import is_safe_request_id
 from toy_platform.urls import is_http_url
@@ -28,7 +29,7 @@ def _parts() -> CoreParts:
 MAX_BATCH = 500
 
 
-def _queued_job(item: object, where: str = "") -> QueuedJob:
+def _queued_job(item: object, where: str = "", check_data: bool = True) -> QueuedJob:
     """A job to queue from one JSON object, or a 400 naming the bad field.
 
     The rules are those of CoreJobSubmit in core's OpenAPI document.
@@ -51,6 +52,17 @@ def _queued_job(item: object, where: str = "") -> QueuedJob:
     if not is_http_url(item["callback_url"]):
         raise bad_field(
             where + "callback_url", "'callback_url' must be an absolute http(s) URL with a host"
+        )
+    known = job_type_named(job_type) if check_data else None
+    error = schema_error(known.input_schema, item["data"]) if known is not None else None
+    if error is not None:
+        path, message = error
+        raise ApiError(
+            422,
+            f"'data' does not match the input schema of '{job_type}' at {path}: {message}",
+            "invalid_data",
+            field=where + "data",
+            path=path,
         )
     request_id = request_id_field(item, where)
     return QueuedJob(
@@ -152,7 +164,8 @@ def _run(item: object, where: str) -> QueuedJob:
     """A run (job_id and callback_url) to look for, or a 400 naming the bad field."""
     if not isinstance(item, dict):
         raise bad_field(where.rstrip("."), "each run must be a JSON object")
-    return _queued_job({**item, "data": ""}, where)
+    run = {k: v for k, v in item.items() if k != "job_type"}  # a run is its job and URL
+    return _queued_job({**run, "data": None}, where, check_data=False)
 
 
 @bp.get("/queue_size")

@@ -152,6 +152,27 @@ def _checked(declared: JobType) -> JobType:
     return declared
 
 
+_validators: dict[str, Any] = {}
+
+
+def schema_error(schema: dict[str, Any] | bool, data: Any) -> tuple[str, str] | None:
+    """Where DATA first breaks SCHEMA and how, as (JSON path, message); None when it does
+    not. The one check of job data: the middleware's at submit, core's at its door."""
+    import json
+
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    key = json.dumps(schema, sort_keys=True)
+    validator = _validators.get(key)
+    if validator is None:
+        validator = _validators[key] = Draft202012Validator(schema)
+    error = best_match(validator.iter_errors(data))
+    if error is None:
+        return None
+    return error.json_path, error.message[:300]
+
+
 class JobModuleError(Exception):
     """A module named with --job-module cannot be imported: the message says why."""
 

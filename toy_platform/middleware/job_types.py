@@ -22,6 +22,7 @@ from toy_platform.clock import utc_now
 from toy_platform.errors import ApiError
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.reverse import REVERSE
+from toy_platform.jobs.types import schema_error
 from toy_platform.security import write_private
 from toy_platform.tracing import outgoing_headers
 
@@ -43,7 +44,6 @@ class JobTypes:
         self._checked_at: str | None = None
         self._asked = 0.0
         self._core_error: str | None = None
-        self._validators: dict[tuple[str, str], Any] = {}
         self._load_cache()
 
     # -- what the routes ask ------------------------------------------------------
@@ -67,7 +67,7 @@ class JobTypes:
             raise ApiError(
                 422, f"No job type '{name}'; known: {known}", "unknown_job_type", field="job_type"
             )
-        error = self._first_error(info, data)
+        error = schema_error(info.get("input_schema", {}), data)
         if error is not None:
             path, message = error
             raise ApiError(
@@ -119,20 +119,6 @@ class JobTypes:
             self._types, self._core_error, self._checked_at = types, None, utc_now()
         if changed:
             self._save_cache(types)
-
-    def _first_error(self, info: dict[str, Any], data: Any) -> tuple[str, str] | None:
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import best_match
-
-        schema = info.get("input_schema", {})
-        key = (info["name"], json.dumps(schema, sort_keys=True))
-        validator = self._validators.get(key)
-        if validator is None:
-            validator = self._validators[key] = Draft202012Validator(schema)
-        error = best_match(validator.iter_errors(data))
-        if error is None:
-            return None
-        return error.json_path, error.message[:300]
 
     def _load_cache(self) -> None:
         try:

@@ -23,9 +23,9 @@ EVENT_KINDS = ("attempt_failed", "timeout")
 
 def _progress(value: object, field: str) -> dict[str, Any]:
     """{"fraction": 0..1, "message": text}, or a 400 naming the field."""
-    if not isinstance(value, dict) or set(value) - {"fraction", "message"}:
+    if not isinstance(value, dict) or set(value) != {"fraction", "message"}:
         raise bad_field(field, "'progress' must be an object of 'fraction' and 'message'")
-    fraction, message = value.get("fraction"), value.get("message", "")
+    fraction, message = value["fraction"], value["message"]
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
         raise bad_field(field + ".fraction", "'fraction' must be a number from 0 to 1")
     if not 0 <= fraction <= 1:
@@ -44,7 +44,9 @@ def _events(value: object, field: str) -> list[dict[str, str]]:
     lines = []
     for n, item in enumerate(value):
         at = f"{field}[{n}]"
-        if not isinstance(item, dict) or item.get("status") not in EVENT_KINDS:
+        if not isinstance(item, dict) or set(item) - {"status", "detail"}:
+            raise bad_field(at, "each event is an object of 'status' and 'detail' only")
+        if item.get("status") not in EVENT_KINDS:
             raise bad_field(at + ".status", f"'status' must be one of {', '.join(EVENT_KINDS)}")
         detail = item.get("detail")
         if not isinstance(detail, str) or not 0 < len(detail) <= MAX_EVENT_DETAIL:
@@ -75,7 +77,7 @@ def callback_update(body: object, where: str = "") -> tuple[dict[str, Any], str 
         )
     if body.get("progress") is not None:
         update["progress"] = _progress(body["progress"], where + "progress")
-    if body.get("events"):
+    if "events" in body:
         update["events"] = _events(body["events"], where + "events")
     for name in ("started_at", "completed_at"):
         update[name] = optional_timestamp(body, name, where)

@@ -510,7 +510,7 @@ export interface components {
         JobCallbackBatch: {
             callbacks: {
                 /** @enum {string} */
-                status: "running" | "succeeded" | "failed";
+                status: "running" | "succeeded" | "failed" | "cancelled";
                 /**
                  * Format: date-time
                  * @description An RFC 3339 date-time that is a real date (no leap second), e.g. `2026-01-01T00:00:00.000+00:00`.
@@ -521,7 +521,8 @@ export interface components {
                  * @description An RFC 3339 date-time that is a real date (no leap second), e.g. `2026-01-01T00:00:00.000+00:00`.
                  */
                 completed_at?: string | null;
-                result?: string | null;
+                /** @description The job type's output (any JSON value). */
+                result?: unknown;
                 error?: string | null;
                 /** @description How many times the core has tried to deliver this callback (a whole number: 2 and 2.0 alike). */
                 delivery_attempt?: number;
@@ -535,6 +536,17 @@ export interface components {
                 request_id?: string | null;
                 /** @description Which start of this run of the job the report is from: above 1, a worker stopped mid-job before (the job's history says so, and its start time is this run's). */
                 run?: number;
+                /** @description What the running job last said of its progress; null when it said nothing. */
+                progress?: {
+                    fraction: number;
+                    message: string;
+                } | null;
+                /** @description History lines of the run that change no status: a try that failed and is retried, a try past its time limit. */
+                events?: {
+                    /** @enum {string} */
+                    status: "attempt_failed" | "timeout";
+                    detail: string;
+                }[];
             }[];
         };
         JobCallbackBatchResult: {
@@ -1342,7 +1354,8 @@ export interface operations {
                      *         "queued": 0,
                      *         "running": 0,
                      *         "succeeded": 5,
-                     *         "failed": 1
+                     *         "failed": 1,
+                     *         "cancelled": 0
                      *       },
                      *       "jobs_waiting_for_core": 0,
                      *       "callbacks_pending": 0,
