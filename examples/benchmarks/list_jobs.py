@@ -32,14 +32,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+# data and result are JSON text in the store (see jobs.model.encode)
 FILL_SQLITE = """
 INSERT INTO jobs (job_id, job_name, owner, data, status, created_at, created_epoch, forwarded,
                   result)
 WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?)
 SELECT printf('%032x', n), 'bench-' || n,
        CASE WHEN n % 5 = 0 THEN 'alice' ELSE 'user' || (n % 200) END,
-       'payload ' || n, CASE WHEN n % 10 = 0 THEN 'failed' ELSE 'succeeded' END,
-       '2026-11-29T08:00:00.000+00:00', n, 1, 'daolyap'
+       '"payload ' || n || '"', CASE WHEN n % 10 = 0 THEN 'failed' ELSE 'succeeded' END,
+       '2026-11-29T08:00:00.000+00:00', n, 1, '"daolyap"'
 FROM c
 """
 FILL_POSTGRES = """
@@ -47,8 +48,8 @@ INSERT INTO jobs (job_id, job_name, owner, data, status, created_at, created_epo
                   result)
 SELECT lpad(to_hex(n), 32, '0'), 'bench-' || n,
        CASE WHEN n %% 5 = 0 THEN 'alice' ELSE 'user' || (n %% 200) END,
-       'payload ' || n, CASE WHEN n %% 10 = 0 THEN 'failed' ELSE 'succeeded' END,
-       '2026-11-29T08:00:00.000+00:00', n, TRUE, 'daolyap'
+       '"payload ' || n || '"', CASE WHEN n %% 10 = 0 THEN 'failed' ELSE 'succeeded' END,
+       '2026-11-29T08:00:00.000+00:00', n, TRUE, '"daolyap"'
 FROM generate_series(1, %s) AS n
 """
 
