@@ -8,6 +8,7 @@ outside: SIGKILL of a worker's whole process tree, the redis-server stopped and 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from redis import Redis
 from support.harness import Platform, all_gone, free_ports, wait_until
 from support.redis_server import RedisServer, why_unavailable
 
-from toy_platform.client import PlatformClient
+from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings
 from toy_platform.security import load_service_key, service_session
 
@@ -34,6 +35,7 @@ pytestmark = [
     pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable())),
 ]
 SPEC_DIR = Path(__file__).resolve().parents[2] / "toy_platform" / "openapi"
+TESTS_DIR = Path(__file__).resolve().parents[1]
 VISIBILITY_S = 8  # a short visibility timeout: a killed worker's job runs again soon
 
 
@@ -61,6 +63,10 @@ class Workers:
         argv += ["--job-delay", str(job_delay), "--service-key-file", str(self.key_file)]
         log = open(platform.home / f"worker-{name}.out", "ab")  # noqa: SIM115
         env = {**platform.env(), "TOY_PLATFORM_CONSOLE_LOG_LEVEL": "WARNING"}
+        if "--job-module" in extra:  # the tests' own job types, importable from tests/
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])
+            )
         self.running[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(lambda: self.online(f"{name}@test"), 30, what=f"worker {name} online")
         return f"{name}@test"
@@ -403,6 +409,42 @@ def test_reports_a_wrong_address_holds_are_counted_named_and_go_once_it_is_fixed
     assert (done["status"], done["result"]) == ("succeeded", "cba")
     wait_until(lambda: queue_size(running).get("callbacks_waiting_retry") == 0, 10, what="none")
     wait_until(lambda: core_names_it() is None, 40, what="core ready again")
+
+
+def test_job_types_run_on_celery_workers_with_time_limits_and_cancel(
+    platform: tuple[Platform, Workers],
+) -> None:
+    """A worker offers the types of its --job-module; the middleware checks submits against
+    them; time limits and cancel hold on the prefork pool."""
+    running, workers = platform
+    workers.interrupt_all()
+    node = workers.start("omicron", 0.0, 2, "--job-module", "support.e2e_types")
+    client = running.client()
+
+    def offered() -> dict | None:
+        types = {t["name"]: t for t in client.job_types()}
+        words = types.get("e2e_words")
+        return types if words and words["available"] else None
+
+    types = wait_until(offered, 30, what="the worker's types offered")
+    assert types["e2e_words"]["offered_by"] == [node]
+    with pytest.raises(PlatformError) as invalid:
+        client.submit_job("bad", {"text": 5}, job_type="e2e_words")
+    assert invalid.value.code == "invalid_data"
+    words = client.submit_job("words", {"text": "a b c d"}, job_type="e2e_words")["job_id"]
+    done = client.wait_for_job(words, timeout=30)
+    assert (done["status"], done["result"]) == ("succeeded", {"words": 4}), done
+    stuck = client.submit_job("stuck", None, job_type="e2e_stuck")["job_id"]
+    polite = client.submit_job("polite", {"seconds": 30}, job_type="e2e_wait")["job_id"]
+    wait_until(lambda: client.get_job(polite)["status"] == "running", 30, what="running")
+    asked = time.monotonic()
+    client.cancel_job(polite)
+    cancelled = client.wait_for_job(polite, timeout=15)
+    assert cancelled["status"] == "cancelled" and time.monotonic() - asked < 3, cancelled
+    timed_out = client.wait_for_job(stuck, timeout=30)
+    assert timed_out["error"] == "timed out after 2 s", timed_out
+    assert "timeout" in [e["status"] for e in events_of(client, stuck)]
+    workers.interrupt_all()
 
 
 def test_a_run_that_kept_stopping_its_worker_is_failed_not_run_again(
