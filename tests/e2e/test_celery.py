@@ -444,6 +444,21 @@ def test_job_types_run_on_celery_workers_with_time_limits_and_cancel(
     timed_out = client.wait_for_job(stuck, timeout=30)
     assert timed_out["error"] == "timed out after 2 s", timed_out
     assert "timeout" in [e["status"] for e in events_of(client, stuck)]
+    # No worker online offers the type: its jobs wait, queued, and /job_types says why.
+    workers.interrupt_all()
+    waits = client.submit_job("waits", {"text": "x y"}, job_type="e2e_words")["job_id"]
+    wait_until(
+        lambda: not {t["name"]: t for t in client.job_types()}["e2e_words"]["available"],
+        30,
+        what="the type unavailable",
+    )
+    words_type = {t["name"]: t for t in client.job_types()}["e2e_words"]
+    assert words_type["reason"] == "no Celery worker online offers it"
+    workers.start("pi", 0.0, 1)  # a worker without the type does not take the job
+    time.sleep(3)
+    assert client.get_job(waits)["status"] == "queued"
+    workers.start("rho", 0.0, 1, "--job-module", "support.e2e_types")
+    assert client.wait_for_job(waits, timeout=30)["result"] == {"words": 2}
     workers.interrupt_all()
 
 

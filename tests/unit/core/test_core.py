@@ -56,6 +56,16 @@ def test_queue_is_first_in_first_out(tmp_path) -> None:
     assert queue.size() == 0
 
 
+def test_a_job_of_a_type_no_worker_offers_waits_queued_and_keeps_its_data(tmp_path) -> None:
+    queue, _ = open_core_store(tmp_path)
+    queue.enqueue(QueuedJob("words", {"text": "a b"}, "http://mw/cb", job_type="wordcount"))
+    queue.enqueue(job(1))
+    assert queue.claim(("reverse",)).job_id == "job-1"
+    assert queue.claim(("reverse",)) is None and queue.size() == 1
+    taken = queue.claim(("reverse", "wordcount"))
+    assert (taken.job_type, taken.data) == ("wordcount", {"text": "a b"})
+
+
 def test_a_batch_reports_each_jobs_place_in_the_queue(tmp_path) -> None:
     queue, _ = open_core_store(tmp_path)
     queue.enqueue_many([job(n) for n in range(5)])

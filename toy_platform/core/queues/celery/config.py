@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JOBS_QUEUE = "toy_platform.jobs"
+"""The queue of `reverse` jobs; every other job type has a queue of its own (jobs_queue),
+which only the workers that offer that type take from: a job of a type no worker offers
+waits there, queued, until one does."""
 CALLBACKS_QUEUE = "toy_platform.callbacks"
 RUN_JOB = "toy_platform.run_job"
 DELIVER_CALLBACK = "toy_platform.deliver_callback"
@@ -84,6 +87,15 @@ at most this, never a hang."""
 PUBLISH_RETRY_S = 120.0
 """How long a worker waits for the broker to publish a job's callback before it gives the
 job back to the queue (unacknowledged, it runs again once the broker answers)."""
+
+
+JOB_QUEUES_KEY = "toy_platform:job_queues"
+"""A Redis set: the queues of the job types other than reverse that jobs were sent to."""
+
+
+def jobs_queue(job_type: str) -> str:
+    """The queue jobs of JOB_TYPE wait in."""
+    return JOBS_QUEUE if job_type == "reverse" else f"{JOBS_QUEUE}.{job_type}"
 
 
 def is_celery_url(url: str) -> bool:

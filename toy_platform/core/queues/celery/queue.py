@@ -18,6 +18,7 @@ from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
     DONE_KEY,
     ENQUEUED_AT,
+    JOB_QUEUES_KEY,
     JOBS_QUEUE,
     PENDING_S,
     REQUEST_ID_HEADER,
@@ -25,6 +26,7 @@ from toy_platform.core.queues.celery.config import (
     WORKER_TYPES_KEY,
     broker_client,
     describe_broker_error,
+    jobs_queue,
 )
 from toy_platform.core.queues.celery.waiting import WaitingMover, WaitingReport, WaitingReports
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
@@ -57,7 +59,7 @@ class CeleryQueue:
         svc.readiness.append(("broker", self.watch.broker_problem))
         svc.readiness.append(("workers", self.watch.workers_problem))
         svc.readiness.append(("callbacks", self.callbacks_problem))
-        svc.registry.register(self.watch.collector())
+        svc.registry.register(self.watch.collector(self.size))
 
     def start(self) -> None:
         self.watch.start()
@@ -82,7 +84,7 @@ class CeleryQueue:
                     new.append(self._first_time(job))
                     if new[-1]:
                         self._publish(task, producer, job)
-            waiting = int(self.redis.llen(JOBS_QUEUE))
+            waiting = int(self.redis.llen(jobs_queue(jobs[-1].job_type)))
         except QueueUnavailable:
             raise
         except Exception as exc:  # kombu's, redis-py's and socket errors alike
@@ -108,12 +110,15 @@ class CeleryQueue:
 
     def _publish(self, task: Any, producer: Any, job: QueuedJob) -> None:
         key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
+        if job.job_type != DEFAULT_TYPE:
+            self.redis.sadd(JOB_QUEUES_KEY, jobs_queue(job.job_type))
         try:
             args: tuple[Any, ...] = (job.job_id, job.data, job.callback_url)
             if job.job_type != DEFAULT_TYPE:
                 args += (job.job_type,)
             task.apply_async(
                 args=args,
+                queue=jobs_queue(job.job_type),
                 task_id=run_id(job.job_id, job.callback_url),
                 headers={REQUEST_ID_HEADER: job.request_id, ENQUEUED_AT: time.time()},
                 producer=producer,
@@ -142,7 +147,18 @@ class CeleryQueue:
         return state == "published"
 
     def size(self) -> int:
-        return int(self.redis.llen(JOBS_QUEUE))
+        """Jobs waiting in every job queue (reverse's, and each type's)."""
+        queues = self._job_queues()
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(queue)
+        return sum(int(n) for n in pipe.execute())
+
+    def _job_queues(self) -> list[str]:
+        others = {
+            _text(k) for k in self.redis.scan_iter(f"{JOBS_QUEUE}.*", count=100, _type="list")
+        }
+        return [JOBS_QUEUE, *sorted(others)]
 
     def cancel(self, jobs: list[QueuedJob]) -> list[bool]:
         """Mark each run cancelled in the broker: the worker that takes it drops it, the one
@@ -209,7 +225,7 @@ class CeleryQueue:
         try:
             with self.app.connection_for_write() as conn:
                 channel = conn.default_channel
-                jobs = int(channel.queue_purge(JOBS_QUEUE) or 0)
+                jobs = sum(int(channel.queue_purge(q) or 0) for q in self._job_queues())
                 callbacks = int(channel.queue_purge(CALLBACKS_QUEUE) or 0)
             callbacks += self.waiting.purge()
         except Exception as exc:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -198,8 +199,9 @@ class BrokerWatch:
             return None
         return round(max(0.0, time.time() - queued_at), 3)
 
-    def collector(self) -> Collector:
-        return _Collector(self)
+    def collector(self, size: Callable[[], int] | None = None) -> Collector:
+        """/metrics of the broker; SIZE counts the jobs waiting in every job queue."""
+        return _Collector(self, size)
 
 
 def _concurrency(stats: Any) -> int | None:
@@ -212,8 +214,9 @@ def _concurrency(stats: Any) -> int | None:
 class _Collector(Collector):
     """/metrics of core with the Celery queue: read from the broker and the watch."""
 
-    def __init__(self, watch: BrokerWatch) -> None:
+    def __init__(self, watch: BrokerWatch, size: Callable[[], int] | None = None) -> None:
         self.watch = watch
+        self.size = size
 
     def collect(self) -> Any:
         watch = self.watch
@@ -239,6 +242,8 @@ class _Collector(Collector):
             pipe = self.watch.redis.pipeline(transaction=False)
             pipe.llen(JOBS_QUEUE).llen(CALLBACKS_QUEUE).hgetall(OUTCOMES_KEY).zcard(WAITING_KEY)
             jobs, callbacks, outcomes, waiting = pipe.execute()
+            if self.size is not None:
+                jobs = self.size()
             oldest = self.watch.oldest_age_s()
         except Exception:  # down since the last check: /readyz says so
             return

@@ -30,6 +30,7 @@ from toy_platform.core.queues.celery.config import (
     celery_url_problem,
     default_pool,
     is_celery_url,
+    jobs_queue,
     kombu_problem,
     visibility_timeout,
 )
@@ -101,7 +102,8 @@ def run_worker(settings: Settings, options: WorkerOptions) -> int:
         hostname=name,
         pool_cls=pool,
         concurrency=concurrency,
-        queues=[JOBS_QUEUE, CALLBACKS_QUEUE],
+        queues=[JOBS_QUEUE, CALLBACKS_QUEUE]
+        + sorted({jobs_queue(name) for name in types} - {JOBS_QUEUE}),
         loglevel=settings.log_level,
         optimization="fair",
         without_mingle=True,

@@ -142,14 +142,18 @@ class SqliteJobQueue:
             for job in jobs
         ]
 
-    def claim(self) -> QueuedJob | None:
+    def claim(self, types: tuple[str, ...] = ("reverse",)) -> QueuedJob | None:
+        """The next queued job of one of TYPES (the ones the workers offer: a job of
+        another type waits, queued, until core is started with it)."""
+        marks = ", ".join("?" * len(types))
         with self.db.transaction() as conn:
             row = conn.execute(
                 "UPDATE queue SET state = 'running', claimed_at = ?, claims = claims + 1"
-                " WHERE seq = (SELECT seq FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1)"
+                " WHERE seq = (SELECT seq FROM queue WHERE state = 'queued'"
+                f" AND job_type IN ({marks}) ORDER BY seq LIMIT 1)"
                 " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq, claims,"
                 " job_type, data_json",
-                (time.time(),),
+                (time.time(), *types),
             ).fetchone()
         if row is None:
             return None

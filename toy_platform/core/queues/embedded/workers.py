@@ -53,6 +53,7 @@ class CorePool:
         self.queue, self.outbox = queue, outbox
         self.types = types if types is not None else load_job_types(job_modules)
         self.job_modules = job_modules
+        self.offered = tuple(sorted(self.types))
         self._executions: list[Execution] = []
         self._local = threading.local()
         self._cancelled: set[tuple[str, str]] = set()
@@ -163,7 +164,7 @@ class CorePool:
         """Take the next job and process it; False when there was none."""
         self.wait_if_paused()
         self._release_unfinished()
-        job = self.queue.claim()
+        job = self.queue.claim(self.offered)
         if job is None:
             self.working.idle()
             return False
