@@ -490,10 +490,10 @@ def test_a_thread_killed_by_an_error_is_restarted_counted_and_named_until_then(
     claim = pool.queue.claim
     calls = itertools.count()
 
-    def claim_or_die() -> QueuedJob | None:
+    def claim_or_die(*types: Any) -> QueuedJob | None:
         if next(calls) == 0:
             raise Fatal("out of luck")
-        return claim()
+        return claim(*types)
 
     monkeypatch.setattr(pool.queue, "claim", claim_or_die)
     pool.start()
