@@ -454,6 +454,10 @@ def test_job_types_run_on_celery_workers_with_time_limits_and_cancel(
     )
     words_type = {t["name"]: t for t in client.job_types()}["e2e_words"]
     assert words_type["reason"] == "no Celery worker online offers it"
+    status = running.cli("status", check=False).stdout
+    assert "no worker offers: " in status and "e2e_words" in status, status
+    doctor = running.cli("doctor", check=False).stdout
+    assert "job type e2e_words" in doctor and "its jobs wait, queued" in doctor, doctor
     workers.start("pi", 0.0, 1)  # a worker without the type does not take the job
     time.sleep(3)
     assert client.get_job(waits)["status"] == "queued"

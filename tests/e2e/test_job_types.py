@@ -64,6 +64,8 @@ def test_the_types_are_listed_and_a_submit_is_checked_against_them(
         client.submit_job("n", "", job_type="reverse")
     assert empty.value.code == "invalid_data"
     assert client.list_jobs()["total"] == before  # nothing stored for any of them
+    status = platform.cli("status").stdout
+    assert "e2e_words (core)" in status and "reverse (core)" in status, status
 
 
 def test_a_job_of_a_plugin_type_returns_any_json_and_its_progress(platform: TypesPlatform) -> None:

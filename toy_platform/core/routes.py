@@ -170,7 +170,11 @@ def _run(item: object, where: str) -> QueuedJob:
 
 @bp.get("/queue_size")
 def queue_size() -> Response:
-    return jsonify(_parts().queue.figures())
+    queue = _parts().queue
+    offered = [
+        {k: t[k] for k in ("name", "available", "reason", "offered_by")} for t in queue.job_types()
+    ]
+    return jsonify(queue.figures() | {"job_types": offered})
 
 
 @bp.post("/purge")

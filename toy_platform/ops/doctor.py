@@ -27,6 +27,7 @@ from toy_platform.ops.processes import PortOwner, port_owner
 from toy_platform.ops.statusview import (
     FRONTENDS,
     component_urls,
+    fetch_job_types,
     probe_frontend,
     supervisor_record,
 )
@@ -77,7 +78,24 @@ def run_checks(settings: Settings) -> list[Problem]:
     problems += check_fingerprints(settings, looks)
     problems += check_clocks(looks)
     problems += check_restarts(record)
+    if "core" in looks and looks["core"].status["up"]:
+        problems += check_job_types(fetch_job_types(looks["core"].url))
     return problems
+
+
+def check_job_types(types: list[dict[str, Any]] | None) -> list[Problem]:
+    """A job type no worker offers: its jobs wait, queued, until one does."""
+    return [
+        Problem(
+            f"job type {t['name']}",
+            f"no worker offers it ({t['reason'] or 'none online has it'}): its jobs wait, queued",
+            "start a worker that has it: `toy-platform worker --job-module MODULE` (or install"
+            " the package whose entry point declares it), or `serve`/`core` with"
+            " --job-module MODULE",
+        )
+        for t in types or []
+        if not t["available"]
+    ]
 
 
 # -- asking the components -----------------------------------------------------

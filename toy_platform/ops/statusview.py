@@ -117,6 +117,34 @@ def fetch_metrics(url: str, timeout: float = PROBE_TIMEOUT_S) -> Metrics | None:
         return None
 
 
+def fetch_job_types(url: str, timeout: float = PROBE_TIMEOUT_S) -> list[dict[str, Any]] | None:
+    """The job types core's workers offer, from its /queue_size; None when unavailable."""
+    try:
+        with direct_session() as http:
+            response = http.get(f"{url}/queue_size", timeout=timeout)
+            response.raise_for_status()
+            types = response.json().get("job_types")
+            return list(types) if isinstance(types, list) else None
+    except (requests.RequestException, ValueError, AttributeError):
+        return None
+
+
+def job_types_text(types: list[dict[str, Any]] | None) -> str:
+    """`reverse (core), wordcount (w1@h, w2@h); not offered: hash` (yellow when some are)."""
+    if types is None:
+        return click.style("unknown (core does not answer)", fg="yellow")
+    offered = [
+        f"{t['name']} ({', '.join(t['offered_by'])})" if t["offered_by"] else t["name"]
+        for t in types
+        if t["available"]
+    ]
+    missing = [t["name"] for t in types if not t["available"]]
+    text = ", ".join(offered) or "none offered"
+    if missing:
+        text += click.style(f"; no worker offers: {', '.join(missing)}", fg="yellow")
+    return text
+
+
 def parse_metrics(text: str) -> Metrics:
     """Prometheus text as a flat dict keyed by sample name and sorted labels."""
     flat: Metrics = {}
@@ -136,6 +164,7 @@ def gather(settings: Settings) -> dict[str, Any]:
         metrics = {
             name: pool.submit(_run, fetch_metrics, urls[name]) for name in ("core", "middleware")
         }
+        types = pool.submit(_run, fetch_job_types, urls["core"])
         components = {name: future.result() for name, future in probes.items()}
         core_metrics, mw_metrics = metrics["core"].result(), metrics["middleware"].result()
     flag_other_service_keys(components)
@@ -148,6 +177,7 @@ def gather(settings: Settings) -> dict[str, Any]:
         "supervisor": _supervisor_summary(record),
         "queue": queue_figures(core_metrics),
         "jobs": job_figures(mw_metrics),
+        "job_types": types.result(),
     }
 
 
@@ -284,6 +314,8 @@ def render(status: dict[str, Any]) -> list[str]:
     lines += [component_line(name, c) for name, c in status["components"].items()]
     lines += _supervisor_lines(status.get("supervisor"))
     lines += ["", *figure_lines(status["queue"], status["jobs"])]
+    if "job_types" in status:
+        lines.append(f"{'job types':<11} {job_types_text(status['job_types'])}")
     if not status["ok"]:
         lines += ["", "Why, and what to do: `toy-platform doctor`"]
     return lines
