@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,19 @@ def test_an_engine_without_its_extra_stops_at_once_naming_the_extra(
     assert f"needs the '{extra}' extra" in error, result.stderr
     assert f"pip install 'toy-platform[{extra}]'" in error
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_a_job_module_that_cannot_be_imported_stops_serve_at_once(tmp_path: Path) -> None:
+    """A --job-module missing (or broken) would restart-loop core: serve refuses at once."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "toy_platform", "serve", "--no-web", "--no-dashboard"]
+        + ["--home", str(tmp_path), "--job-module", "no_such_job_module"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and time.monotonic() - started < 30, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert "--job-module no_such_job_module: cannot be imported" in error, result.stderr

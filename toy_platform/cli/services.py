@@ -317,16 +317,20 @@ def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
 
 def _check_backends(settings: Settings) -> None:
     """Settings core or the middleware could not start with stop serve at once, not in a
-    restart loop: an unknown queue or store, or one whose extra is not installed."""
+    restart loop: an unknown queue or store, one whose extra is not installed, or a
+    --job-module that cannot be imported."""
     from toy_platform.core.queues.base import QueueSetupError
     from toy_platform.core.queues.choice import queue_kind
     from toy_platform.middleware.stores.base import StoreSetupError
     from toy_platform.middleware.stores.choice import store_kind
 
+    from toy_platform.jobs.types import JobModuleError, JobTypeError, load_job_types
+
     try:
         queue_kind(settings)
         store_kind(settings.store_url)
-    except (QueueSetupError, StoreSetupError) as exc:
+        load_job_types(settings.job_modules)  # a module that cannot be imported, or a bad type
+    except (QueueSetupError, StoreSetupError, JobModuleError, JobTypeError) as exc:
         raise StartError(str(exc)) from exc
 
 
