@@ -61,6 +61,8 @@ class JobTypes:
 
     def check(self, name: str, data: Any) -> None:
         """A 422 unless NAME is a known type and DATA matches its input_schema."""
+        if name == REVERSE.name and isinstance(data, str) and data:
+            return  # what reverse's schema says, without the validator: the common case
         info = self._find(name)
         if info is None:
             known = ", ".join(sorted(self._known()))
