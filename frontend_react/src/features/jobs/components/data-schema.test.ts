@@ -1,8 +1,11 @@
 import type { RJSFSchema } from '@rjsf/utils'
 import { describe, expect, it } from 'vitest'
 import {
+  ANY_JSON_FORM,
   EMPTY_DATA_MESSAGE,
   dataUiSchema,
+  isAnyJson,
+  parseJsonText,
   dataValidator,
   serverErrorSchema,
   toFormSchema,
@@ -43,7 +46,7 @@ describe('the data form rules', () => {
   })
 
   it('turns a boolean schema into a form schema', () => {
-    expect(toFormSchema(true)).toEqual({})
+    expect(toFormSchema(true)).toEqual(ANY_JSON_FORM)
     expect(errorsOf(42, toFormSchema(false))).not.toEqual([])
   })
 
@@ -67,5 +70,19 @@ describe('the data form rules', () => {
     expect(serverErrorSchema(OBJECT, 'bad', '$.other.deep')).toEqual({ __errors: ['bad (at $.other.deep)'] })
     expect(serverErrorSchema(OBJECT, 'too large', null)).toEqual({ __errors: ['too large'] })
     expect(serverErrorSchema(REVERSE, 'bad', '$')).toEqual({ __errors: ['bad (at $)'] })
+  })
+})
+
+describe('a type that takes any JSON value', () => {
+  it('is asked for as JSON text, parsed before it is sent', () => {
+    expect(isAnyJson({})).toBe(true)
+    expect(isAnyJson(true)).toBe(true)
+    expect(isAnyJson({ title: 'Anything' })).toBe(true)
+    expect(isAnyJson({ type: 'string' })).toBe(false)
+    expect(toFormSchema({})).toEqual(ANY_JSON_FORM)
+    expect(parseJsonText('1')).toEqual({ value: 1 })
+    expect(parseJsonText('{"a": [1]}')).toEqual({ value: { a: [1] } })
+    expect(parseJsonText('  ')).toEqual({ value: null })
+    expect('error' in parseJsonText('{oops')).toBe(true)
   })
 })

@@ -31,9 +31,38 @@ export const dataValidator = customizeValidator<FormValue, RJSFSchema>({
 
 export const EMPTY_DATA_MESSAGE = 'Enter the data to process'
 
+const ANNOTATIONS = new Set(['title', 'description', '$schema', '$id', '$comment', 'default', 'examples'])
+
+/**
+ * Whether SCHEMA accepts any JSON value (`{}`, `true`, only annotations): a
+ * form library draws no field for it, so the form asks for JSON text instead.
+ */
+export function isAnyJson(inputSchema: JobType['input_schema'] | undefined): boolean {
+  if (inputSchema === true) return true
+  if (inputSchema === undefined || inputSchema === false) return false
+  return Object.keys(inputSchema).every((key) => ANNOTATIONS.has(key))
+}
+
+/** The field that takes any JSON value, as JSON text. */
+export const ANY_JSON_FORM: RJSFSchema = {
+  type: 'string',
+  title: 'Data (JSON)',
+  description: 'Any JSON value, e.g. {"text": "hello"}, [1, 2], 42 or "a text"',
+}
+
+/** JSON text as the value it writes, or the reason it is not JSON. */
+export function parseJsonText(text: string): { value: JsonValue } | { error: string } {
+  if (text.trim() === '') return { value: null }
+  try {
+    return { value: JSON.parse(text) as JsonValue }
+  } catch (error) {
+    return { error: `Not JSON: ${error instanceof Error ? error.message : String(error)}` }
+  }
+}
+
 /** A type's `input_schema` (a schema object, or `true`/`false`) as a schema object. */
 export function toFormSchema(inputSchema: JobType['input_schema']): RJSFSchema {
-  if (inputSchema === true) return {}
+  if (isAnyJson(inputSchema)) return ANY_JSON_FORM
   if (inputSchema === false) return { not: {} }
   return inputSchema as RJSFSchema
 }

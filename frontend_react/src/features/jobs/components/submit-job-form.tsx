@@ -8,6 +8,8 @@ import { useJobTypes } from '../api/get-job-types'
 import { useSubmitJob } from '../api/submit-job'
 import {
   dataValidator,
+  isAnyJson,
+  parseJsonText,
   serverErrorSchema,
   toFormSchema,
   transformDataErrors,
@@ -44,6 +46,7 @@ export function SubmitJobForm() {
   const type = effectiveType(jobTypes.data?.job_types, picked)
   const jobType = type?.name ?? DEFAULT_JOB_TYPE
   const inputSchema = type?.input_schema
+  const anyJson = isAnyJson(inputSchema)
   const schema = useMemo(() => (inputSchema === undefined ? REVERSE_SCHEMA : toFormSchema(inputSchema)), [inputSchema])
   // The data belongs to the type it was entered for; another type starts afresh.
   const [entered, setEntered] = useState<{ jobType: string; value: DataValue } | null>(null)
@@ -104,11 +107,20 @@ export function SubmitJobForm() {
       return
     }
     if (found.data) return
+    let value: DataValue = data
+    if (anyJson) {
+      const parsed = parseJsonText(typeof data === 'string' ? data : '')
+      if ('error' in parsed) {
+        setDataServerErrors(serverErrorSchema(schema, parsed.error, null))
+        return
+      }
+      value = parsed.value
+    }
     // One key per submission: a repeat after a lost answer is not run twice.
     idempotencyKey.current ??= randomKey()
     const name = jobName.trim()
     submit.mutate(
-      { job_name: name, job_type: jobType, data: data ?? null, idempotencyKey: idempotencyKey.current },
+      { job_name: name, job_type: jobType, data: value ?? null, idempotencyKey: idempotencyKey.current },
       {
         onSuccess: () => {
           idempotencyKey.current = null
