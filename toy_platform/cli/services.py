@@ -321,10 +321,9 @@ def _check_backends(settings: Settings) -> None:
     --job-module that cannot be imported."""
     from toy_platform.core.queues.base import QueueSetupError
     from toy_platform.core.queues.choice import queue_kind
+    from toy_platform.jobs.types import JobModuleError, JobTypeError, load_job_types
     from toy_platform.middleware.stores.base import StoreSetupError
     from toy_platform.middleware.stores.choice import store_kind
-
-    from toy_platform.jobs.types import JobModuleError, JobTypeError, load_job_types
 
     try:
         queue_kind(settings)
