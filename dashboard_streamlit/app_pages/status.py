@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -92,8 +94,26 @@ def status_section(client: PlatformClient) -> None:
         count_cols = st.columns(len(counts))
         for column, (name, count) in zip(count_cols, counts.items(), strict=True):
             column.metric(f"Jobs {name}", count)
+    st.subheader("Job types")
+    types = session.call(client.job_types, "read the job types")
+    for line in job_type_lines(types):
+        st.markdown(line)
     checked = formatting.local_clock(status.get("checked_at"))
     st.caption(f"Checked at {checked} · refreshes every {REFRESH_S:g} s")
+
+
+def job_type_lines(types: list[Any] | None) -> list[str]:
+    """A line per job type: who offers it, or why nobody does."""
+    if types is None:
+        return ["The job types cannot be read now."]
+    lines = []
+    for info in types:
+        if info["available"]:
+            who = ", ".join(info["offered_by"]) or "the platform"
+            lines.append(f"- **{info['name']}** — offered by {who}")
+        else:
+            lines.append(f"- **{info['name']}** — :orange[not offered: {info['reason']}]")
+    return lines
 
 
 status_section(client)

@@ -75,3 +75,22 @@ def test_user_text_is_escaped_for_markdown() -> None:
     assert session.md("![x](http://e/i.png) :red[y]") == (
         "\\!\\[x\\]\\(http\\://e/i.png\\) \\:red\\[y\\]"
     )
+
+
+def test_the_status_page_lists_the_job_types_and_who_offers_them() -> None:
+    from dashboard_streamlit.app_pages.status import job_type_lines
+
+    types = [
+        {"name": "reverse", "available": True, "reason": None, "offered_by": ["core"]},
+        {
+            "name": "wordcount",
+            "available": False,
+            "reason": "no Celery worker online offers it",
+            "offered_by": [],
+        },
+    ]
+    assert job_type_lines(types) == [
+        "- **reverse** — offered by core",
+        "- **wordcount** — :orange[not offered: no Celery worker online offers it]",
+    ]
+    assert job_type_lines(None) == ["The job types cannot be read now."]

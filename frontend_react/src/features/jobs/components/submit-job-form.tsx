@@ -4,7 +4,7 @@ import { getRuntimeConfig } from '@/config/runtime-config'
 import { errorMessage, isApiError } from '@/lib/api-client'
 import { formatBytes, randomKey } from '@/lib/format'
 import { DEFAULT_JOB_TYPE, type JobType } from '@/types/api'
-import { useJobTypes } from '../api/get-job-types'
+import { useJobTypes } from '@/lib/job-types'
 import { useSubmitJob } from '../api/submit-job'
 import {
   dataValidator,

@@ -1,6 +1,7 @@
 import { errorMessage } from '@/lib/api-client'
 import { formatDateTime, formatDuration } from '@/lib/format'
 import { COMPONENT_NAMES, COUNTED_JOB_STATUSES, type ComponentStatus } from '@/types/api'
+import { useJobTypes } from '@/lib/job-types'
 import { usePlatformStatus } from '../api/get-platform-status'
 import { summarizeStatus } from './summarize-status'
 
@@ -88,6 +89,8 @@ export function StatusOverview() {
             </div>
           </section>
 
+          <JobTypesSection />
+
           <section className="card" aria-labelledby="queue-title">
             <h2 id="queue-title">Queue</h2>
             <dl className="metrics">
@@ -114,5 +117,33 @@ export function StatusOverview() {
         </>
       )}
     </div>
+  )
+}
+
+/** The job types and the workers that offer each (a type nobody offers: why). */
+function JobTypesSection() {
+  const types = useJobTypes()
+  return (
+    <section className="card" aria-labelledby="job-types-title">
+      <h2 id="job-types-title">Job types</h2>
+      {types.isError ? (
+        <p className="muted">Cannot read the job types: {errorMessage(types.error)}</p>
+      ) : types.data === undefined ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <ul className="job-types-status">
+          {types.data.job_types.map((type) => (
+            <li key={type.name}>
+              <strong>{type.name}</strong>{' '}
+              {type.available ? (
+                <span>offered by {type.offered_by.join(', ') || 'the platform'}</span>
+              ) : (
+                <span className="warning">not offered: {type.reason ?? 'no worker has it'}</span>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   )
 }

@@ -1,3 +1,4 @@
+/** The job types (GET /job_types): the submit form picks one, the status page lists them. */
 import { useQuery } from '@tanstack/react-query'
 import { apiRequest } from '@/lib/api-client'
 import type { JobTypeList } from '@/types/api'
