@@ -364,10 +364,16 @@ def register(app: Any, settings: Settings) -> None:
                 )
                 raise Reject("another worker is running this job", requeue=True)
             with state.heartbeat(run, holder):
-                return run_claimed(task, data, callback_url, run, claim.runs, job_type)
+                return run_claimed(task, job_id, data, callback_url, run, claim.runs, job_type)
 
     def run_claimed(
-        task: Any, data: Any, callback_url: str, run: str, runs: int | None, job_type: str
+        task: Any,
+        job_id: str,
+        data: Any,
+        callback_url: str,
+        run: str,
+        runs: int | None,
+        job_type: str,
     ) -> str:
         """Run RUN, whose running mark this worker holds: its report, then the mark 'done'."""
         request_id = request_id_of(task)
@@ -405,7 +411,7 @@ def register(app: Any, settings: Settings) -> None:
                 payload = run_job(data, settings.failure_rate, started_at, worker) | again
             else:
                 report(callback_url, running_report(started_at, worker) | again, request_id)
-                job = JobRun(_job_id(run), request_id, job_type, data, started_at)
+                job = JobRun(job_id, request_id, job_type, data, started_at)
                 payload = (
                     execution.run(
                         job,
@@ -445,10 +451,6 @@ def cancelled_before(started_at: str, worker: str | None) -> dict[str, Any]:
     payload = running_report(started_at, worker)
     payload.update(status="cancelled", error="cancelled before it started", completed_at=utc_now())
     return payload
-
-
-def _job_id(run: str) -> str:
-    return run.rsplit(".", 1)[0]
 
 
 def _redelivered(task: Any, runs: int | None) -> bool:
