@@ -566,6 +566,58 @@ def test_a_job_whose_publish_never_finished_is_handed_over_again(
     assert client.wait_for_job(job_id, timeout=60)["status"] == "succeeded"
 
 
+def test_a_job_lost_between_the_queue_and_a_worker_is_handed_over_again_and_runs_once(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """kombu takes a message from the queue before it notes it unacknowledged: a worker killed
+    in between lost it while core's mark said 'published', and the job stayed queued for ever
+    (found by the soak)."""
+    served, workers = platform
+    workers.interrupt_all()
+    client = served.client()
+    job_id = client.submit_job("taken and lost", "abc")["job_id"]
+    wait_until(
+        lambda: "forwarded" in [e["status"] for e in events_of(client, job_id)], 30, what="sent"
+    )
+    assert Redis.from_url(redis.url).rpop("toy_platform.jobs") is not None  # taken, then lost
+    wait_until(
+        lambda: "forwarded_again" in [e["status"] for e in events_of(client, job_id)],
+        60,
+        what="handed over again",
+    )
+    workers.start("theta", job_delay=0.0)
+    done = client.wait_for_job(job_id, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", "cba")
+    statuses = [e["status"] for e in events_of(client, job_id)]
+    assert statuses.count("forwarded_again") == 1 and statuses.count("succeeded") == 1, statuses
+
+
+def test_a_final_report_lost_on_its_way_is_sent_again(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """A finished job whose report task was lost (a worker killed as it took it) stayed queued
+    in the middleware for ever: core said it held the run, which was done."""
+    served, workers = platform
+    workers.interrupt_all()
+    (wrong_port,) = free_ports(1)
+    workers.start("iota", 0.0, 2, "--middleware-url", f"http://127.0.0.1:{wrong_port}")
+    client = served.client()
+    job_id = client.submit_job("report lost", "abc")["job_id"]
+    broker = Redis.from_url(redis.url)
+    done_key = f"toy_platform:done:{job_id}.1"
+    wait_until(lambda: (broker.get(done_key) or b"").startswith(b"{"), 30, what="report waits")
+    workers.interrupt_all()
+    # The report's task is lost, and long enough ago that nothing is still handing it on.
+    broker.delete("toy_platform:callbacks_waiting", "toy_platform.callbacks")
+    record = json.loads(broker.get(done_key) or b"{}")
+    broker.set(done_key, json.dumps(record | {"at": record["at"] - 600}), keepttl=True)
+    workers.start("kappa", 0.0, 2)
+    done = client.wait_for_job(job_id, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", "cba")
+    wait_until(lambda: broker.get(done_key) == b"1", 10, what="the report noted delivered")
+    assert [e["status"] for e in events_of(client, job_id)].count("succeeded") == 1
+
+
 def test_ctrl_c_finishes_running_jobs_and_leaves_nothing_running(
     platform: tuple[Platform, Workers],
 ) -> None:

@@ -43,7 +43,8 @@ OUTCOMES_KEY = "toy_platform:job_outcomes"
 """A Redis hash: jobs finished by all workers, by outcome (HINCRBY), read by core's /metrics."""
 ACCEPTED_KEY = "toy_platform:accepted:{}"
 """A Redis string per run (job and attempt) core published: 'pending <time>' while the
-publish is under way, then 'published'; so a resend of the same run is not run twice."""
+publish is under way, then 'published <time> <queue>'; so a resend of the same run is not
+run twice, and a run the broker lost can be told from one still waiting (see whereabouts)."""
 ACCEPTED_TTL_S = 7 * 24 * 3600
 PENDING_S = 10.0
 """A publish still 'pending' after this long never finished (the broker died under it, and
@@ -53,7 +54,12 @@ RUNS_KEY = "toy_platform:runs:{}"
 """A Redis counter per run: how many times a worker started it (a redelivery after a worker
 died counts); past MAX_DELIVERIES it is failed instead of run again."""
 DONE_KEY = "toy_platform:done:{}"
-"""Set when a run was reported finished: a copy of its task that arrives later is dropped."""
+"""Set when a run was reported finished: a copy of its task that arrives later is dropped.
+'1' once the middleware took the final report; until then, the report itself (see
+waiting.undelivered_record), so a report lost on its way can be sent again."""
+STARTED_UPTO_KEY = "toy_platform:started_upto:{}"
+"""Per job queue: the latest enqueue time of a run a worker started. kombu takes the oldest
+message first, so a run published before it that never started has left the queue."""
 RUNNING_KEY = "toy_platform:running:{}"
 """Held by the worker that runs a run, kept alive by a heartbeat while it runs and reports
 it: a copy of its task put back in the queue meanwhile (a dropped broker connection puts back

@@ -16,7 +16,6 @@ from toy_platform.core.queues.celery.config import (
     CALLBACKS_QUEUE,
     CANCEL_KEY,
     DELIVER_CALLBACK,
-    DONE_KEY,
     ENQUEUED_AT,
     JOB_QUEUES_KEY,
     JOBS_QUEUE,
@@ -30,6 +29,7 @@ from toy_platform.core.queues.celery.config import (
 )
 from toy_platform.core.queues.celery.waiting import WaitingMover, WaitingReport, WaitingReports
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
+from toy_platform.core.queues.celery.whereabouts import Whereabouts, published_mark
 from toy_platform.jobs.running import blocked_reason, run_id
 from toy_platform.jobs.types import DEFAULT_TYPE, load_job_types
 from toy_platform.service import ServiceState
@@ -55,6 +55,7 @@ class CeleryQueue:
         self.types = load_job_types(settings.job_modules)
         self.waiting = WaitingReports(self.redis)
         self.mover = WaitingMover(self.waiting, self._publish_waiting)
+        self.whereabouts = Whereabouts(self.redis, self.waiting)
         self.local = LocalWorker(settings) if settings.workers > 0 else None
         svc.readiness.append(("broker", self.watch.broker_problem))
         svc.readiness.append(("workers", self.watch.workers_problem))
@@ -128,23 +129,16 @@ class CeleryQueue:
             with contextlib.suppress(Exception):  # the broker may be gone: see PENDING_S
                 self.redis.delete(key)  # not published: a resend must publish it
             raise
-        self.redis.set(key, "published", ex=ACCEPTED_TTL_S)
+        self.redis.set(key, published_mark(jobs_queue(job.job_type)), ex=ACCEPTED_TTL_S)
 
     def held(self, jobs: list[QueuedJob]) -> list[bool]:
-        """Whether the broker still knows each run: reported, published (and not lost with
-        the broker's data since), or being published right now."""
+        """Whether the broker still holds each run: reported, being published, waiting,
+        taken by a worker or running (see whereabouts); a lost run's mark is taken back, so
+        the middleware's resend publishes it again."""
         try:
-            return [self._held(run_id(job.job_id, job.callback_url)) for job in jobs]
+            return self.whereabouts.held([run_id(j.job_id, j.callback_url) for j in jobs])
         except Exception as exc:
             raise QueueUnavailable(self.unreachable(exc)) from exc
-
-    def _held(self, run: str) -> bool:
-        if self.redis.exists(DONE_KEY.format(run)):
-            return True
-        state = (self.redis.get(ACCEPTED_KEY.format(run)) or b"").decode()
-        if state.startswith("pending "):  # a publish that never finished is not held
-            return time.time() - float(state.split()[1]) < PENDING_S
-        return state == "published"
 
     def size(self) -> int:
         """Jobs waiting in every job queue (reverse's, and each type's)."""
@@ -164,7 +158,7 @@ class CeleryQueue:
         """Mark each run cancelled in the broker: the worker that takes it drops it, the one
         running it stops it. Whether the broker knew the run."""
         try:
-            found = [self._held(run_id(job.job_id, job.callback_url)) for job in jobs]
+            found = self.whereabouts.held([run_id(j.job_id, j.callback_url) for j in jobs])
             for job in jobs:
                 run = run_id(job.job_id, job.callback_url)
                 self.redis.set(CANCEL_KEY.format(run), "1", ex=ACCEPTED_TTL_S)

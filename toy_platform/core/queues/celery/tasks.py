@@ -30,6 +30,7 @@ from toy_platform.core.queues.celery.config import (
     CANCEL_KEY,
     DELIVER_CALLBACK,
     DONE_KEY,
+    ENQUEUED_AT,
     HEARTBEAT_EVERY_S,
     HEARTBEAT_TTL_S,
     MAX_DELIVERIES,
@@ -39,12 +40,19 @@ from toy_platform.core.queues.celery.config import (
     RUN_JOB,
     RUNNING_KEY,
     RUNS_KEY,
+    STARTED_UPTO_KEY,
     broker_client,
     copy_wait,
+    jobs_queue,
 )
-from toy_platform.core.queues.celery.waiting import WaitingReport, WaitingReports
+from toy_platform.core.queues.celery.waiting import (
+    WaitingReport,
+    WaitingReports,
+    undelivered_record,
+)
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.execution import Execution, JobRun
+from toy_platform.jobs.model import FINISHED
 from toy_platform.jobs.running import (
     answer_outcome,
     broken_run_report,
@@ -83,6 +91,18 @@ RELEASE_IF_HELD = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+CLAIM = """
+if redis.call('exists', KEYS[1]) == 1 then return -1 end
+if not redis.call('set', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+local runs = redis.call('incr', KEYS[3])
+redis.call('expire', KEYS[3], ARGV[3])
+if tonumber(ARGV[4]) > tonumber(redis.call('get', KEYS[4]) or '0') then
+  redis.call('set', KEYS[4], ARGV[4])
+end
+return runs
+"""
+"""Done already (-1), running elsewhere (0), or the running mark taken and this start
+counted (the starts so far); the queue's latest start moved on (see whereabouts)."""
 
 
 @dataclass(frozen=True)
@@ -156,20 +176,30 @@ class WorkerState:
             self._redis = broker_client(self.settings.queue_url)
         return self._redis
 
-    def claim(self, run: str, holder: str) -> Claim:
+    def claim(self, run: str, holder: str, queue: str, enqueued_at: float) -> Claim:
         """Take RUN's running mark for HOLDER and count one more start of it. While another
         live worker holds it (this is a copy put back in the queue), wait for it, up to
         COPY_WAIT; a run already reported finished is a copy to drop."""
         deadline = time.monotonic() + copy_wait(self.settings)
         waited = False
+        keys = (DONE_KEY, RUNNING_KEY, RUNS_KEY)
         while True:
             try:
-                redis = self.redis()
-                if redis.exists(DONE_KEY.format(run)):
+                runs = int(
+                    self.redis().eval(
+                        CLAIM,
+                        4,
+                        *(key.format(run) for key in keys),
+                        STARTED_UPTO_KEY.format(queue),
+                        holder,
+                        HEARTBEAT_TTL_S,
+                        ACCEPTED_TTL_S,
+                        enqueued_at,
+                    )
+                )
+                if runs < 0:
                     return Claim("duplicate", waited=waited)
-                if redis.set(RUNNING_KEY.format(run), holder, nx=True, ex=HEARTBEAT_TTL_S):
-                    runs = int(redis.incr(RUNS_KEY.format(run)))
-                    redis.expire(RUNS_KEY.format(run), ACCEPTED_TTL_S)
+                if runs > 0:
                     return Claim("run", runs, waited)
             except Exception as exc:  # bookkeeping: the job runs all the same
                 logger.warning("cannot count the run: %s", exc, extra={"event": "run_not_counted"})
@@ -228,12 +258,30 @@ class WorkerState:
         except Exception as exc:  # a figure: it expires by itself
             logger.warning("cannot clear the callbacks' last failure: %s", exc)
 
-    def finished(self, run: str) -> None:
-        """Note RUN reported finished, so that a late copy of its task is dropped."""
+    def finished(self, run: str, waiting: WaitingReport | None) -> None:
+        """Note RUN reported finished, so that a late copy of its task is dropped; with its
+        final report while that WAITING for the middleware (a delivery already noted wins)."""
         try:
-            self.redis().set(DONE_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+            if waiting is None:
+                self.redis().set(DONE_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+            else:
+                record = undelivered_record(waiting, time.time())
+                self.redis().set(DONE_KEY.format(run), record, ex=ACCEPTED_TTL_S, nx=True)
         except Exception as exc:
             logger.warning("cannot note the run done: %s", exc, extra={"event": "run_not_noted"})
+
+    def final_report_moved(self, url: str, waiting: WaitingReport | None) -> None:
+        """A final report was delivered (WAITING None) or waits again: its run's done mark
+        says so (see whereabouts: a report lost on its way is sent again)."""
+        run = run_id(job_of(url) or "", url)
+        try:
+            if waiting is None:
+                self.redis().set(DONE_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+            else:
+                record = undelivered_record(waiting, time.time())
+                self.redis().set(DONE_KEY.format(run), record, xx=True, keepttl=True)
+        except Exception as exc:  # at worst, the report is sent once more
+            logger.warning("cannot note the report's delivery: %s", exc)
 
     def count(self, outcome: str) -> None:
         """Count one outcome in the broker, where core's /metrics reads it; never fails."""
@@ -256,6 +304,17 @@ def request_id_of(task: Any) -> str | None:
     return str(value) if value else None
 
 
+def enqueued_at_of(task: Any) -> float:
+    """When core queued the task (0: it does not say)."""
+    value = getattr(task.request, ENQUEUED_AT, None)
+    if value is None:
+        value = (getattr(task.request, "headers", None) or {}).get(ENQUEUED_AT)
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def register(app: Any, settings: Settings) -> None:
     """Define the platform's tasks on APP."""
     state = WorkerState(settings)
@@ -275,13 +334,14 @@ def register(app: Any, settings: Settings) -> None:
         url = rebased(url, settings.callback_url)
         with tagged(job_of(url), request_id):
             outcome = try_once(url, payload, request_id, tried + 1)
+            waiting = None
             if outcome.startswith("retry"):
-                hold(
-                    WaitingReport(url, payload, request_id, tried + 1, since or time.time()),
-                    outcome,
-                )
+                waiting = WaitingReport(url, payload, request_id, tried + 1, since or time.time())
+                hold(waiting, outcome)
             elif tried:
                 state.got_through()
+            if payload.get("status") in FINISHED:
+                state.final_report_moved(url, waiting)
             return outcome
 
     def try_once(url: str, payload: dict[str, Any], request_id: str | None, attempt: int) -> str:
@@ -308,12 +368,15 @@ def register(app: Any, settings: Settings) -> None:
             return try_once(url, failure_report(payload, outcome), request_id, 1)
         return outcome
 
-    def report(url: str, payload: dict[str, Any], request_id: str | None) -> None:
+    def report(url: str, payload: dict[str, Any], request_id: str | None) -> WaitingReport | None:
         """Deliver a callback now; if the middleware does not take it, it waits in the
-        broker for its next try (see waiting), whichever worker is alive then."""
+        broker for its next try (see waiting), whichever worker is alive then: returned."""
         outcome = try_once(url, payload, request_id, 1)
-        if outcome.startswith("retry"):
-            hold(WaitingReport(url, payload, request_id, 1, time.time()), outcome)
+        if not outcome.startswith("retry"):
+            return None
+        waiting = WaitingReport(url, payload, request_id, 1, time.time())
+        hold(waiting, outcome)
+        return waiting
 
     def hold(report: WaitingReport, outcome: str) -> None:
         """Keep REPORT in the broker for a later try, waiting a while for a broker that is
@@ -350,7 +413,7 @@ def register(app: Any, settings: Settings) -> None:
         run = run_id(job_id, callback_url)
         with tagged(job_id, request_id):
             holder = f"{worker} {os.getpid()} {uuid.uuid4().hex}"
-            claim = state.claim(run, holder)
+            claim = state.claim(run, holder, jobs_queue(job_type), enqueued_at_of(task))
             if claim.kind == "duplicate":
                 logger.warning(
                     "a copy of a job already reported finished: dropped",
@@ -385,8 +448,7 @@ def register(app: Any, settings: Settings) -> None:
                 payload["error"],
                 extra={"event": "job_given_up", "worker": worker, "runs": runs},
             )
-            report(callback_url, payload, request_id)
-            state.finished(run)
+            state.finished(run, report(callback_url, payload, request_id))
             return "failed"
         started_at = utc_now()
         logger.info(
@@ -412,22 +474,17 @@ def register(app: Any, settings: Settings) -> None:
             else:
                 report(callback_url, running_report(started_at, worker) | again, request_id)
                 job = JobRun(job_id, request_id, job_type, data, started_at)
-                payload = (
-                    execution.run(
-                        job,
-                        lambda update: report(callback_url, update | again, request_id),
-                        lambda: state.cancelled(run),
-                        worker,
-                    )
-                    | again
-                )
+
+                def tell(update: dict[str, Any]) -> None:
+                    report(callback_url, update | again, request_id)
+
+                payload = execution.run(job, tell, lambda: state.cancelled(run), worker) | again
         except Reject:
             raise  # the broker cannot take the report now: the job goes back, runs again
         except Exception as exc:  # ours, not the job's: never acknowledged in silence
             logger.exception("running the job failed", extra={"event": "job_error"})
             payload = broken_run_report(started_at, exc, worker) | again
-        report(callback_url, payload, request_id)
-        state.finished(run)
+        state.finished(run, report(callback_url, payload, request_id))
         state.count(f"job:{payload['status']}")
         logger.info(
             "job %s",

@@ -72,8 +72,9 @@ class WaitingReports:
     def __init__(self, redis: Any) -> None:
         self.redis = redis
 
-    def add(self, report: WaitingReport, outcome: str) -> None:
-        """Keep REPORT, due after its back-off; note OUTCOME as the last failure."""
+    def add(self, report: WaitingReport, outcome: str | None) -> None:
+        """Keep REPORT, due after its back-off; note OUTCOME as the last failure (None: a
+        report sent again that did not fail, due at once)."""
         entry = {
             "id": uuid.uuid4().hex,
             "url": report.url,
@@ -82,12 +83,13 @@ class WaitingReports:
             "tries": report.tries,
             "since": report.since,
         }
-        due = time.time() + retry_delay(report.tries)
+        due = time.time() + (retry_delay(report.tries) if outcome is not None else 0.0)
         pipe = self.redis.pipeline(transaction=True)
         pipe.zadd(WAITING_KEY, {json.dumps(entry, separators=(",", ":")): due})
-        pipe.hsetnx(BLOCKED_KEY, "since", time.time())
-        pipe.hset(BLOCKED_KEY, mapping={"url": report.url, "outcome": outcome})
-        pipe.expire(BLOCKED_KEY, int(BLOCKED_TTL_S))
+        if outcome is not None:
+            pipe.hsetnx(BLOCKED_KEY, "since", time.time())
+            pipe.hset(BLOCKED_KEY, mapping={"url": report.url, "outcome": outcome})
+            pipe.expire(BLOCKED_KEY, int(BLOCKED_TTL_S))
         pipe.execute()
 
     def got_through(self) -> None:
@@ -135,6 +137,34 @@ class WaitingReports:
         pipe.zcard(WAITING_KEY).delete(WAITING_KEY, BLOCKED_KEY)
         count, _ = pipe.execute()
         return int(count)
+
+
+def undelivered_record(report: WaitingReport, at: float) -> str:
+    """A run's done mark while its final REPORT is on its way (last handed on at AT): what
+    core sends again if the report is lost (see whereabouts)."""
+    entry = {
+        "url": report.url,
+        "payload": report.payload,
+        "request_id": report.request_id,
+        "at": at,
+    }
+    return json.dumps(entry, separators=(",", ":"))
+
+
+def read_undelivered(raw: Any) -> tuple[WaitingReport, float] | None:
+    """The final report a done mark keeps, and when it was last handed on; None when the
+    middleware took it ('1') or the mark cannot be read."""
+    text = _text(raw)
+    if not text.startswith("{"):
+        return None
+    try:
+        entry = json.loads(text)
+        report = WaitingReport(
+            str(entry["url"]), dict(entry["payload"]), entry.get("request_id"), 1, time.time()
+        )
+        return report, float(entry["at"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _read(member: Any) -> WaitingReport:
