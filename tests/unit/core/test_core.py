@@ -309,6 +309,7 @@ def pools(tmp_path: Path) -> Iterator[Callable[..., CorePool]]:
             wait_if_paused=lambda: None,
             metrics=core_metrics(CollectorRegistry()),
             check_every=settings["check_every"],
+            job_modules=settings.get("job_modules", ()),
         )
         made.append(pool)
         return pool
@@ -371,6 +372,41 @@ def test_a_batch_of_callbacks_carries_only_safe_request_ids(
     wait_until(lambda: pool.outbox.pending() == 0, 10, what="the callbacks delivered")
     (batch,) = middleware_stub.received
     assert [c.get("request_id") for c in batch.body["callbacks"]] == [None, "req-1"]
+
+
+def test_a_cancel_the_middleware_answers_with_stops_the_running_handler(
+    pools: Callable[..., CorePool],
+) -> None:
+    """A cancel that did not reach core (down, unreachable then) was lost on the embedded
+    queue: the middleware says it in its answer to the job's reports, which went unread."""
+
+    def answer(request: Received) -> tuple[int, Any]:
+        if request.path.endswith("/job_callbacks"):
+            items = request.body["callbacks"]
+            results = [
+                {"job_id": c["job_id"], "outcome": "applied", "cancel_requested": True}
+                for c in items
+            ]
+            return 200, {"results": results}
+        return 200, {"changed": True, "cancel_requested": True}
+
+    stub = HttpStub(answer)
+    try:
+        pool = pools(workers=1, senders=1, job_modules=("support.sandbox_types",))
+        url = f"{stub.url}/job_callback/j1"
+        pool.queue.enqueue(QueuedJob("j1", None, url, job_type="sbx_polite"))
+        pool.start()
+
+        def final() -> dict[str, Any] | None:
+            bodies = [r.body for r in stub.received if r.path.startswith("/job_callback/")]
+            done = [b for b in bodies if b["status"] != "running"]
+            return done[0] if done else None
+
+        report = wait_until(final, 20, what="the job's final report")
+        assert report["status"] == "cancelled", report
+        assert pool.queue.running() == 0
+    finally:
+        stub.close()
 
 
 def test_a_job_whose_processing_raises_is_reported_failed_with_the_error(

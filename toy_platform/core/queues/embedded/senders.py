@@ -59,10 +59,14 @@ class CallbackSenders:
         stopping: threading.Event,
         wait_if_paused: Callable[[], None],
         metrics: Any,
+        cancel_asked: Callable[[str, str], None] = lambda job_id, callback_url: None,
     ) -> None:
+        """CANCEL_ASKED(job_id, callback_url): the middleware's answer to a report says a
+        cancel of that run was asked (core may have missed the cancel itself)."""
         self.outbox, self.service_key = outbox, service_key
         self.ready, self.stopping = ready, stopping
         self.wait_if_paused, self.metrics = wait_if_paused, metrics
+        self.cancel_asked = cancel_asked
         self.progress = Progress()
 
     def run(self) -> None:
@@ -108,7 +112,9 @@ class CallbackSenders:
             payload = dict(callback.payload, delivery_attempt=callback.attempts)
             # Only a request ID safe in a header goes out; an unsafe one is replaced.
             headers = outgoing_headers(accept_request_id(callback.request_id))
-            outcome = _post(session, callback.url, payload, headers)[0]
+            outcome, answer = _post(session, callback.url, payload, headers)
+            if outcome == "delivered" and _says_cancel(answer):
+                self.cancel_asked(callback.job_id, callback.url)
             self._settle([callback], [outcome])
 
     def _deliver_batch(self, session: requests.Session, url: str, group: list[Callback]) -> None:
@@ -129,6 +135,8 @@ class CallbackSenders:
         for n, result in enumerate(results or []):
             if result.get("outcome") == "not_found":
                 outcomes[n] = "dropped: the middleware does not know the job (reset?)"
+            elif result.get("cancel_requested") is True:
+                self.cancel_asked(group[n].job_id, group[n].url)
         self._settle(group, outcomes)
 
     def _settle(self, callbacks: list[Callback], outcomes: list[str]) -> None:
@@ -237,6 +245,14 @@ def _post(
     except Exception as exc:  # ours: it could not even be built or sent
         return error_outcome(exc), None
     return answer_outcome(response.status_code, response.text), response
+
+
+def _says_cancel(response: requests.Response | None) -> bool:
+    """Whether the middleware's answer to one report says a cancel of the job was asked."""
+    try:
+        return response is not None and response.json().get("cancel_requested") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 def _results(response: requests.Response | None, count: int) -> list[dict[str, Any]] | None:

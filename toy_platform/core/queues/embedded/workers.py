@@ -57,6 +57,7 @@ class CorePool:
         self._executions: list[Execution] = []
         self._local = threading.local()
         self._cancelled: set[tuple[str, str]] = set()
+        self._in_sandbox: set[tuple[str, str]] = set()  # the runs handlers run now
         self.job_delay, self.failure_rate = job_delay, failure_rate
         self.wait_if_paused = wait_if_paused
         self.metrics = metrics
@@ -64,7 +65,13 @@ class CorePool:
         self.stopping = threading.Event()
         self.working = Progress()
         self.senders = CallbackSenders(
-            outbox, service_key, self.callbacks_ready, self.stopping, wait_if_paused, metrics
+            outbox,
+            service_key,
+            self.callbacks_ready,
+            self.stopping,
+            wait_if_paused,
+            metrics,
+            self._cancel_asked,
         )
         self.threads = Threads(self.stopping, self._count_restart, check_every)
         for i in range(workers):
@@ -101,6 +108,13 @@ class CorePool:
             with self._lock:
                 self._cancelled.add((job.job_id, job.callback_url))
         return where is not None
+
+    def _cancel_asked(self, job_id: str, callback_url: str) -> None:
+        """The middleware says a cancel of this run was asked: one that runs stops (a cancel
+        that did not reach core, which was down or unreachable then, is not lost)."""
+        with self._lock:
+            if (job_id, callback_url) in self._in_sandbox:
+                self._cancelled.add((job_id, callback_url))
 
     def _is_cancelled(self, job: QueuedJob) -> bool:
         with self._lock:
@@ -206,12 +220,15 @@ class CorePool:
             self._finish(job, run_job(job.data, self.failure_rate, started_at))
             return
         run = JobRun(job.job_id, job.request_id, job.job_type, job.data, started_at)
+        with self._lock:
+            self._in_sandbox.add((job.job_id, job.callback_url))
         try:
             payload = execution.run(
                 run, lambda report: self._report(job, report), lambda: self._is_cancelled(job)
             )
         finally:
             with self._lock:
+                self._in_sandbox.discard((job.job_id, job.callback_url))
                 self._cancelled.discard((job.job_id, job.callback_url))
         self._finish(job, payload)
 
@@ -222,6 +239,8 @@ class CorePool:
     def _finish(self, job: QueuedJob, payload: dict[str, Any]) -> None:
         """Report the outcome and forget the job, in one transaction."""
         self.outbox.add(job.job_id, job.callback_url, payload, job.request_id, done_seq=job.seq)
+        with self._lock:  # a cancel that came while an in-process job ran
+            self._cancelled.discard((job.job_id, job.callback_url))
         self.callbacks_ready.notify()
         self.metrics.jobs_processed.labels(payload["status"]).inc()
         logger.info(
