@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 
@@ -109,3 +110,19 @@ def wait_for(url: str, timeout: float = 60) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout:g} s")
+
+
+def service_processes(pid: int) -> dict[int, str]:
+    """The processes of `toy-platform serve` (PID) and its children, by service: serve, auth,
+    middleware, core (a job sandbox counts as other)."""
+    serve = psutil.Process(pid)
+    named = {}
+    for process in [serve, *serve.children(recursive=True)]:
+        try:
+            argv = process.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        named[process.pid] = next(
+            (name for name in ("auth", "middleware", "core", "serve") if name in argv), "other"
+        )
+    return named

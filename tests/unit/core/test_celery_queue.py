@@ -1,4 +1,5 @@
-"""The Celery queue's parts that need no broker: settings, callbacks, logs, doctor, events."""
+"""The Celery queue's parts: settings, callbacks, logs, doctor, events (a task run in this
+process, with a redis-server of the tests' own as its broker)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
+from redis import Redis
 from support.harness import free_ports
 from support.http_stub import HttpStub, Received
+from support.redis_server import RedisServer, why_unavailable
 
 from toy_platform.config import Settings, load_settings
 from toy_platform.core.queues.base import QueueSetupError
@@ -214,11 +217,26 @@ def middleware_stub() -> Iterator[HttpStub]:
         server.close()
 
 
-def _run_job_task(tmp_path: Path, middleware: HttpStub) -> list[dict[str, Any]]:
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A task keeps its run's marks in the broker: without them it does not start a job."""
+    if why_unavailable() is not None:
+        pytest.skip(str(why_unavailable()))
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _run_job_task(
+    tmp_path: Path, middleware: HttpStub, broker: RedisServer
+) -> list[dict[str, Any]]:
     """Run one job's task in this process, reporting to MIDDLEWARE; the reports it got."""
+    Redis.from_url(broker.url).flushall()  # a run the broker knows done is not run again
     settings = load_settings(
         home=tmp_path,
-        queue_url="redis://127.0.0.1:1/0",
+        queue_url=broker.url,
         service_key="shared",
         job_delay=0,
         middleware_url=middleware.url,
@@ -230,15 +248,15 @@ def _run_job_task(tmp_path: Path, middleware: HttpStub) -> list[dict[str, Any]]:
 
 
 def test_a_job_task_runs_the_job_and_reports_its_result(
-    tmp_path: Path, middleware_stub: HttpStub
+    tmp_path: Path, middleware_stub: HttpStub, broker: RedisServer
 ) -> None:
     """The task, run in this process, goes through the domain's run rule to a report."""
-    (sent,) = _run_job_task(tmp_path, middleware_stub)
+    (sent,) = _run_job_task(tmp_path, middleware_stub, broker)
     assert (sent["status"], sent["result"]) == ("succeeded", "olleh")
 
 
 def test_a_task_that_breaks_off_still_reports_the_job_failed(
-    tmp_path: Path, middleware_stub: HttpStub, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, middleware_stub: HttpStub, monkeypatch: pytest.MonkeyPatch, broker: RedisServer
 ) -> None:
     """An error of the worker's own (not the job's) never ends in a silent acknowledgement:
     the job's owner sees it failed, and why."""
@@ -248,7 +266,7 @@ def test_a_task_that_breaks_off_still_reports_the_job_failed(
         raise TypeError("a bug of ours")
 
     monkeypatch.setattr(tasks, "run_job", broken)
-    (sent,) = _run_job_task(tmp_path, middleware_stub)
+    (sent,) = _run_job_task(tmp_path, middleware_stub, broker)
     assert sent["status"] == "failed"
     assert sent["error"] == "the worker failed while running the job: TypeError: a bug of ours"
 

@@ -81,6 +81,10 @@ per job instead of two."""
 
 
 COPY_POLL_S = 0.5
+CLAIM_RETRY_S = 0.5
+CLAIM_BROKER_WAIT_S = 20.0
+"""How long a worker waits for a broker that cannot say whether a run was reported (it
+restarts, is loading its data): a run is not started blind, which could run it twice."""
 CANCEL_CHECK_S = 0.5
 HOLD_RETRY_S = 1.0
 REFRESH_IF_HELD = """
@@ -181,6 +185,7 @@ class WorkerState:
         live worker holds it (this is a copy put back in the queue), wait for it, up to
         COPY_WAIT; a run already reported finished is a copy to drop."""
         deadline = time.monotonic() + copy_wait(self.settings)
+        broker_deadline = time.monotonic() + CLAIM_BROKER_WAIT_S
         waited = False
         keys = (DONE_KEY, RUNNING_KEY, RUNS_KEY)
         while True:
@@ -201,9 +206,9 @@ class WorkerState:
                     return Claim("duplicate", waited=waited)
                 if runs > 0:
                     return Claim("run", runs, waited)
-            except Exception as exc:  # bookkeeping: the job runs all the same
-                logger.warning("cannot count the run: %s", exc, extra={"event": "run_not_counted"})
-                return Claim("run", None, waited)
+            except Exception as exc:  # the broker restarts, say: whether it ran is not known
+                self._wait_for_broker(exc, broker_deadline)
+                continue
             if time.monotonic() >= deadline:
                 return Claim("busy", waited=waited)
             if not waited:
@@ -213,6 +218,23 @@ class WorkerState:
                 )
             waited = True
             time.sleep(COPY_POLL_S)
+
+    def _wait_for_broker(self, exc: Exception, deadline: float) -> None:
+        """A claim the broker could not answer: asked again shortly (a run it may know was
+        reported is never started blind), until DEADLINE; then the task goes back unacked."""
+        if time.monotonic() >= deadline:
+            logger.error(
+                "cannot reach the broker to start the job (%s): it goes back to the queue",
+                exc,
+                extra={"event": "run_not_claimed"},
+            )
+            raise Reject(f"the broker did not answer: {exc}", requeue=True) from exc
+        logger.warning(
+            "cannot claim the run (%s): asked again shortly",
+            exc,
+            extra={"event": "run_claim_waits"},
+        )
+        time.sleep(CLAIM_RETRY_S)
 
     def heartbeat(self, run: str, holder: str) -> Heartbeat:
         return Heartbeat(self, run, holder)
