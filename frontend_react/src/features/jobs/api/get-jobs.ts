@@ -5,7 +5,11 @@ import type { Job, JobList, JobStatus } from '@/types/api'
 export interface JobsQuery {
   status?: JobStatus | null
   limit: number
-  offset: number
+  /**
+   * Keyset paging: only jobs older than this cursor (the `next_before` of the
+   * newer page); null or absent for the first (newest) page.
+   */
+  before?: string | null
 }
 
 /** How often the list refreshes while a job on the page is unfinished. */
@@ -15,7 +19,7 @@ export const JOBS_REFRESH_MS = 1_000
 export const jobsKey = ['jobs'] as const
 
 export function jobsQueryKey(query: JobsQuery) {
-  return [...jobsKey, 'list', query.status ?? 'all', query.limit, query.offset] as const
+  return [...jobsKey, 'list', query.status ?? 'all', query.limit, query.before ?? 'first'] as const
 }
 
 export function isUnfinished(job: Pick<Job, 'status'>): boolean {
@@ -27,10 +31,13 @@ export function isCancellable(job: Pick<Job, 'status'>): boolean {
   return isUnfinished(job)
 }
 
-/** GET /list_jobs: the user's jobs, newest first. */
+/**
+ * GET /list_jobs: the user's jobs, newest first, a page at a time by cursor
+ * (`before`), never by `offset`: a deep page costs the store no more than the first.
+ */
 export function getJobs(query: JobsQuery, signal?: AbortSignal): Promise<JobList> {
   return apiRequest<JobList>('middleware', '/list_jobs', {
-    query: { status: query.status ?? undefined, limit: query.limit, offset: query.offset },
+    query: { status: query.status ?? undefined, limit: query.limit, before: query.before ?? undefined },
     signal,
   })
 }

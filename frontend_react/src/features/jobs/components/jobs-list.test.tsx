@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import type { Job, JobList } from '@/types/api'
 import { jsonResponse, mockFetch, renderWithProviders, signIn, type FetchCall } from '@/test/utils'
-import { JOBS_REFRESH_MS, jobsRefetchInterval } from '../api/get-jobs'
+import { JOBS_REFRESH_MS, jobsQueryKey, jobsRefetchInterval } from '../api/get-jobs'
 import { JobsList } from './jobs-list'
 
 function job(n: number, status: Job['status']): Job {
@@ -25,8 +25,34 @@ function job(n: number, status: Job['status']): Job {
   }
 }
 
-function page(jobs: Job[], total: number, offset = 0): JobList {
-  return { jobs, total, limit: 20, offset, next_before: null }
+function page(jobs: Job[], total: number, nextBefore: string | null = null): JobList {
+  // With `before` the middleware answers offset 0: the list must not rely on it.
+  return { jobs, total, limit: 20, offset: 0, next_before: nextBefore }
+}
+
+/** Jobs FROM, FROM-1, … (newest first), COUNT of them. */
+function jobs(from: number, count: number): Job[] {
+  return Array.from({ length: count }, (_, i) => job(from - i, 'succeeded'))
+}
+
+function params(call: FetchCall | undefined): URLSearchParams {
+  return new URL(call!.url).searchParams
+}
+
+/**
+ * 45 jobs (45 … 1), 20 a page, as the middleware pages them by cursor: the
+ * cursor of a full page is its last job's number, none after the last page.
+ */
+function keysetPages(call: FetchCall): Response {
+  const before = params(call).get('before')
+  if (before === null) return jsonResponse(200, page(jobs(45, 20), 45, '26'))
+  if (before === '26') return jsonResponse(200, page(jobs(25, 20), 45, '6'))
+  if (before === '6') return jsonResponse(200, page(jobs(5, 5), 45))
+  return jsonResponse(400, { error: `unexpected before=${before}`, code: 'invalid' })
+}
+
+function listCalls(calls: FetchCall[]): FetchCall[] {
+  return calls.filter((c) => c.method === 'GET' && new URL(c.url).pathname === '/list_jobs')
 }
 
 describe('JobsList', () => {
@@ -37,24 +63,131 @@ describe('JobsList', () => {
     expect(await screen.findByText('No jobs yet — submit one above')).toBeInTheDocument()
   })
 
-  it('shows jobs with their status, result or error, and pages through them', async () => {
+  it('shows jobs with their status, result or error', async () => {
     signIn()
-    const calls = mockFetch((call) => {
-      const offset = Number(new URL(call.url).searchParams.get('offset'))
-      return jsonResponse(200, page(offset === 0 ? [job(57, 'succeeded'), job(56, 'failed')] : [job(37, 'succeeded')], 57, offset))
-    })
+    mockFetch(() => jsonResponse(200, page([job(2, 'succeeded'), job(1, 'failed')], 2)))
     renderWithProviders(<JobsList />)
-    const row = (await screen.findByRole('link', { name: 'job 56' })).closest('tr')!
+    const row = (await screen.findByRole('link', { name: 'job 1' })).closest('tr')!
     expect(within(row).getByText('Failed')).toBeInTheDocument()
     expect(within(row).getByText('boom')).toBeInTheDocument()
-    expect(within(row).getByRole('button', { name: 'Retry job 56' })).toBeInTheDocument()
+    expect(within(row).getByRole('button', { name: 'Retry job 1' })).toBeInTheDocument()
     expect(screen.getByText('olleh')).toBeInTheDocument()
-    expect(screen.getByText('1–2 of 57')).toBeInTheDocument()
+    expect(screen.getByText('1–2 of 2')).toBeInTheDocument()
     expect(screen.getByRole('button', { name: 'Previous' })).toBeDisabled()
+    expect(screen.getByRole('button', { name: 'Next' })).toBeDisabled()
+  })
 
-    await userEvent.setup().click(screen.getByRole('button', { name: 'Next' }))
-    expect(await screen.findByText('21–21 of 57')).toBeInTheDocument()
-    expect(calls.at(-1)?.url).toContain('offset=20')
+  it('pages by cursor: Next sends the page’s next_before, never an offset; Previous goes back', async () => {
+    signIn()
+    const calls = mockFetch(keysetPages)
+    renderWithProviders(<JobsList />)
+    const user = userEvent.setup()
+    const previous = () => screen.getByRole('button', { name: 'Previous' })
+    const next = () => screen.getByRole('button', { name: 'Next' })
+
+    expect(await screen.findByText('1–20 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'job 45' })).toBeInTheDocument()
+    expect(params(listCalls(calls)[0]).has('before')).toBe(false)
+    expect(previous()).toBeDisabled()
+    expect(next()).toBeEnabled()
+
+    await user.click(next())
+    expect(await screen.findByText('21–40 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'job 25' })).toBeInTheDocument()
+    expect(params(listCalls(calls).at(-1)).get('before')).toBe('26')
+    expect(previous()).toBeEnabled()
+
+    await user.click(next())
+    expect(await screen.findByText('41–45 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'job 1' })).toBeInTheDocument()
+    expect(params(listCalls(calls).at(-1)).get('before')).toBe('6')
+    expect(next()).toBeDisabled()
+
+    await user.click(previous())
+    expect(await screen.findByText('21–40 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'job 25' })).toBeInTheDocument()
+    await waitFor(() => expect(params(listCalls(calls).at(-1)).get('before')).toBe('26'))
+
+    await user.click(previous())
+    expect(await screen.findByText('1–20 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'job 45' })).toBeInTheDocument()
+    expect(previous()).toBeDisabled()
+
+    for (const call of listCalls(calls)) expect(params(call).has('offset')).toBe(false)
+  })
+
+  it('keeps the range of the rows on screen while the next page loads, and Next waits for it', async () => {
+    signIn()
+    let release = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    mockFetch(async (call) => {
+      if (params(call).get('before') === '26') await held
+      return keysetPages(call)
+    })
+    renderWithProviders(<JobsList />)
+    const user = userEvent.setup()
+    await user.click(await screen.findByRole('button', { name: 'Next' }))
+    // Page 1's rows are still shown: their range, and no second Next on page 1's cursor.
+    expect(screen.getByText('1–20 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'job 45' })).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Next' })).toBeDisabled()
+    release()
+    expect(await screen.findByText('21–40 of 45')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Next' })).toBeEnabled()
+  })
+
+  it('goes back to the first page when the status filter changes', async () => {
+    signIn()
+    const calls = mockFetch((call) =>
+      params(call).get('status') === 'failed' ? jsonResponse(200, page([job(9, 'failed')], 1)) : keysetPages(call),
+    )
+    renderWithProviders(<JobsList />)
+    const user = userEvent.setup()
+    await user.click(await screen.findByRole('button', { name: 'Next' }))
+    expect(await screen.findByText('21–40 of 45')).toBeInTheDocument()
+
+    await user.selectOptions(screen.getByLabelText('Status'), 'failed')
+    expect(await screen.findByText('1–1 of 1')).toBeInTheDocument()
+    const last = params(listCalls(calls).at(-1))
+    expect(last.get('status')).toBe('failed')
+    expect(last.has('before')).toBe(false)
+    expect(screen.getByRole('button', { name: 'Previous' })).toBeDisabled()
+  })
+
+  it('offers the first page when a deep page has become empty', async () => {
+    signIn()
+    let reset = false
+    const calls = mockFetch((call) => {
+      if (!reset) return keysetPages(call)
+      return jsonResponse(200, page([], 0))
+    })
+    renderWithProviders(<JobsList />)
+    const user = userEvent.setup()
+    await user.click(await screen.findByRole('button', { name: 'Next' }))
+    expect(await screen.findByText('21–40 of 45')).toBeInTheDocument()
+    await user.click(screen.getByRole('button', { name: 'Next' }))
+    expect(await screen.findByText('41–45 of 45')).toBeInTheDocument()
+
+    // Every job is deleted (a reset); Previous lands on a page that is now empty.
+    reset = true
+    await user.click(screen.getByRole('button', { name: 'Previous' }))
+    expect(await screen.findByText('No jobs here')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Previous' })).toBeEnabled()
+    expect(screen.getByRole('button', { name: 'Next' })).toBeDisabled()
+
+    await user.click(screen.getByRole('button', { name: 'First page' }))
+    expect(await screen.findByText('No jobs yet — submit one above')).toBeInTheDocument()
+    expect(params(listCalls(calls).at(-1)).has('before')).toBe(false)
+    expect(screen.queryByRole('button', { name: 'First page' })).not.toBeInTheDocument()
+    expect(screen.queryByRole('button', { name: 'Previous' })).not.toBeInTheDocument()
+  })
+
+  it('caches each page under its cursor', () => {
+    expect(jobsQueryKey({ limit: 20 })).not.toEqual(jobsQueryKey({ limit: 20, before: '26' }))
+    expect(jobsQueryKey({ limit: 20, before: '26' })).not.toEqual(jobsQueryKey({ limit: 20, before: '6' }))
+    expect(jobsQueryKey({ status: 'failed', limit: 20, before: '26' })).toContain('26')
   })
 
   it('retries a failed job', async () => {

@@ -25,16 +25,32 @@ function Outcome({ job }: { job: Job }) {
   return <span className="muted">Waiting…</span>
 }
 
+function emptyMessage(status: JobStatus | null, page: number): string {
+  if (status !== null) return `No ${status} jobs here`
+  return page === 0 ? 'No jobs yet — submit one above' : 'No jobs here'
+}
+
 export function JobsList() {
   const id = useId()
   const [status, setStatus] = useState<JobStatus | null>(null)
-  const [offset, setOffset] = useState(0)
-  const jobs = useJobs({ status, limit: PAGE_SIZE, offset })
+  // Keyset paging: the cursors (`before`) of the pages gone through to reach this
+  // one, the current page's last; none on page 1. Previous drops the last one.
+  const [cursors, setCursors] = useState<string[]>([])
+  const page = cursors.length
+  const jobs = useJobs({ status, limit: PAGE_SIZE, before: cursors.at(-1) ?? null })
+
+  // While a page loads, the rows on screen are still those of the page shown
+  // before it (placeholder data): the range describes the rows on screen.
+  const [shownPage, setShownPage] = useState(page)
+  if (jobs.data && !jobs.isPlaceholderData && shownPage !== page) setShownPage(page)
 
   const list = jobs.data
   const rows = list?.jobs ?? []
   const total = list?.total ?? 0
   const refreshing = rows.some(isUnfinished)
+  // The answer's `offset` is 0 with `before`: where this page starts is counted here.
+  const first = (jobs.isPlaceholderData ? shownPage : page) * PAGE_SIZE
+  const toFirstPage = () => setCursors([])
 
   return (
     <section className="card" aria-labelledby={`${id}-title`}>
@@ -54,7 +70,7 @@ export function JobsList() {
             value={status ?? ''}
             onChange={(event) => {
               setStatus(event.target.value === '' ? null : (event.target.value as JobStatus))
-              setOffset(0)
+              toFirstPage()
             }}
           >
             <option value="">All</option>
@@ -75,7 +91,16 @@ export function JobsList() {
       )}
       {jobs.isSuccess && rows.length === 0 && (
         <p className="empty">
-          {status === null && offset === 0 ? 'No jobs yet — submit one above' : `No ${status ?? ''} jobs here`}
+          {emptyMessage(status, page)}
+          {page > 0 && (
+            // A deep page can empty (a reset, the jobs of a status moving on): not a dead end.
+            <>
+              {' '}
+              <button type="button" className="button button-small" onClick={toFirstPage}>
+                First page
+              </button>
+            </>
+          )}
         </p>
       )}
 
@@ -125,22 +150,26 @@ export function JobsList() {
         </div>
       )}
 
-      {list && total > 0 && (
+      {(total > 0 || page > 0) && (
         <nav className="pager" aria-label="Jobs pages">
           <button
             type="button"
             className="button button-small"
-            onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}
-            disabled={offset === 0}
+            onClick={() => setCursors((earlier) => earlier.slice(0, -1))}
+            disabled={page === 0}
           >
             Previous
           </button>
-          <span className="pager-range">{pageRange(list.offset, rows.length, total)}</span>
+          {list && <span className="pager-range">{pageRange(first, rows.length, total)}</span>}
           <button
             type="button"
             className="button button-small"
-            onClick={() => setOffset(offset + PAGE_SIZE)}
-            disabled={offset + rows.length >= total}
+            onClick={() => {
+              const next = list?.next_before
+              if (next) setCursors((earlier) => [...earlier, next])
+            }}
+            // Not while a page loads: the cursor on screen is still the page before's.
+            disabled={!list?.next_before || jobs.isPlaceholderData}
           >
             Next
           </button>
