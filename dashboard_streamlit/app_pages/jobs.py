@@ -25,19 +25,20 @@ from dashboard_streamlit.jobs_view import (
     type_label,
     unavailable_note,
 )
+from dashboard_streamlit.paging import PAGE_SIZE, Position, range_text
 from toy_platform.client import Job, JobTypeInfo, PlatformClient, PlatformError
 from toy_platform.jobs.model import STATUSES
 
 logger = logging.getLogger("dashboard_streamlit.jobs")
 
 MAX_JOB_NAME = 200
-LIST_LIMIT = 200
 REFRESH_S = 1.0
 UNFINISHED_KEY = "jobs_unfinished"
 SELECTED_KEY = "selected_job"
 TYPE_KEY = "job_type"
 NAME_KEY = "job_name"
 CLEAR_KEY = "empty_submit_form"
+POSITION_KEY = "jobs_position"
 ALL = "all"
 
 client = session.require_client()
@@ -158,6 +159,7 @@ def submit_form(client: PlatformClient) -> None:
     st.session_state[SELECTED_KEY] = job["job_id"]
     st.session_state[UNFINISHED_KEY] = True
     st.session_state[CLEAR_KEY] = True
+    st.session_state.pop(POSITION_KEY, None)  # back to the first page, which shows the job
     session.flash("success", f"Job **{session.md(job['job_name'])}** submitted ({job['job_id']}).")
     st.rerun()
 
@@ -166,10 +168,11 @@ def submit_form(client: PlatformClient) -> None:
 
 
 def counts_by_status(
-    client: PlatformClient, jobs: list[Job], total: int, filtered: bool
+    client: PlatformClient, jobs: list[Job], total: int, first_of_all: bool
 ) -> dict[str, int] | None:
-    """The user's jobs per status: from the page when it holds them all, else one call each."""
-    if not filtered and total <= len(jobs):
+    """The user's jobs per status: from the page when it holds them all (FIRST_OF_ALL: the
+    first page, unfiltered), else one call each."""
+    if first_of_all and total <= len(jobs):
         return {s: sum(1 for j in jobs if j.get("status") == s) for s in STATUSES}
     counts: dict[str, int] = {}
     for status in STATUSES:
@@ -202,14 +205,19 @@ def jobs_section(client: PlatformClient) -> None:
     st.subheader("Your jobs")
     choice = st.segmented_control("Status", [ALL, *STATUSES], default=ALL, key="status_filter")
     status: str | None = None if choice in (None, ALL) else choice
-    page = session.call(lambda: client.list_jobs(status=status, limit=LIST_LIMIT), "list your jobs")
+    position = current_position(status)
+    page = session.call(
+        lambda: client.list_jobs(status=status, limit=PAGE_SIZE, before=position.before),
+        "list your jobs",
+    )
     if page is None:
         if not st.session_state.get(UNFINISHED_KEY):
             st.session_state[UNFINISHED_KEY] = True
             st.rerun()  # keep trying, so the list comes back by itself with the middleware
         return
     jobs = page["jobs"]
-    counts = counts_by_status(client, jobs, page["total"], status is not None)
+    first_of_all = status is None and position.index == 0
+    counts = counts_by_status(client, jobs, page["total"], first_of_all)
     unfinished = counts is not None and (counts["queued"] + counts["running"]) > 0
     if unfinished != bool(st.session_state.get(UNFINISHED_KEY)):
         st.session_state[UNFINISHED_KEY] = unfinished
@@ -218,14 +226,14 @@ def jobs_section(client: PlatformClient) -> None:
     table_col, chart_col = st.columns([3, 1])
     with table_col:
         if not jobs:
-            st.info("No jobs yet — submit one above." if status is None else f"No {status} jobs.")
+            st.info(empty_list_text(status, position))
         else:
-            shown = f"{len(jobs)} of {page['total']}" if page["total"] > len(jobs) else len(jobs)
             st.caption(
-                f"{shown} job(s), newest first"
+                f"{range_text(position, len(jobs), page['total'])}, newest first"
                 + (" · refreshing while jobs are unfinished" if unfinished else "")
             )
             st.dataframe(jobs_frame(jobs), column_config=COLUMNS, hide_index=True, key="jobs_table")
+        page_buttons(position, page["next_before"])
     with chart_col:
         if counts is not None and any(counts.values()):
             chart = pd.DataFrame({"status": list(counts), "jobs": list(counts.values())})
@@ -242,6 +250,46 @@ def jobs_section(client: PlatformClient) -> None:
             )
     if jobs:
         job_detail(client, jobs)
+
+
+def current_position(status: str | None) -> Position:
+    """The page the user is on; the first one when the filter changed."""
+    found = st.session_state.get(POSITION_KEY)
+    position = (found if isinstance(found, Position) else Position()).with_status(status)
+    st.session_state[POSITION_KEY] = position
+    return position
+
+
+def empty_list_text(status: str | None, position: Position) -> str:
+    if position.index > 0:
+        return "No older jobs."
+    return "No jobs yet — submit one above." if status is None else f"No {status} jobs."
+
+
+def go_to(position: Position) -> None:
+    st.session_state[POSITION_KEY] = position
+
+
+def page_buttons(position: Position, next_before: str | None) -> None:
+    """Newest, Newer and Older, when there is more than one page. Callbacks move the
+    position, so the rerun they trigger reads the page it leads to."""
+    first = position.index == 0
+    if first and next_before is None:
+        return
+    moves = [  # label, icon, where it leads (None: disabled)
+        ("Newest", ":material/first_page:", None if first else position.newest()),
+        ("Newer", ":material/chevron_left:", None if first else position.newer()),
+        ("Older", ":material/chevron_right:", position.older(next_before) if next_before else None),
+    ]
+    for column, (label, icon, target) in zip(st.columns([1, 1, 1, 2])[:3], moves, strict=True):
+        column.button(
+            label,
+            key=f"jobs_{label.lower()}",
+            icon=icon,
+            disabled=target is None,
+            on_click=go_to,
+            args=(target,),
+        )
 
 
 def job_detail(client: PlatformClient, jobs: list[Job]) -> None:

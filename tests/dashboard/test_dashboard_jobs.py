@@ -18,6 +18,7 @@ from streamlit.string_util import is_emoji
 from streamlit.testing.v1 import AppTest
 
 from dashboard_streamlit import formatting, session
+from dashboard_streamlit.paging import PAGE_SIZE
 from dashboard_streamlit.settings import ENV_SETTINGS
 from toy_platform.client import (
     Job,
@@ -87,7 +88,8 @@ def a_job(job_id: str, status: str = "succeeded", **fields: Any) -> Job:
 
 
 class StubClient(PlatformClient):
-    """Answers from memory; `calls` records (method, args) of the calls that change things."""
+    """Answers from memory; `calls` records (method, args) of the calls that change things,
+    `listed` the arguments of each list_jobs but those counting jobs (limit 1)."""
 
     def __init__(self, jobs: list[Job] | None = None, types: list[Any] | None = None) -> None:
         super().__init__("http://127.0.0.1:9", "http://127.0.0.1:9", token="stub-token")
@@ -95,6 +97,7 @@ class StubClient(PlatformClient):
         self.jobs: list[Job] = list(jobs or [])
         self.types = TYPES if types is None else types
         self.calls: list[tuple[str, Any]] = []
+        self.listed: list[dict[str, Any]] = []
         self.submit_error: PlatformError | None = None
 
     def job_types(self) -> list[JobTypeInfo]:
@@ -132,13 +135,26 @@ class StubClient(PlatformClient):
         all_users: bool = False,
         before: str | None = None,
     ) -> JobPage:
-        jobs = [j for j in self.jobs if status is None or j["status"] == status]
+        """Keyset paging as the middleware's: a job's cursor is its sequence number (the
+        oldest is 1); a full page's last cursor is the next page's `before`."""
+        if limit != 1:
+            self.listed.append(
+                {"status": status, "limit": limit, "offset": offset, "before": before}
+            )
+        numbered = [
+            (len(self.jobs) - i, j)
+            for i, j in enumerate(self.jobs)
+            if status is None or j["status"] == status
+        ]
+        older = [(n, j) for n, j in numbered if before is None or n < int(before)]
+        rows = older[:limit]
+        full = limit is not None and len(rows) == limit
         return {
-            "jobs": jobs[:limit],
-            "total": len(jobs),
-            "limit": 0,
+            "jobs": [j for _, j in rows],
+            "total": len(numbered),
+            "limit": limit or 0,
             "offset": 0,
-            "next_before": None,
+            "next_before": str(rows[-1][0]) if full else None,
         }
 
     def get_job(self, job_id: str) -> Job:
@@ -465,6 +481,128 @@ def test_new_timeline_events_get_labels() -> None:
         "Cancelled",
     ]
     assert timeline["status"].tolist()[1] == "cancel_requested"
+
+
+# -- paging through the list ------------------------------------------------------------------
+
+MANY = 2 * PAGE_SIZE + 5  # two full pages and five jobs on a third
+
+
+def many_jobs(count: int) -> list[Job]:
+    """COUNT finished jobs, newest first: job jN has the stub's cursor N."""
+    return [a_job(f"j{n}") for n in range(count, 0, -1)]
+
+
+def shown_ids(at: AppTest) -> list[str]:
+    return list(at.main.dataframe[0].value["job_id"])
+
+
+def range_caption(at: AppTest) -> str:
+    return next(c.value for c in at.main.caption if c.value.startswith("Jobs "))
+
+
+def page_button(at: AppTest, name: str) -> Any:
+    return at.button(key=f"jobs_{name}")
+
+
+def go(at: AppTest, name: str) -> AppTest:
+    return healthy(page_button(at, name).click().run())
+
+
+def read_before(stub: StubClient) -> str | None:
+    """The `before` of the page last read (checking it was read by keyset, not offset)."""
+    last = stub.listed[-1]
+    assert (last["limit"], last["offset"]) == (PAGE_SIZE, None), last
+    before: str | None = last["before"]
+    return before
+
+
+def test_older_reads_the_next_page_with_the_cursor_of_the_one_shown() -> None:
+    stub = StubClient(many_jobs(MANY))
+    at = jobs_page(stub)
+    assert read_before(stub) is None
+    assert range_caption(at) == f"Jobs 1–{PAGE_SIZE} of {MANY}, newest first"
+    assert page_button(at, "newer").disabled and page_button(at, "newest").disabled
+    last_of_first = MANY - PAGE_SIZE + 1
+    assert shown_ids(at)[-1] == f"j{last_of_first}"
+
+    go(at, "older")
+    assert read_before(stub) == str(last_of_first)  # the first page's next_before
+    assert shown_ids(at)[0] == f"j{last_of_first - 1}"
+    assert range_caption(at) == f"Jobs {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of {MANY}, newest first"
+    assert not page_button(at, "newer").disabled
+
+    go(at, "older")
+    assert read_before(stub) == str(last_of_first - PAGE_SIZE)
+    assert shown_ids(at) == ["j5", "j4", "j3", "j2", "j1"]
+    assert range_caption(at) == f"Jobs {2 * PAGE_SIZE + 1}–{MANY} of {MANY}, newest first"
+    assert page_button(at, "older").disabled  # next_before is null: no older page
+    assert at.selectbox(key="selected_job").value == "j5"  # the detail follows the page
+
+
+def test_newer_goes_back_page_by_page_and_newest_to_the_first() -> None:
+    stub = StubClient(many_jobs(MANY))
+    at = go(go(jobs_page(stub), "older"), "older")
+    second_cursor = stub.listed[-2]["before"]
+
+    go(at, "newer")
+    assert read_before(stub) == second_cursor
+    assert range_caption(at).startswith(f"Jobs {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of")
+    go(at, "newer")
+    assert read_before(stub) is None
+    assert shown_ids(at)[0] == f"j{MANY}"
+    assert range_caption(at).startswith(f"Jobs 1–{PAGE_SIZE} of")
+    assert page_button(at, "newer").disabled
+
+    go(go(go(at, "older"), "older"), "newest")
+    assert read_before(stub) is None
+    assert range_caption(at).startswith(f"Jobs 1–{PAGE_SIZE} of")
+
+
+def test_changing_the_status_filter_goes_back_to_the_first_page() -> None:
+    stub = StubClient(many_jobs(MANY))
+    at = go(jobs_page(stub), "older")
+    assert read_before(stub) is not None
+    healthy(at.button_group(key="status_filter").set_value("succeeded").run())
+    assert stub.listed[-1]["status"] == "succeeded"
+    assert read_before(stub) is None
+    assert range_caption(at).startswith(f"Jobs 1–{PAGE_SIZE} of {MANY}")
+
+    go(at, "older")
+    assert stub.listed[-1]["status"] == "succeeded"
+    assert read_before(stub) is not None
+    healthy(at.button_group(key="status_filter").set_value("all").run())
+    assert stub.listed[-1]["status"] is None
+    assert read_before(stub) is None
+
+
+def test_a_submit_goes_back_to_the_first_page_which_shows_the_new_job() -> None:
+    stub = StubClient(many_jobs(MANY))
+    at = go(jobs_page(stub), "older")
+    at.text_input(key="job_name").set_value("fresh")
+    data_widget(at).set_value("hello")
+    click(at, "Submit")
+    assert read_before(stub) is None
+    new_id = f"j{MANY + 1}"
+    assert shown_ids(at)[0] == new_id
+    assert at.selectbox(key="selected_job").value == new_id
+    assert range_caption(at).startswith(f"Jobs 1–{PAGE_SIZE} of {MANY + 1}")
+
+
+def test_a_single_page_has_no_paging_buttons() -> None:
+    at = jobs_page(StubClient(many_jobs(3)))
+    assert range_caption(at) == "Jobs 1–3 of 3, newest first"
+    assert not [b.key for b in at.button if b.key and b.key.startswith("jobs_")]
+
+
+def test_past_a_last_page_that_was_full_the_list_says_so_and_leads_back() -> None:
+    """A full page has a next_before even when it holds the oldest job."""
+    stub = StubClient(many_jobs(PAGE_SIZE))
+    at = go(jobs_page(stub), "older")
+    assert [i.value for i in at.main.info] == ["No older jobs."]
+    assert page_button(at, "older").disabled
+    go(at, "newer")
+    assert shown_ids(at)[0] == f"j{PAGE_SIZE}"
 
 
 # -- the status page and the page icons -------------------------------------------------------
