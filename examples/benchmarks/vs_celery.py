@@ -64,7 +64,9 @@ def drive(side: Side, jobs: int, clients: int, timeout: float) -> Figures:
     """JOBS jobs from CLIENTS threads; timed until the last one succeeded."""
     side.submit(-1)  # a first job (connections made, code warm) before the clock starts
     deadline = time.monotonic() + 30
-    while side.succeeded() < 1 and time.monotonic() < deadline:
+    while side.succeeded() < 1:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{side.name} did not complete a first job within 30 s")
         time.sleep(0.05)
     baseline = side.succeeded()
     processes = side.processes()
@@ -193,7 +195,16 @@ def peer(redis: Redis) -> Iterator[Side]:
         stderr=subprocess.DEVNULL,
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "celery_peer:celery_app", "worker", "--pool", "threads"]
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "celery_peer:celery_app",
+            "worker",
+            "--pool",
+            "threads",
+        ]
         + ["--concurrency", "8", "--loglevel", "WARNING"],
         cwd=HERE,
         env=env,
