@@ -136,7 +136,7 @@ class StubClient(PlatformClient):
         before: str | None = None,
     ) -> JobPage:
         """Keyset paging as the middleware's: a job's cursor is its sequence number (the
-        oldest is 1); a full page's last cursor is the next page's `before`."""
+        oldest is 1); a page with older jobs after it gives its last cursor as `before`."""
         if limit != 1:
             self.listed.append(
                 {"status": status, "limit": limit, "offset": offset, "before": before}
@@ -148,13 +148,13 @@ class StubClient(PlatformClient):
         ]
         older = [(n, j) for n, j in numbered if before is None or n < int(before)]
         rows = older[:limit]
-        full = limit is not None and len(rows) == limit
+        more = limit is not None and len(older) > limit
         return {
             "jobs": [j for _, j in rows],
             "total": len(numbered),
             "limit": limit or 0,
             "offset": 0,
-            "next_before": str(rows[-1][0]) if full else None,
+            "next_before": str(rows[-1][0]) if more else None,
         }
 
     def get_job(self, job_id: str) -> Job:
@@ -595,14 +595,17 @@ def test_a_single_page_has_no_paging_buttons() -> None:
     assert not [b.key for b in at.button if b.key and b.key.startswith("jobs_")]
 
 
-def test_past_a_last_page_that_was_full_the_list_says_so_and_leads_back() -> None:
-    """A full page has a next_before even when it holds the oldest job."""
-    stub = StubClient(many_jobs(PAGE_SIZE))
-    at = go(jobs_page(stub), "older")
+def test_an_older_page_emptied_meanwhile_says_so_and_leads_back() -> None:
+    """The jobs of the next page went (a reset, say) after this page was read."""
+    stub = StubClient(many_jobs(PAGE_SIZE + 3))
+    at = jobs_page(stub)
+    stub.jobs = []  # reset
+    at = go(at, "older")
     assert [i.value for i in at.main.info] == ["No older jobs."]
     assert page_button(at, "older").disabled
+    stub.jobs = many_jobs(2)
     go(at, "newer")
-    assert shown_ids(at)[0] == f"j{PAGE_SIZE}"
+    assert read_before(stub) is None and shown_ids(at) == ["j2", "j1"]
 
 
 # -- the status page and the page icons -------------------------------------------------------

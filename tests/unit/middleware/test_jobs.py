@@ -94,6 +94,16 @@ def test_keyset_pages_walk_every_job_once_newest_first(store: JobStore) -> None:
     assert [job["job_id"] for job in by_offset] == made[::-1][10:20]
 
 
+def test_a_full_last_page_has_no_cursor_to_an_empty_one(store: JobStore) -> None:
+    """A cursor came with every full page: 20 jobs in pages of 10 ended on an empty page."""
+    for n in range(20):
+        store.create("alice", f"j{n}", "x", None)
+    first = store.page("alice", None, 10, 0)
+    assert first.next_before is not None
+    last = store.page("alice", None, 10, 0, int(first.next_before))
+    assert (len(last.jobs), last.next_before) == (10, None)
+
+
 def test_a_claimed_job_is_not_claimed_again_until_released_or_its_lease_runs_out(
     store: JobStore,
 ) -> None:

@@ -61,9 +61,12 @@ def _where(filters: list[tuple[str, object]]) -> tuple[str, tuple[object, ...]]:
 
 
 def page_of(rows: list[dict[str, Any]], limit: int, total: int) -> Page:
-    """A page of ROWS (newest first, each with its seq): the cursor of the next page is the
-    last row's seq when the page is full."""
-    cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+    """A page of LIMIT of ROWS (newest first, each with its seq; read one more than LIMIT):
+    the cursor of the next page is the last shown row's seq when an older row exists, so a
+    last page that is full leads nowhere further."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = str(rows[-1]["seq"]) if more else None
     for row in rows:
         del row["seq"]
     return Page(rows, total, cursor)

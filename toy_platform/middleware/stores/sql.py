@@ -118,7 +118,7 @@ class SqlJobStore:
         rows = self._rows(
             f"SELECT seq, {JOB_COLUMNS} FROM jobs {query.where}"
             f" ORDER BY seq DESC LIMIT {mark} OFFSET {mark}",
-            (*query.params, limit, offset),
+            (*query.params, limit + 1, offset),
         )
         return page_of([public(row) for row in rows], limit, int(total["n"]))
 
