@@ -7,7 +7,10 @@ Starts `toy-platform serve` (no web app, no dashboard, job delay 0, a fresh home
 `py-spy record` to auth, middleware and core, runs examples/load.py against it, and prints
 for each service its CPU per completed job and the functions that CPU went to: inclusive
 (the function and what it called) and self, each as milliseconds per job (its share of the
-samples times the service's CPU per job). With --keep, py-spy's raw stacks are kept there
+samples times the service's CPU per job). Only the thread holding the GIL is sampled (py-spy
+--gil): a thread waiting for a lock or sleeping is not working, though py-spy's own idle
+check often counts it; C code that runs without the GIL (SQLite's, say) counts only in the
+CPU figure. With --keep, py-spy's raw stacks are kept there
 (collapsed format: open them with speedscope or flamegraph.pl).
 
 Needs py-spy (pip install "toy-platform[examples]"), allowed to read other processes' memory
@@ -17,6 +20,7 @@ Needs py-spy (pip install "toy-platform[examples]"), allowed to read other proce
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +33,18 @@ from services import Services, service_processes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "middleware", "core")
+STEPS = {
+    "token check": ("TokenVerifier.verify",),
+    "service signatures": ("verify_signature", "ServiceAuth.__call__"),
+    "logging": ("Logger._log",),
+    "JSON": ("json/", "jsonify", "get_json", "JsonFormatter"),
+    "store and queue (SQLite)": ("/stores/", "toy_platform/db.py", "embedded/store.py"),
+    "HTTP client (forward, callbacks)": ("requests/", "urllib3/"),
+    "HTTP server (waitress)": ("waitress/channel", "waitress/task", "waitress/parser"),
+    "Flask and werkzeug": ("flask/", "werkzeug/"),
+    "metrics": ("prometheus_client/",),
+}
+"""Each step's markers: a sample counts for the step when a frame of its stack holds one."""
 SKIP = ("threading.py", "<module>", "waitress/", "run_loop", "_bootstrap")
 """Frames every stack shares (thread start-up, the server's loop): not worth a line."""
 
@@ -38,7 +54,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=4000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--store-url", default="sqlite")
-    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    parser.add_argument(
+        "--all-threads",
+        action="store_true",
+        help="sample every thread, not only the one holding the GIL (lock waits then count)",
+    )
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--keep", type=Path, help="keep py-spy's raw stacks in this directory")
     args = parser.parse_args()
@@ -52,8 +73,9 @@ def main() -> int:
         pids = {name: pid for pid, name in service_processes(serve.pid).items() if name in SERVICES}
         spies = {
             name: subprocess.Popen(
-                ["py-spy", "record", "--pid", str(pid), "--rate", str(args.rate), "--format"]
-                + ["raw", "--output", str(out / f"{name}.txt"), "--nonblocking"],
+                [py_spy(), "record", "--pid", str(pid), "--rate", str(args.rate), "--format"]
+                + ["raw", "--output", str(out / f"{name}.txt"), "--nonblocking"]
+                + ([] if args.all_threads else ["--gil"]),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -77,6 +99,11 @@ def main() -> int:
     if args.keep:
         print(f"\nraw stacks in {out}")
     return 0
+
+
+def py_spy() -> str:
+    """py-spy on the PATH, or beside this Python (a virtualenv not activated)."""
+    return shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
 
 def cpu(pid: int) -> float:
@@ -108,6 +135,7 @@ def show(stacks_file: Path, per_job_ms: float, top: int) -> None:
     """The functions with the most samples, inclusive and self, in ms per job."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    steps: Counter[str] = Counter(dict.fromkeys(STEPS, 0))
     total = 0
     if not stacks_file.exists():
         print("  (no samples: could py-spy attach?)")
@@ -122,12 +150,18 @@ def show(stacks_file: Path, per_job_ms: float, top: int) -> None:
         total += count
         for frame in set(frames):
             inclusive[frame] += count
+        for step, markers in STEPS.items():
+            if any(marker in stack for marker in markers):
+                steps[step] += count
         if frames:
             own[frames[-1]] += count
     if not total:
         print("  (no samples)")
         return
-    print(f"  inclusive (of {total} samples):")
+    print(f"  by step (inclusive, overlapping; of {total} samples):")
+    for step, count in steps.items():
+        print(f"    {count / total * per_job_ms:7.3f} ms  {count / total:5.1%}  {step}")
+    print("  inclusive:")
     shown = [(f, n) for f, n in inclusive.most_common() if not any(s in f for s in SKIP)]
     for frame, count in shown[:top]:
         print(f"    {count / total * per_job_ms:7.3f} ms  {count / total:5.1%}  {frame}")
