@@ -47,6 +47,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--password", required=True)
     parser.add_argument("--timeout", type=float, default=600, help="give up after this long")
     parser.add_argument(
+        "--rate",
+        type=float,
+        help="submit at this many jobs/s, evenly spread (default: as fast as the clients go);"
+        " for latency at a given load, say half of the top throughput",
+    )
+    parser.add_argument(
         "--cpu-pid", type=int, action="append", default=[], help="report this process's CPU"
     )
     parser.add_argument(
@@ -151,9 +157,11 @@ def main() -> None:
             with urls_lock:
                 url = next(urls)
             local.client = PlatformClient(args.auth_url, url, token=token)
-        started = time.perf_counter()
+        if args.rate:  # open loop: job N goes at its time, however the earlier ones fared
+            time.sleep(max(0.0, started + n / args.rate - time.perf_counter()))
+        started_submit = time.perf_counter()
         local.client.submit_job(f"{prefix}{n}", f"payload number {n}")
-        latencies.append(time.perf_counter() - started)
+        latencies.append(time.perf_counter() - started_submit)
 
     started = time.perf_counter()
     with (

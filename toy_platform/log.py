@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import logging.handlers
@@ -9,6 +10,9 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from toy_platform.config import SERVICES_BY_PATH, Settings
 from toy_platform.tracing import current_job_id, current_request_id
@@ -40,6 +44,18 @@ class ContextFilter(logging.Filter):
         if not getattr(record, "event", None):
             record.event = record.getMessage()
         return True
+
+
+class JsonLineFormatter(OrjsonFormatter):
+    """A record as one JSON line, through orjson (twice as fast as the json module, on every
+    line a busy service writes); a record orjson refuses (an integer beyond 64 bits) is
+    written by the json module instead of being lost."""
+
+    def jsonify_log_record(self, log_data: Any) -> str:
+        try:
+            return str(super().jsonify_log_record(log_data))
+        except (TypeError, orjson.JSONEncodeError):
+            return json.dumps(log_data, default=str, ensure_ascii=False)
 
 
 class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -189,7 +205,7 @@ def configure_logging(
             "filters": {"context": {"()": ContextFilter, "service": service, "fields": fields}},
             "formatters": {
                 "json": {
-                    "()": "pythonjsonlogger.json.JsonFormatter",
+                    "()": JsonLineFormatter,
                     "fmt": "%(levelname)s %(service)s %(request_id)s %(job_id)s %(event)s"
                     " %(message)s %(name)s",
                     "rename_fields": {"levelname": "level", "name": "logger"},

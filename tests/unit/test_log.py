@@ -81,6 +81,16 @@ def test_the_log_file_holds_one_json_object_per_line_with_the_ids(
     assert second["request_id"] is None and second["event"] == "no request here"
 
 
+def test_a_line_orjson_refuses_is_still_written(
+    service_logger: logging.Logger, settings: Settings
+) -> None:
+    """orjson writes the lines, and refuses integers beyond 64 bits: such a line is not lost."""
+    service_logger.info("huge", extra={"event": "big", "count": 2**70})
+    service_logger.info("next", extra={"event": "small", "count": 1})
+    lines = log_file(settings, "core").read_text().splitlines()
+    assert [json.loads(line)["count"] for line in lines] == [2**70, 1]
+
+
 def test_a_log_dir_that_is_a_file_is_named_with_the_option(tmp_path) -> None:
     log_dir = tmp_path / "logs"
     log_dir.write_text("")
