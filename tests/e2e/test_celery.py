@@ -466,6 +466,41 @@ def test_job_types_run_on_celery_workers_with_time_limits_and_cancel(
     workers.interrupt_all()
 
 
+def test_time_limits_and_cancel_hold_on_the_threads_pool(
+    platform: tuple[Platform, Workers],
+) -> None:
+    """Windows workers run Celery's threads pool (no fork): a thread cannot be stopped, so a
+    handler that loops for ever or ignores a cancel is stopped in its sandbox process."""
+    running, workers = platform
+    workers.interrupt_all()
+    workers.start("sigma", 0.0, 3, "--job-module", "support.e2e_types", "--pool", "threads")
+    log = (running.home / "logs" / "worker-sigma@test.log").read_text(encoding="utf-8")
+    assert "(threads pool)" in log, log[-2000:]
+    client = running.client()
+    wait_until(
+        lambda: {t["name"]: t for t in client.job_types()}["e2e_stuck"]["available"],
+        30,
+        what="the worker's types offered",
+    )
+    stuck = client.submit_job("stuck", None, job_type="e2e_stuck")["job_id"]
+    polite = client.submit_job("polite", {"seconds": 30}, job_type="e2e_wait")["job_id"]
+    stubborn = client.submit_job("stubborn", None, job_type="e2e_stubborn")["job_id"]
+    for job_id in (polite, stubborn):
+        wait_until(lambda j=job_id: client.get_job(j)["status"] == "running", 30, what="running")
+    asked = time.monotonic()
+    client.cancel_job(polite)
+    client.cancel_job(stubborn)
+    assert client.wait_for_job(polite, timeout=15)["status"] == "cancelled"
+    assert time.monotonic() - asked < 3
+    assert client.wait_for_job(stubborn, timeout=15)["status"] == "cancelled"
+    assert time.monotonic() - asked < 6  # stopped in its process, within the cancel grace
+    timed_out = client.wait_for_job(stuck, timeout=30)
+    assert timed_out["error"] == "timed out after 2 s", timed_out
+    words = client.submit_job("after", {"text": "still going"}, job_type="e2e_words")["job_id"]
+    assert client.wait_for_job(words, timeout=30)["result"] == {"words": 2}
+    workers.interrupt_all()
+
+
 def test_a_run_that_kept_stopping_its_worker_is_failed_not_run_again(
     platform: tuple[Platform, Workers], redis: RedisServer
 ) -> None:
