@@ -5,6 +5,8 @@ handler that kills its own process."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from toy_platform.client import PlatformClient, PlatformError
 
 pytestmark = pytest.mark.e2e
 TESTS_DIR = Path(__file__).resolve().parents[1]
+EXAMPLES = TESTS_DIR.parent / "examples"
 
 
 class TypesPlatform(Platform):
@@ -182,3 +185,38 @@ def test_only_its_owner_or_an_admin_may_cancel_a_job(platform: TypesPlatform) ->
     assert hidden.value.status == 404
     assert platform.client().cancel_job(job_id)["job_id"] == job_id  # the admin may
     assert owner.wait_for_job(job_id, timeout=15)["status"] == "cancelled"
+
+
+class InstalledPackagePlatform(Platform):
+    """A platform whose Python sees one more installed package, in SITE (a --target dir)."""
+
+    site: Path
+
+    def env(self) -> dict[str, str]:
+        path = os.pathsep.join(filter(None, [str(self.site), os.environ.get("PYTHONPATH")]))
+        return {**super().env(), "PYTHONPATH": path}
+
+
+def test_the_example_package_installed_with_pip_offers_its_types_by_entry_point(
+    tmp_path: Path,
+) -> None:
+    """The README's way: `pip install examples/job_types`, then serve; no --job-module."""
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+        + ["--target", str(site), str(EXAMPLES / "job_types")],
+        check=True,
+        timeout=300,
+    )
+    served = InstalledPackagePlatform(tmp_path / "home", job_delay=0.0)
+    served.site = site
+    try:
+        client = served.serve().client()
+        names = {t["name"] for t in client.job_types() if t["available"]}
+        assert {"wordcount", "sha256", "primes", "slow_echo", "flaky", "reverse"} <= names
+        job_id = client.submit_job("count", {"text": "one two\nthree"}, job_type="wordcount")
+        done = client.wait_for_job(job_id["job_id"], timeout=60)
+        assert done["status"] == "succeeded", done
+        assert done["result"]["words"] == 3, done
+    finally:
+        served.stop()
