@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from typing import Any
 
@@ -97,29 +98,38 @@ def json_body(*required: str) -> dict[str, Any]:
     for name in required:
         if name not in data:
             raise bad_field(name, f"'{name}' is required")
-    where = _unencodable_text(data)
-    if where is not None:
-        raise bad_field(where, f"'{where}' holds text that is not valid Unicode (a lone surrogate)")
+    problem = _unencodable(data)
+    if problem is not None:
+        where, what = problem
+        raise bad_field(where, f"'{where}' holds {what}")
     return data
 
 
-def _unencodable_text(data: dict[str, Any]) -> str | None:
-    """Where in DATA a string (or key) holds a lone surrogate, e.g. 'jobs[2].data'; None if nowhere.
+SURROGATE = "text that is not valid Unicode (a lone surrogate)"
+NOT_FINITE = "NaN or Infinity, which JSON has no number for"
 
-    Such text parses as JSON but cannot be stored or sent on. Walked without recursion, so any
-    depth the parser took is fine.
+
+def _unencodable(data: dict[str, Any]) -> tuple[str, str] | None:
+    """Where in DATA (e.g. 'jobs[2].data') a value parses but cannot be kept as JSON, and
+    what it holds: a string (or key) with a lone surrogate, or NaN or Infinity (Python's
+    parser takes them; stored, they made answers that are not JSON). None if nowhere.
+
+    Walked without recursion, so any depth the parser took is fine.
     """
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, str):
             if not _encodable(value):
-                return where
+                return where, SURROGATE
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return where, NOT_FINITE
         elif isinstance(value, dict):
             for key, item in value.items():
                 path = f"{where}.{key}" if where else str(key)
                 if not _encodable(key):
-                    return where or "(body)"
+                    return where or "(body)", SURROGATE
                 stack.append((path, item))
         elif isinstance(value, list):
             stack.extend((f"{where}[{n}]", item) for n, item in enumerate(value))

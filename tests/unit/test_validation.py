@@ -15,6 +15,7 @@ from openapi_schema_validator import OAS31Validator
 
 import toy_platform
 from toy_platform.config import Settings
+from toy_platform.errors import ApiError, json_body
 from toy_platform.fields import (
     RFC3339_PATTERN,
     VISIBLE_PATTERN,
@@ -243,3 +244,18 @@ def test_position_zero_is_a_job_a_worker_has(core_app: Flask, settings: Settings
     batch = post_signed(core_app, settings, "/job_submit/batch", {"jobs": [job()]}).get_json()
     assert batch["jobs"][0]["position"] == 0
     schema_validator("core", "CoreJobBatchQueued").validate(batch)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_number_json_has_not_is_a_400_naming_where_it_is(number: str) -> None:
+    """Python's parser takes NaN and Infinity (and 1e400 as infinity); stored in a job's data,
+    they made every answer that listed the job invalid JSON."""
+    app = Flask(__name__)
+    body = f'{{"job_name": "x", "data": {{"values": [1, {number}]}}}}'
+    with app.test_request_context(data=body, content_type="application/json"):
+        with pytest.raises(ApiError) as refused:
+            json_body("job_name")
+    assert (refused.value.status, refused.value.field) == (400, "data.values[1]")
+    assert "NaN or Infinity" in str(refused.value)
+    with app.test_request_context(data='{"data": [1.5, -2e300]}', content_type="application/json"):
+        assert json_body() == {"data": [1.5, -2e300]}
