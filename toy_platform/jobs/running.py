@@ -75,12 +75,6 @@ def broken_run_report(
     return report
 
 
-RUNNING_REPORT_MIN_S = 0.5
-"""A built-in job shorter than this reports only its outcome, which carries started_at: the
-history still shows when it started (the middleware adds the 'running' step), for one report
-per job instead of two (on the embedded queue, one write to core's outbox fewer)."""
-
-
 def running_report(started_at: str, worker: str | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"status": JobStatus.RUNNING.value, "started_at": started_at}
     if worker:

@@ -13,12 +13,7 @@ from toy_platform.core.queues.base import QueuedJob
 from toy_platform.core.queues.embedded.senders import CallbackSenders
 from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQueue
 from toy_platform.jobs.execution import Execution, JobRun
-from toy_platform.jobs.running import (
-    RUNNING_REPORT_MIN_S,
-    gave_up_report,
-    run_job,
-    running_report,
-)
+from toy_platform.jobs.running import gave_up_report, run_job, running_report
 from toy_platform.jobs.types import JobType, load_job_types
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
@@ -217,11 +212,9 @@ class CorePool:
             return
         started_at = utc_now()
         logger.info("job started", extra={"event": "job_started", "job_type": job.job_type})
+        self._report(job, running_report(started_at))
         execution = self._execution()
-        in_process = execution.in_process(job.job_type)
-        if not in_process or self.job_delay >= RUNNING_REPORT_MIN_S:
-            self._report(job, running_report(started_at))
-        if in_process:  # reverse: as fast as it ever was
+        if execution.in_process(job.job_type):  # reverse: as fast as it ever was
             time.sleep(self.job_delay)
             self.wait_if_paused()
             self._finish(job, run_job(job.data, self.failure_rate, started_at))
