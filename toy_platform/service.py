@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 from toy_platform import __version__
+from toy_platform.answers_json import AnswersJSONProvider
 from toy_platform.config import Settings
 from toy_platform.errors import ApiError, json_body, limit_bodies, register_error_handlers
 from toy_platform.security import load_service_key, service_key_fingerprint, verify_signature
@@ -100,7 +101,9 @@ def state() -> ServiceState:
 def create_service_app(settings: Settings, name: str, cors: bool = False) -> Flask:
     """A Flask app with the parts every service has; the service adds its blueprint."""
     app = Flask(f"toy_platform.{name}")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    answers = AnswersJSONProvider(app)
+    answers.sort_keys = False  # as orjson writes them: in the order they were made
+    app.json = answers
     registry = CollectorRegistry(auto_describe=True)
     svc = ServiceState(name, settings, load_service_key(settings), registry)
     app.extensions["toy_platform"] = svc
