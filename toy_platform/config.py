@@ -24,7 +24,6 @@ DEFAULT_JOB_DELAY = 2.0
 DEFAULT_MAX_DATA_BYTES = 1024 * 1024
 DEFAULT_TOKEN_TTL = 30 * 60
 DEFAULT_STALL_AFTER = 30.0
-DEFAULT_RECONCILE_AFTER = 60.0
 
 SERVICES = ("auth", "core", "middleware")
 """The services with a URL of their own (auth_url, ...), in the order serve starts them: each
@@ -74,7 +73,7 @@ class Settings:
     stall_after: float = DEFAULT_STALL_AFTER
     # A job handed to core that shows no sign of life this long is looked for there, and
     # handed over again if core no longer holds it (its broker lost it).
-    reconcile_after: float = DEFAULT_RECONCILE_AFTER
+    reconcile_after: float | None = None  # None: each job type's time limit and a margin
     # Modules of job types (@job_type) the workers load, besides installed entry points.
     job_modules: tuple[str, ...] = ()
     # Where the core's queue and the middleware's jobs live: "sqlite" (the embedded default,

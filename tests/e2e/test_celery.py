@@ -577,6 +577,33 @@ def test_jobs_the_broker_lost_are_handed_over_again_and_run(
         assert statuses(job_id).count("succeeded") == 1
 
 
+def test_a_running_job_lost_with_its_worker_and_the_broker_is_handed_over_again(
+    platform: tuple[Platform, Workers], redis: RedisServer
+) -> None:
+    """Only queued jobs were ever looked at again: a run lost with both its worker (killed)
+    and the broker's record of it (FLUSHALL) left the job running for ever."""
+    served, workers = platform
+    workers.interrupt_all()
+    workers.start("mu", job_delay=60.0)
+    client = served.client()
+    job_id = client.submit_job("lost while running", "abc")["job_id"]
+    wait_until(lambda: client.get_job(job_id)["status"] == "running", 30, what="running")
+    workers.kill("mu")
+    Redis.from_url(redis.url).flushall()
+    again = wait_until(
+        lambda: [e for e in events_of(client, job_id) if e["status"] == "forwarded_again"],
+        30,
+        what="handed over again",
+    )
+    assert "while it ran" in again[0]["detail"], again
+    workers.start("nu", job_delay=0.0)
+    done = client.wait_for_job(job_id, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", "cba")
+    statuses = [e["status"] for e in events_of(client, job_id)]
+    assert statuses.count("forwarded_again") == 1 and statuses.count("succeeded") == 1, statuses
+    workers.interrupt_all()
+
+
 def test_a_job_whose_publish_never_finished_is_handed_over_again(
     platform: tuple[Platform, Workers], redis: RedisServer
 ) -> None:

@@ -25,6 +25,7 @@ from click.core import ParameterSource
 from toy_platform import config
 from toy_platform.config import load_settings
 from toy_platform.health import read_record
+from toy_platform.jobs.lifecycle import RECONCILE_MARGIN_S
 from toy_platform.ops import serve_record
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,7 +101,7 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
                 "type": click.FloatRange(1),
                 "help": "Seconds a job handed to core may show no sign of life before the"
                 " middleware asks core for it, and hands it over again if core lost it"
-                f" [{config.DEFAULT_RECONCILE_AFTER:g}].",
+                f" [its type's time limit + {RECONCILE_MARGIN_S:g}].",
             },
         ),
     ],

@@ -7,13 +7,14 @@ how core's report moves a job (never backwards, never twice), and what its histo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from toy_platform.clock import utc_now
 from toy_platform.jobs.model import JobStatus, NewJob, Report, encode
+from toy_platform.jobs.types import DEFAULT_TIMEOUT_S
 
 IDEMPOTENCY_WINDOW_S = 24 * 3600
 LEASE_S = 15.0
@@ -245,9 +246,43 @@ MAX_HANDOVERS = 3
 """How many times a job core lost is handed to it again before it is failed with the reason."""
 
 
-def handed_over_again_event(job_id: str, times: int) -> Event:
-    """Core no longer held a job it had accepted (its broker lost it): sent again."""
-    detail = f"core no longer held it (its queue lost it?): handed over again ({times})"
+HANDED_OVER_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+"""The states of a job core accepted and has not finished: the ones it may lose."""
+
+RECONCILE_MARGIN_S = 30.0
+"""How long past its type's time limit a job handed to core may show no sign of life before
+core is asked whether it still holds it: by then a run has ended, by its limit at the latest,
+and said so."""
+
+
+@dataclass(frozen=True)
+class SilenceLimits:
+    """How long a job handed to core may show no sign of life (no line in its history) before
+    the middleware asks core whether it still holds it: per job type, and for any other."""
+
+    by_type: dict[str, float]
+    otherwise: float
+
+    @classmethod
+    def from_time_limits(
+        cls, time_limits: Mapping[str, float], fixed: float | None = None
+    ) -> SilenceLimits:
+        """Each type's time limit plus RECONCILE_MARGIN_S; FIXED seconds for every type when
+        the operator set one (--reconcile-after)."""
+        if fixed is not None:
+            return cls({}, fixed)
+        return cls(
+            {name: limit + RECONCILE_MARGIN_S for name, limit in time_limits.items()},
+            DEFAULT_TIMEOUT_S + RECONCILE_MARGIN_S,
+        )
+
+
+def handed_over_again_event(job_id: str, times: int, status: str = "queued") -> Event:
+    """Core no longer held a job it had accepted (its broker lost it, or the run and its
+    worker were lost): sent again, and queued again."""
+    ran = status == JobStatus.RUNNING
+    where = "while it ran (its worker and its queue lost it?)" if ran else "(its queue lost it?)"
+    detail = f"core no longer held it {where}: handed over again ({times})"
     return (job_id, utc_now(), "forwarded_again", "middleware", detail)
 
 

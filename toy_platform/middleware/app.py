@@ -33,6 +33,7 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
     store = open_store(settings)
     logger.info("job store: %s", store.name, extra={"event": "store_opened", "store": store.name})
     core = service_session(svc.service_key)
+    job_types = JobTypes(settings.core_url, core, settings.data_dir)
     parts = MiddlewareParts(
         settings=settings,
         store=store,
@@ -44,9 +45,10 @@ def create_app(settings: Settings, start_forwarder: bool = True) -> Flask:
             svc.service_key,
             registry,
             reconcile_after=settings.reconcile_after,
+            time_limits=job_types.time_limits,
         ),
         core=core,
-        job_types=JobTypes(settings.core_url, core, settings.data_dir),
+        job_types=job_types,
         submitted=Counter(
             "toy_platform_jobs_submitted_total", "Jobs accepted with 202.", registry=registry
         ),

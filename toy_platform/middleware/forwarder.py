@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 from prometheus_client import CollectorRegistry, Counter
 
-from toy_platform.clock import utc_ago, utc_now
-from toy_platform.config import DEFAULT_RECONCILE_AFTER
+from toy_platform.clock import utc_now
 from toy_platform.http_errors import describe_error
-from toy_platform.jobs.lifecycle import MAX_HANDOVERS, lost_error
+from toy_platform.jobs.lifecycle import MAX_HANDOVERS, SilenceLimits, lost_error
 from toy_platform.jobs.model import decode
 from toy_platform.jobs.types import DEFAULT_TYPE
 from toy_platform.loops import (
@@ -61,8 +61,9 @@ class Forwarder:
         service_key: bytes,
         registry: CollectorRegistry,
         check_every: float = WATCHDOG_EVERY_S,
-        reconcile_after: float = DEFAULT_RECONCILE_AFTER,
+        reconcile_after: float | None = None,
         reconcile_every: float = RECONCILE_EVERY_S,
+        time_limits: Callable[[], Mapping[str, float]] = dict,
     ) -> None:
         self.store = store
         self.core_url = core_url
@@ -91,6 +92,7 @@ class Forwarder:
         self.threads = Threads(self.stopping, lambda name: restarts.labels(name).inc(), check_every)
         self.threads.add("forwarder", self._run)
         self.reconcile_after, self.reconcile_every = reconcile_after, reconcile_every
+        self.time_limits = time_limits
         self.reconciling = Progress()
         self.threads.add("reconciler", self._reconcile_loop)
 
@@ -189,9 +191,12 @@ class Forwarder:
         run_loop(step, self.stopping, self.reconciling)
 
     def _reconcile_once(self) -> None:
-        """Hand over again each silent job core no longer holds (its broker lost it, say);
-        one lost MAX_HANDOVERS times is failed with the reason instead."""
-        silent = self.store.silent_handed_over(utc_ago(self.reconcile_after), RECONCILE_BATCH)
+        """Hand over again each silent job core no longer holds (its broker lost it, or lost
+        a run whose worker died too); one lost MAX_HANDOVERS times is failed with the reason
+        instead. Silent: nothing on its timeline for its type's time limit and a margin, or
+        for --reconcile-after seconds when that is set."""
+        limits = SilenceLimits.from_time_limits(self.time_limits(), self.reconcile_after)
+        silent = self.store.silent_handed_over(limits, RECONCILE_BATCH)
         answers = self._held_by_core(silent) if silent else []
         for job, (is_held, note) in zip(silent, answers, strict=True):
             if not is_held:

@@ -22,7 +22,7 @@ from toy_platform.clock import utc_now
 from toy_platform.errors import ApiError
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.reverse import REVERSE
-from toy_platform.jobs.types import schema_error
+from toy_platform.jobs.types import DEFAULT_TIMEOUT_S, schema_error
 from toy_platform.security import write_private
 from toy_platform.tracing import outgoing_headers
 
@@ -79,6 +79,13 @@ class JobTypes:
                 field="data",
                 path=path,
             )
+
+    def time_limits(self) -> dict[str, float]:
+        """Each known type's time limit (timeout_s), fresh from core when it answers."""
+        self._refresh()
+        with self._lock:
+            known = self._known()
+        return {name: float(t.get("timeout_s", DEFAULT_TIMEOUT_S)) for name, t in known.items()}
 
     # -- keeping them -------------------------------------------------------------
 

@@ -14,8 +14,9 @@ import pytest
 
 from toy_platform.clock import utc_ago, utc_now
 from toy_platform.config import load_settings
-from toy_platform.jobs.lifecycle import IdempotencyKeyReused
+from toy_platform.jobs.lifecycle import RECONCILE_MARGIN_S, IdempotencyKeyReused, SilenceLimits
 from toy_platform.jobs.model import Report
+from toy_platform.jobs.types import DEFAULT_TIMEOUT_S
 from toy_platform.middleware.stores.base import JobStore, StoreSetupError
 from toy_platform.middleware.stores.choice import open_store
 from toy_platform.middleware.stores.postgres import PostgresJobStore
@@ -440,19 +441,57 @@ def test_postgres_down_is_a_dependency_the_forwarder_waits_for_not_a_stall(
     store.close()
 
 
+def _forwarded(store: JobStore, job_id: str) -> None:
+    store.mark_forwarded([{"job_id": job_id, "attempt": 1, "sent_at": utc_now(), "position": 1}])
+
+
 def test_a_job_core_lost_is_found_and_handed_over_again_on_both_stores(store: JobStore) -> None:
     job_id = store.create("alice", "n", "d", None)[0]["job_id"]
-    before = utc_now()
-    store.mark_forwarded([{"job_id": job_id, "attempt": 1, "sent_at": before, "position": 1}])
-    assert store.silent_handed_over(before, 10) == []  # it moved since
-    later = utc_ago(-1)  # a second from now: nothing moved since then
+    _forwarded(store, job_id)
+    assert store.silent_handed_over(SilenceLimits({}, 60), 10) == []  # it moved since
+    later = SilenceLimits({}, -1)  # silent since a second from now: nothing moved since then
     (silent,) = store.silent_handed_over(later, 10)
-    assert (silent["job_id"], silent["attempt"]) == (job_id, 1)
+    assert (silent["job_id"], silent["attempt"], silent["status"]) == (job_id, 1, "queued")
     assert store.hand_over_again(job_id, 1) == 1
     assert store.waiting_for_core() == 1 and store.silent_handed_over(later, 10) == []
     assert [j["job_id"] for j in store.claim_unforwarded(10)] == [job_id]
     assert store.hand_over_again(job_id, 1) == 0  # not with core now: nothing to do
     assert store.events(job_id)[-1]["status"] == "forwarded_again"
+
+
+def test_a_running_job_core_lost_is_queued_and_handed_over_again(store: JobStore) -> None:
+    """A run lost with its worker and the broker's record of it left the job running for
+    ever: only queued jobs were ever looked at again."""
+    job_id = store.create("alice", "n", "d", None)[0]["job_id"]
+    _forwarded(store, job_id)
+    store.apply_reports(
+        [Report(job_id, 1, {"status": "running", "progress": {"fraction": 0.5}}, None)]
+    )
+    (silent,) = store.silent_handed_over(SilenceLimits({}, -1), 10)
+    assert (silent["job_id"], silent["status"]) == (job_id, "running")
+    assert store.hand_over_again(job_id, 1) == 1
+    again = store.get(job_id, with_events=True)
+    assert again is not None
+    assert (again["status"], again["started_at"], again["progress"]) == ("queued", None, None)
+    assert "while it ran" in again["events"][-1]["detail"]
+    assert store.counts_by_status("alice") == _true_counts(store, "alice")
+    assert store.waiting_for_core() == 1
+    _forwarded(store, job_id)
+    _callback(store, job_id, "succeeded")  # the run core starts anew reports as any run
+    assert store.silent_handed_over(SilenceLimits({}, -1), 10) == []
+
+
+def test_a_job_is_silent_only_past_its_types_time_limit_and_a_margin(store: JobStore) -> None:
+    quick = store.create("alice", "q", "d", None)[0]["job_id"]
+    slow = store.create("alice", "s", {"n": 1}, None, job_type="slow")[0]["job_id"]
+    other = store.create("alice", "o", {"n": 1}, None, job_type="unknown")[0]["job_id"]
+    for job_id in (quick, slow, other):
+        _forwarded(store, job_id)
+    limits = SilenceLimits.from_time_limits({"reverse": -RECONCILE_MARGIN_S - 1, "slow": 600})
+    assert [j["job_id"] for j in store.silent_handed_over(limits, 10)] == [quick]
+    assert limits.otherwise == DEFAULT_TIMEOUT_S + RECONCILE_MARGIN_S
+    every = SilenceLimits.from_time_limits({"slow": 600}, fixed=-1)  # --reconcile-after
+    assert [j["job_id"] for j in store.silent_handed_over(every, 10)] == [quick, slow, other]
 
 
 def test_a_middleware_with_its_clock_ahead_cannot_take_or_free_anothers_claim(
@@ -561,7 +600,7 @@ def test_a_connection_lost_during_commit_never_says_nothing_was_stored(pg_url: s
         store.close()
 
 
-def test_a_queued_job_whose_reports_are_held_up_says_so_once(store: JobStore) -> None:
+def test_an_unfinished_job_whose_reports_are_held_up_says_so_once(store: JobStore) -> None:
     job_id = store.create("alice", "n", "d", None)[0]["job_id"]
     why = "cannot deliver callbacks to the middleware at http://10.0.0.9:1: connection refused"
     assert store.note_held_up(job_id, 1, why)
@@ -569,5 +608,7 @@ def test_a_queued_job_whose_reports_are_held_up_says_so_once(store: JobStore) ->
     assert not store.note_held_up(job_id, 2, why)  # another attempt's
     (line,) = [e for e in store.events(job_id) if e["status"] == "reports_held_up"]
     assert line["detail"] == f"core holds this job; {why}" and line["service"] == "core"
+    _callback(store, job_id, "running")
+    assert store.note_held_up(job_id, 1, why)  # running, its final report held up: said
     _callback(store, job_id, "succeeded")
-    assert not store.note_held_up(job_id, 1, why)  # not queued any more
+    assert not store.note_held_up(job_id, 1, why)  # finished: nothing held up any more

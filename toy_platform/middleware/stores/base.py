@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from toy_platform.jobs.lifecycle import LEASE_S, ReportOutcome
+from toy_platform.jobs.lifecycle import LEASE_S, ReportOutcome, SilenceLimits
 from toy_platform.jobs.model import Report
 from toy_platform.unavailable import StoreUnavailable
 
@@ -131,16 +131,17 @@ class JobStore(Protocol):
         """Mark a job the core will not take failed with ERROR; False when it was no longer
         waiting to be forwarded."""
 
-    def silent_handed_over(self, since: str, limit: int) -> list[dict[str, Any]]:
-        """Queued jobs core accepted with nothing in their history since SINCE (ISO time)."""
+    def silent_handed_over(self, limits: SilenceLimits, limit: int) -> list[dict[str, Any]]:
+        """Jobs core accepted and has not finished (queued or running) with nothing in their
+        history for as long as LIMITS allow their type, oldest first."""
 
     def note_held_up(self, job_id: str, attempt: int, why: str) -> bool:
-        """Say on a queued job's history that core holds it but its reports do not come
+        """Say on an unfinished job's history that core holds it but its reports do not come
         (WHY); not again while that is still its last line. Whether a line was added."""
 
     def hand_over_again(self, job_id: str, attempt: int) -> int:
-        """Make a job core accepted (and lost) claimable again; how many times that happened
-        to it (0: it was not waiting on core any more)."""
+        """Make a job core accepted (and lost) queued and claimable again; how many times
+        that happened to it (0: it was not waiting on core any more)."""
 
     def counts_by_status(self, owner: str | None = None) -> dict[str, int]: ...
 

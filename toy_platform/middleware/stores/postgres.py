@@ -47,6 +47,7 @@ from toy_platform.middleware.stores.base import (
 from toy_platform.middleware.stores.sql import (
     FORWARD_COLUMNS,
     INSERT_JOB_COLUMNS,
+    UNFINISHED,
     SqlJobStore,
     insert_job_params,
 )
@@ -580,8 +581,8 @@ class PostgresJobStore(SqlJobStore):
         event = reports_held_up_event(job_id, why)
         with self._transaction() as conn:
             if not conn.execute(
-                "SELECT 1 FROM jobs WHERE job_id = %s AND attempt = %s AND status = 'queued'"
-                " FOR UPDATE",
+                "SELECT 1 FROM jobs WHERE job_id = %s AND attempt = %s"
+                f" AND status IN ({UNFINISHED}) FOR UPDATE",
                 (job_id, attempt),
             ).fetchone():
                 return False
@@ -598,19 +599,27 @@ class PostgresJobStore(SqlJobStore):
     def hand_over_again(self, job_id: str, attempt: int) -> int:
         with self._transaction() as conn:
             row = conn.execute(
-                "UPDATE jobs SET forwarded = FALSE, lease_until = NULL WHERE job_id = %s"
-                " AND attempt = %s AND status = 'queued' AND forwarded RETURNING job_id",
+                "SELECT status, owner FROM jobs WHERE job_id = %s AND attempt = %s AND forwarded"
+                f" AND status IN ({UNFINISHED}) FOR UPDATE",
                 (job_id, attempt),
             ).fetchone()
             if row is None:
                 return 0
+            conn.execute(
+                "UPDATE jobs SET forwarded = FALSE, lease_until = NULL, status = 'queued',"
+                " started_at = NULL, progress = NULL WHERE job_id = %s",
+                (job_id,),
+            )
             count = conn.execute(
                 "SELECT COUNT(*) AS n FROM job_events WHERE job_id = %s"
                 " AND status = 'forwarded_again'",
                 (job_id,),
             ).fetchone()
             times = 1 + int(count["n"] if count else 0)
-            conn.execute(INSERT_EVENT, handed_over_again_event(job_id, times))
+            conn.execute(INSERT_EVENT, handed_over_again_event(job_id, times, row["status"]))
+            deltas = CountDeltas()
+            deltas.move(row["owner"], row["status"], "queued")
+            _write_counts(conn, deltas)
         return times
 
     # -- the whole store ---------------------------------------------------------

@@ -7,7 +7,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from toy_platform.jobs.lifecycle import KeyMatch, counts, match_key
+from toy_platform.clock import utc_ago
+from toy_platform.jobs.lifecycle import (
+    HANDED_OVER_STATUSES,
+    KeyMatch,
+    SilenceLimits,
+    counts,
+    match_key,
+)
 from toy_platform.jobs.model import PUBLIC_FIELDS, NewJob, encode, public
 from toy_platform.middleware.stores.base import Page, page_of, page_query
 
@@ -18,6 +25,8 @@ INSERT_JOB_COLUMNS = (
 )
 FORWARD_COLUMNS = "job_id, data, attempt, request_id, job_type"
 """What the forwarder sends core of a job."""
+UNFINISHED = ", ".join(f"'{status}'" for status in HANDED_OVER_STATUSES)
+"""The states of a job core accepted and may still lose, as SQL values."""
 
 
 def insert_job_params(new: NewJob, job_id: str, now: str) -> tuple[object, ...]:
@@ -129,16 +138,20 @@ class SqlJobStore:
         )
         return counts((row["status"], row["n"]) for row in rows)
 
-    def silent_handed_over(self, since: str, limit: int) -> list[dict[str, Any]]:
-        """Queued jobs core accepted whose history has not moved since SINCE (an ISO time):
-        oldest first, as claim_unforwarded shows them."""
+    def silent_handed_over(self, limits: SilenceLimits, limit: int) -> list[dict[str, Any]]:
+        """Jobs core accepted and has not finished whose history has not moved for as long as
+        LIMITS allow their type: oldest first, as claim_unforwarded shows them."""
         mark = self.MARK
+        types = list(limits.by_type.items())
+        since = f"CASE j.job_type {' '.join([f'WHEN {mark} THEN {mark}'] * len(types))}"
+        since = f"{since} ELSE {mark} END" if types else mark
+        cutoffs = [value for name, s in types for value in (name, utc_ago(s))]
         return self._rows(
-            f"SELECT {FORWARD_COLUMNS} FROM jobs j"
-            f" WHERE {self.HANDED_OVER} AND status = 'queued' AND NOT EXISTS (SELECT 1 FROM"
-            f" job_events e WHERE e.job_id = j.job_id AND e.at >= {mark})"
+            f"SELECT {FORWARD_COLUMNS}, status FROM jobs j"
+            f" WHERE {self.HANDED_OVER} AND status IN ({UNFINISHED}) AND NOT EXISTS (SELECT 1"
+            f" FROM job_events e WHERE e.job_id = j.job_id AND e.at >= {since})"
             f" ORDER BY seq LIMIT {mark}",
-            (since, limit),
+            (*cutoffs, utc_ago(limits.otherwise), limit),
         )
 
     def waiting_for_core(self) -> int:

@@ -36,6 +36,7 @@ from toy_platform.middleware.stores.base import StoreSetupError
 from toy_platform.middleware.stores.sql import (
     FORWARD_COLUMNS,
     INSERT_JOB_COLUMNS,
+    UNFINISHED,
     SqlJobStore,
     insert_job_params,
 )
@@ -347,7 +348,7 @@ class SqliteJobStore(SqlJobStore):
         event = reports_held_up_event(job_id, why)
         with self.db.transaction() as conn:
             if not conn.execute(
-                "SELECT 1 FROM jobs WHERE job_id = ? AND attempt = ? AND status = 'queued'",
+                f"SELECT 1 FROM jobs WHERE job_id = ? AND attempt = ? AND status IN ({UNFINISHED})",
                 (job_id, attempt),
             ).fetchone():
                 return False
@@ -363,13 +364,18 @@ class SqliteJobStore(SqlJobStore):
     @_available
     def hand_over_again(self, job_id: str, attempt: int) -> int:
         with self.db.transaction() as conn:
-            updated = conn.execute(
-                "UPDATE jobs SET forwarded = 0 WHERE job_id = ? AND attempt = ?"
-                " AND status = 'queued' AND forwarded = 1",
+            row = conn.execute(
+                f"SELECT status FROM jobs WHERE job_id = ? AND attempt = ? AND forwarded = 1"
+                f" AND status IN ({UNFINISHED})",
                 (job_id, attempt),
-            ).rowcount
-            if not updated:
+            ).fetchone()
+            if row is None:
                 return 0
+            conn.execute(
+                "UPDATE jobs SET forwarded = 0, status = 'queued', started_at = NULL,"
+                " progress = NULL WHERE job_id = ?",
+                (job_id,),
+            )
             times = (
                 1
                 + conn.execute(
@@ -378,7 +384,7 @@ class SqliteJobStore(SqlJobStore):
                     (job_id,),
                 ).fetchone()[0]
             )
-            conn.execute(INSERT_EVENT, handed_over_again_event(job_id, times))
+            conn.execute(INSERT_EVENT, handed_over_again_event(job_id, times, row[0]))
         return int(times)
 
     @_available
