@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import secrets
 import shutil
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -126,3 +129,134 @@ def service_processes(pid: int) -> dict[int, str]:
             (name for name in ("auth", "middleware", "core", "serve") if name in argv), "other"
         )
     return named
+
+
+# -- the servers: a PostgreSQL cluster and a redis-server of the benchmark's own -----------
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def postgres_bin_dir() -> Path:
+    candidates = [os.environ.get("PGBIN", "")]
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for directory in filter(None, candidates):
+        if Path(directory, "initdb").exists():
+            return Path(directory)
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        sys.exit("PostgreSQL is not installed (no initdb): install it, or give --postgres-url")
+    return Path(initdb).parent
+
+
+@dataclass
+class PostgresCluster:
+    """initdb into a temporary directory, pg_ctl on a free loopback port (as tests/support/
+    pg_cluster.py does; as the `postgres` user when run as root: PostgreSQL refuses root).
+    DURABLE: PostgreSQL's own fsync and synchronous_commit (otherwise both off: a soak that
+    never cuts the machine's power needs no flushes)."""
+
+    bin_dir: Path = field(default_factory=postgres_bin_dir)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="toy-bench-pg-")))
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    port: int = field(default_factory=free_port)
+    durable: bool = False
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://toy:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *argv: str) -> None:
+        command = [str(self.bin_dir / argv[0]), *argv[1:]]
+        if is_root():
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+
+    def start(self) -> PostgresCluster:
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if is_root():
+            shutil.chown(self.root, "postgres")
+            shutil.chown(pwfile, "postgres")
+        self._run(
+            "initdb",
+            *("-D", str(self.data_dir), "-U", "toy", f"--pwfile={pwfile}"),
+            *("--auth=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C"),
+        )
+        pwfile.unlink()
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+            " -c max_connections=200"
+        )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        log = str(self.root / "server.log")
+        self._run("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", log, "-w", "start")
+        return self
+
+    def processes(self) -> list[psutil.Process]:
+        """The postmaster and every process it started (the backends among them)."""
+        pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        postmaster = psutil.Process(pid)
+        return [postmaster, *postmaster.children(recursive=True)]
+
+    def stop(self, keep: bool) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclass
+class RedisProcess:
+    """A redis-server on a free loopback port, its append-only file in DIRECTORY (as
+    tests/support/redis_server.py starts one), with DEBUG allowed from loopback."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProcess:
+        """Start (or start again, on the same port and data)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log = open(self.directory / "redis.out", "ab")  # noqa: SIM115 - owned by the process
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--dir", str(self.directory), "--save", "", "--appendonly", "yes"]
+        argv += ["--appendfsync", "always", "--protected-mode", "yes"]
+        argv += ["--enable-debug-command", "local"]
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not answers_ping(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"redis-server on {self.port} did not start")
+            time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # no shutdown, no save: what is on disk is all there is
+        self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(15)
+            self.process = None
