@@ -5,6 +5,9 @@
 Start the platform with a 0 s delay to measure the platform itself:
     toy-platform serve --job-delay 0 --no-web --no-dashboard
 
+Another job type than the default `reverse`: --job-type NAME with --data JSON (the same data
+for every job), e.g. --job-type wordcount --data '{"text": "a b c"}'.
+
 Several middlewares over one store (--store-url postgresql://...): give each with
 --middleware-url; the clients take them in turn. --cpu-pid PID (repeatable) reports the CPU
 those processes (say, the middlewares) spent per completed job.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import sys
 import threading
@@ -51,6 +55,10 @@ def parse_args() -> argparse.Namespace:
         type=float,
         help="submit at this many jobs/s, evenly spread (default: as fast as the clients go);"
         " for latency at a given load, say half of the top throughput",
+    )
+    parser.add_argument("--job-type", help="the jobs' type (default: reverse)")
+    parser.add_argument(
+        "--data", type=json.loads, help="the jobs' data, as JSON (default: a text per job)"
     )
     parser.add_argument(
         "--cpu-pid", type=int, action="append", default=[], help="report this process's CPU"
@@ -160,7 +168,8 @@ def main() -> None:
         if args.rate:  # open loop: job N goes at its time, however the earlier ones fared
             time.sleep(max(0.0, started + n / args.rate - time.perf_counter()))
         started_submit = time.perf_counter()
-        local.client.submit_job(f"{prefix}{n}", f"payload number {n}")
+        data = f"payload number {n}" if args.data is None else args.data
+        local.client.submit_job(f"{prefix}{n}", data, job_type=args.job_type)
         latencies.append(time.perf_counter() - started_submit)
 
     started = time.perf_counter()

@@ -8,6 +8,10 @@ runs (`load.py --rate`, half of that top, --seconds long each) give the submit l
 time from submit to result as the middleware recorded it, p50 and p99. Prints each run, then
 the medians.
 
+Another job type than `reverse`: --job-type NAME --data JSON, with --job-module MODULE for
+where it is declared (importable from examples/job_types, or installed), e.g.
+    --job-type wordcount --data '{"text": "a b c"}' --job-module toy_platform_example_jobs.types
+
 - embedded: auth, core with its embedded workers and one middleware on SQLite, as
   `toy-platform serve` runs them.
 - celery+postgres: a PostgreSQL cluster of the benchmark's own (fsync and synchronous_commit
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import statistics
 import subprocess
@@ -30,7 +35,8 @@ from pathlib import Path
 
 from services import PostgresCluster, RedisProcess, Services, wait_for
 
-LOAD = Path(__file__).resolve().parents[1] / "load.py"
+EXAMPLES = Path(__file__).resolve().parents[1]
+LOAD = EXAMPLES / "load.py"
 FIGURES = {
     "jobs/s": r"completed jobs/s: +([\d.]+)",
     "submit p50": r"submit latency: +p50 (\d+) ms",
@@ -49,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--job-type", help="the jobs' type (default: reverse)")
+    parser.add_argument("--data", help="the jobs' data, as JSON (default: a text per job)")
+    parser.add_argument("--job-module", help="where --job-type is declared")
     return parser.parse_args()
 
 
@@ -66,11 +75,17 @@ def platform(setup: str, args: argparse.Namespace) -> Iterator[Services]:
             queue = ["--queue-url", redis_server.url]
             services = Services(cluster.url(), *queue, "--job-delay", "0")
         stack.callback(services.stop)
+        types = ["--job-module", args.job_module] if args.job_module else []
+        if types:  # the example package, importable without installing it
+            path = os.pathsep.join(
+                filter(None, [str(EXAMPLES / "job_types"), os.getenv("PYTHONPATH")])
+            )
+            services.env["PYTHONPATH"] = path
         services.start("auth")
-        services.start("core", *(["--workers", "0"] if queue else []))
+        services.start("core", *(["--workers", "0"] if queue else []), *types)
         services.start_middleware()
         if queue:
-            worker = [*queue, "--job-delay", "0", "--pool", "prefork"]
+            worker = [*queue, *types, "--job-delay", "0", "--pool", "prefork"]
             worker += ["--concurrency", str(args.worker_concurrency)]
             services.start_worker("bench@latency", services.middleware_urls[0], *worker)
         for name in ("auth", "core"):
@@ -78,10 +93,15 @@ def platform(setup: str, args: argparse.Namespace) -> Iterator[Services]:
         yield services
 
 
-def load(services: Services, jobs: int, clients: int, rate: float | None) -> dict[str, float]:
+def load(
+    services: Services, args: argparse.Namespace, jobs: int, rate: float | None
+) -> dict[str, float]:
     command = [sys.executable, str(LOAD), "--auth-url", services.url("auth")]
     command += ["--middleware-url", services.middleware_urls[0]]
-    command += ["--password", services.password, "--jobs", str(jobs), "--clients", str(clients)]
+    command += ["--password", services.password, "--jobs", str(jobs)]
+    command += ["--clients", str(args.clients)]
+    if args.job_type:
+        command += ["--job-type", args.job_type, "--data", args.data or "null"]
     if rate:
         command += ["--rate", f"{rate:g}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -97,17 +117,18 @@ def main() -> None:
     medians = {}
     for setup in args.setup or SETUPS:
         with platform(setup, args) as services:
-            top = load(services, args.jobs, args.clients, None)["jobs/s"]
+            top = load(services, args, args.jobs, None)["jobs/s"]
             rate = round(top / 2)
             print(f"{setup}: top {top:g} jobs/s; runs at {rate} jobs/s", flush=True)
             runs = []
             for round_ in range(args.rounds):
-                figures = load(services, int(rate * args.seconds), args.clients, rate)
+                figures = load(services, args, int(rate * args.seconds), rate)
                 runs.append(figures)
                 shown = ", ".join(f"{k} {v:g}" for k, v in figures.items())
                 print(f"  run {round_ + 1}: {shown} (ms)", flush=True)
         medians[setup] = (top, rate, {k: statistics.median(r[k] for r in runs) for k in FIGURES})
-    print(f"\nmedians of {args.rounds} runs ({args.seconds:g} s each, {args.clients} clients):")
+    kind, each = args.job_type or "reverse", f"{args.seconds:g} s each, {args.clients} clients"
+    print(f"\n{kind} jobs, medians of {args.rounds} runs ({each}):")
     print(f"{'setup':16} {'top':>6} {'rate':>6} " + " ".join(f"{k:>11}" for k in FIGURES))
     for setup, (top, rate, figures) in medians.items():
         shown = " ".join(f"{figures[k]:>11g}" for k in FIGURES)
