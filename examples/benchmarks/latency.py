@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def platform(setup: str, args: argparse.Namespace) -> Iterator[Services]:
         else:
             cluster = PostgresCluster(durable=True).start()
             stack.callback(cluster.stop, keep=False)
-            redis_server = RedisProcess(Path(tempfile.mkdtemp(prefix="toy-bench-redis-"))).start()
+            redis_dir = Path(tempfile.mkdtemp(prefix="toy-bench-redis-"))
+            stack.callback(shutil.rmtree, redis_dir, ignore_errors=True)
+            redis_server = RedisProcess(redis_dir).start()
             stack.callback(redis_server.stop)
             queue = ["--queue-url", redis_server.url]
             services = Services(cluster.url(), *queue, "--job-delay", "0")

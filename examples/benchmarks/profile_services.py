@@ -37,7 +37,7 @@ STEPS = {
     "token check": ("TokenVerifier.verify",),
     "service signatures": ("verify_signature", "ServiceAuth.__call__"),
     "logging": ("Logger._log",),
-    "JSON": ("json/", "jsonify", "get_json", "JsonFormatter"),
+    "JSON": ("json/", "jsonify", "get_json", "JsonFormatter", "answers_json", "orjson"),
     "store and queue (SQLite)": ("/stores/", "toy_platform/db.py", "embedded/store.py"),
     "HTTP client (forward, callbacks)": ("requests/", "urllib3/"),
     "HTTP server (waitress)": ("waitress/channel", "waitress/task", "waitress/parser"),

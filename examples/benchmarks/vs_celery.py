@@ -69,7 +69,7 @@ def drive(side: Side, jobs: int, clients: int, timeout: float) -> Figures:
             raise RuntimeError(f"{side.name} did not complete a first job within 30 s")
         time.sleep(0.05)
     baseline = side.succeeded()
-    processes = side.processes()
+    processes = side.processes() | {os.getpid(): "clients"}  # this script: the load itself
     cpu_before = cpu_seconds(processes)
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
