@@ -604,6 +604,25 @@ def test_a_running_job_lost_with_its_worker_and_the_broker_is_handed_over_again(
     workers.interrupt_all()
 
 
+def test_a_running_reverse_job_is_cancelled_within_its_delay(
+    platform: tuple[Platform, Workers],
+) -> None:
+    """`reverse` runs in the worker's own process: a cancel was not heard while it ran, and
+    the job, cancel asked, ended succeeded after its whole delay."""
+    served, workers = platform
+    workers.interrupt_all()
+    workers.start("xi", job_delay=60.0)
+    client = served.client()
+    job_id = client.submit_job("cancel me", "abc")["job_id"]
+    wait_until(lambda: client.get_job(job_id)["status"] == "running", 30, what="running")
+    asked = time.monotonic()
+    client.cancel_job(job_id)
+    done = client.wait_for_job(job_id, timeout=15)
+    assert (done["status"], done["error"]) == ("cancelled", "cancelled while it ran"), done
+    assert time.monotonic() - asked < 3
+    workers.interrupt_all()
+
+
 def test_a_job_whose_publish_never_finished_is_handed_over_again(
     platform: tuple[Platform, Workers], redis: RedisServer
 ) -> None:

@@ -92,9 +92,17 @@ class Execution:
                 worker=worker,
             )
         if job_type.in_process:
-            time.sleep(self.job_delay)
-            return run_job(run.data, self.failure_rate, run.started_at, worker)
+            return self.run_built_in(run, cancelled, worker)
         return self._tries(job_type, run, report, cancelled, worker)
+
+    def run_built_in(
+        self, run: JobRun, cancelled: Callable[[], bool], worker: str | None = None
+    ) -> dict[str, Any]:
+        """The platform's own type (reverse), in this thread: its simulated work (the job
+        delay) ends once a cancel is asked, and the job is cancelled, not done."""
+        if self.job_delay > 0 and _cancelled_while_waiting(self.job_delay, cancelled):
+            return _final(run, JobStatus.CANCELLED, error="cancelled while it ran", worker=worker)
+        return run_job(run.data, self.failure_rate, run.started_at, worker)
 
     def _tries(
         self,

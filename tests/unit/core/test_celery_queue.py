@@ -260,12 +260,12 @@ def test_a_task_that_breaks_off_still_reports_the_job_failed(
 ) -> None:
     """An error of the worker's own (not the job's) never ends in a silent acknowledgement:
     the job's owner sees it failed, and why."""
-    from toy_platform.core.queues.celery import tasks
+    from toy_platform.jobs import execution
 
     def broken(*args: object) -> dict[str, Any]:
         raise TypeError("a bug of ours")
 
-    monkeypatch.setattr(tasks, "run_job", broken)
+    monkeypatch.setattr(execution, "run_job", broken)
     (sent,) = _run_job_task(tmp_path, middleware_stub, broker)
     assert sent["status"] == "failed"
     assert sent["error"] == "the worker failed while running the job: TypeError: a bug of ours"

@@ -4,6 +4,7 @@ import itertools
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,30 @@ def test_a_cancel_the_middleware_answers_with_stops_the_running_handler(
         assert pool.queue.running() == 0
     finally:
         stub.close()
+
+
+def test_a_running_reverse_job_stops_at_a_cancel_within_its_delay(
+    pools: Callable[..., CorePool], middleware_stub: HttpStub
+) -> None:
+    """The platform's own type runs in-process: a cancel asked while it ran was not heard,
+    and the job, cancel asked, ended succeeded after its whole delay."""
+    pool = pools(workers=1, senders=1, job_delay=30.0)
+    job = QueuedJob("j1", "abc", f"{middleware_stub.url}/job_callback/j1")
+    pool.queue.enqueue(job)
+    pool.start()
+    wait_until(lambda: pool.queue.running() == 1, 10, what="the job running")
+    asked = time.monotonic()
+    assert pool.cancel(job)
+
+    def final() -> dict[str, Any] | None:
+        bodies = [c for r in middleware_stub.received for c in r.body.get("callbacks", [r.body])]
+        done = [b for b in bodies if b.get("status") not in (None, "running")]
+        return done[0] if done else None
+
+    report = wait_until(final, 10, what="the job's final report")
+    assert (report["status"], report["error"]) == ("cancelled", "cancelled while it ran")
+    assert time.monotonic() - asked < 2
+    assert pool.queue.running() == 0
 
 
 def test_a_job_whose_processing_raises_is_reported_failed_with_the_error(

@@ -63,7 +63,6 @@ from toy_platform.jobs.running import (
     job_of,
     kind_of,
     run_id,
-    run_job,
     running_report,
     unreachable_outcome,
 )
@@ -491,8 +490,8 @@ def register(app: Any, settings: Settings) -> None:
                 if settings.job_delay >= RUNNING_REPORT_MIN_S:
                     running = running_report(started_at, worker) | again
                     report(callback_url, running, request_id)
-                time.sleep(settings.job_delay)
-                payload = run_job(data, settings.failure_rate, started_at, worker) | again
+                job = JobRun(job_id, request_id, job_type, data, started_at)
+                payload = execution.run_built_in(job, lambda: state.cancelled(run), worker) | again
             else:
                 report(callback_url, running_report(started_at, worker) | again, request_id)
                 job = JobRun(job_id, request_id, job_type, data, started_at)

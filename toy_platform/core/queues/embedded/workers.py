@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,7 @@ from toy_platform.core.queues.base import QueuedJob
 from toy_platform.core.queues.embedded.senders import CallbackSenders
 from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQueue
 from toy_platform.jobs.execution import Execution, JobRun
-from toy_platform.jobs.running import gave_up_report, run_job, running_report
+from toy_platform.jobs.running import gave_up_report, running_report
 from toy_platform.jobs.types import JobType, load_job_types
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
@@ -57,7 +56,7 @@ class CorePool:
         self._executions: list[Execution] = []
         self._local = threading.local()
         self._cancelled: set[tuple[str, str]] = set()
-        self._in_sandbox: set[tuple[str, str]] = set()  # the runs handlers run now
+        self._running: set[tuple[str, str]] = set()  # the runs this pool's workers run now
         self.job_delay, self.failure_rate = job_delay, failure_rate
         self.wait_if_paused = wait_if_paused
         self.metrics = metrics
@@ -113,7 +112,7 @@ class CorePool:
         """The middleware says a cancel of this run was asked: one that runs stops (a cancel
         that did not reach core, which was down or unreachable then, is not lost)."""
         with self._lock:
-            if (job_id, callback_url) in self._in_sandbox:
+            if (job_id, callback_url) in self._running:
                 self._cancelled.add((job_id, callback_url))
 
     def _is_cancelled(self, job: QueuedJob) -> bool:
@@ -214,21 +213,20 @@ class CorePool:
         logger.info("job started", extra={"event": "job_started", "job_type": job.job_type})
         self._report(job, running_report(started_at))
         execution = self._execution()
-        if execution.in_process(job.job_type):  # reverse: as fast as it ever was
-            time.sleep(self.job_delay)
-            self.wait_if_paused()
-            self._finish(job, run_job(job.data, self.failure_rate, started_at))
-            return
         run = JobRun(job.job_id, job.request_id, job.job_type, job.data, started_at)
         with self._lock:
-            self._in_sandbox.add((job.job_id, job.callback_url))
+            self._running.add((job.job_id, job.callback_url))
         try:
-            payload = execution.run(
-                run, lambda report: self._report(job, report), lambda: self._is_cancelled(job)
-            )
+            if execution.in_process(job.job_type):  # reverse: as fast as it ever was
+                payload = execution.run_built_in(run, lambda: self._is_cancelled(job))
+                self.wait_if_paused()
+            else:
+                payload = execution.run(
+                    run, lambda report: self._report(job, report), lambda: self._is_cancelled(job)
+                )
         finally:
             with self._lock:
-                self._in_sandbox.discard((job.job_id, job.callback_url))
+                self._running.discard((job.job_id, job.callback_url))
                 self._cancelled.discard((job.job_id, job.callback_url))
         self._finish(job, payload)
 
