@@ -48,9 +48,16 @@ class StoreUnavailable(Unavailable):
 
 class QueueUnavailable(Unavailable):
     """The queue cannot take or purge jobs now (its broker is down): the middleware keeps
-    the jobs and sends them again."""
+    the jobs and sends them again.
+
+    QUEUED_FIRST: how many new jobs of a batch the queue took before it failed (a resend
+    finds them held, not new: they are counted now)."""
 
     code = "queue_unavailable"
+
+    def __init__(self, message: str, maybe_done: bool = False, queued_first: int = 0) -> None:
+        super().__init__(message, maybe_done)
+        self.queued_first = queued_first
 
     def answer(self) -> str:
         return f"The queue cannot be used now: {self}"

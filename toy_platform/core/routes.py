@@ -16,6 +16,7 @@ from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN, schema_error
 from toy_platform.jobs.types import get as job_type_named
 from toy_platform.service import require_service_signature, state
 from toy_platform.tracing import is_safe_request_id
+from toy_platform.unavailable import QueueUnavailable
 from toy_platform.urls import is_http_url
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,11 @@ def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
     again is answered as accepted, not queued twice."""
     parts = _parts()
     queued_at = utc_now()
-    accepted = parts.queue.accept(jobs)  # QueueUnavailable: 503 (errors.py), kept upstream
+    try:
+        accepted = parts.queue.accept(jobs)
+    except QueueUnavailable as exc:  # 503 (errors.py): the middleware keeps them, resends
+        parts.jobs_accepted.inc(exc.queued_first)  # queued already: a resend finds them held
+        raise
     parts.jobs_accepted.inc(sum(a.new for a in accepted))
     for job, answer in zip(jobs, accepted, strict=True):
         logger.info(

@@ -21,6 +21,7 @@ from toy_platform.core.queues.celery.config import (
     ACCEPTED_KEY,
     DONE_KEY,
     JOBS_QUEUE,
+    RUN_JOB,
     RUNNING_KEY,
     STARTED_UPTO_KEY,
 )
@@ -31,6 +32,7 @@ from toy_platform.core.queues.celery.waiting import (
     undelivered_record,
 )
 from toy_platform.service import ServiceState
+from toy_platform.unavailable import QueueUnavailable
 
 pytestmark = pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable()))
 
@@ -162,3 +164,27 @@ def test_an_old_mark_or_one_being_published_is_read_as_before(queue: CeleryQueue
     queue.redis.set(ACCEPTED_KEY.format("j2.1"), f"pending {time.time()}")
     queue.redis.set(ACCEPTED_KEY.format("j3.1"), f"pending {time.time() - 60}")
     assert queue.held([first, second, third]) == [True, True, False]
+
+
+def test_a_batch_broken_off_part_way_says_how_many_it_queued(
+    queue: CeleryQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Core counted a batch's jobs only once the whole batch was queued: the jobs published
+    before the broker failed were found held on the resend, not new, and never counted
+    (core's accepted figure 8 short of the jobs in a soak)."""
+    task = queue.app.tasks[RUN_JOB]
+    publish, calls = task.apply_async, []
+
+    def fails_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["task_id"])
+        if len(calls) == 2:
+            raise ConnectionError("the broker went away")
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(task, "apply_async", fails_second)
+    batch = jobs("a", "b", "c")
+    with pytest.raises(QueueUnavailable) as broke:
+        queue.accept(batch)
+    assert broke.value.queued_first == 1
+    again = queue.accept(batch)  # the middleware's resend
+    assert [a.new for a in again] == [False, True, True]

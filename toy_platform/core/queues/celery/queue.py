@@ -79,17 +79,20 @@ class CeleryQueue:
         request ID in its headers; a run already published is not published again."""
         task = self.app.tasks[RUN_JOB]
         new: list[bool] = []
+        published = 0
         try:
             with self.app.producer_or_acquire() as producer:
                 for job in jobs:
                     new.append(self._first_time(job))
                     if new[-1]:
                         self._publish(task, producer, job)
+                        published += 1
             waiting = int(self.redis.llen(jobs_queue(jobs[-1].job_type)))
-        except QueueUnavailable:
+        except QueueUnavailable as exc:
+            exc.queued_first = published
             raise
         except Exception as exc:  # kombu's, redis-py's and socket errors alike
-            raise QueueUnavailable(self.unreachable(exc)) from exc
+            raise QueueUnavailable(self.unreachable(exc), queued_first=published) from exc
         first_position = max(1, waiting - len(jobs) + 1)
         return [Accepted(first_position + n, is_new) for n, is_new in enumerate(new)]
 
