@@ -466,6 +466,47 @@ def test_job_types_run_on_celery_workers_with_time_limits_and_cancel(
     workers.interrupt_all()
 
 
+def test_tries_progress_crashes_and_a_forced_cancel_on_the_prefork_pool(
+    platform: tuple[Platform, Workers],
+) -> None:
+    """The rest of the job-type contract, on Celery workers as on the embedded queue: a
+    raising handler tried again with each try on the timeline, progress, a handler that
+    kills its process (exit, segfault) failed with the reason, a cancel it ignores."""
+    running, workers = platform
+    workers.interrupt_all()
+    workers.start("tau", 0.0, 2, "--job-module", "support.e2e_types")
+    client = running.client()
+    wait_until(
+        lambda: {t["name"]: t for t in client.job_types()}["e2e_flaky"]["available"],
+        30,
+        what="the worker's types offered",
+    )
+    flaky = client.submit_job("flaky", 2, job_type="e2e_flaky")["job_id"]
+    done = client.wait_for_job(flaky, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", {"attempt": 3}), done
+    tries = [e["detail"] for e in events_of(client, flaky) if e["status"] == "attempt_failed"]
+    assert [t.split(";")[0] for t in tries] == [
+        f"try {n} of 3: RuntimeError: try {n} fails on purpose" for n in (1, 2)
+    ]
+    words = client.submit_job("words", {"text": "a b"}, job_type="e2e_words")["job_id"]
+    counted = client.wait_for_job(words, timeout=30)
+    assert counted["progress"] == {"fraction": 0.5, "message": "counting"}, counted
+    for crash in ("e2e_crash", "e2e_segfault"):
+        job_id = client.submit_job(crash, None, job_type=crash)["job_id"]
+        failed = client.wait_for_job(job_id, timeout=30)
+        assert failed["status"] == "failed", failed
+        assert "the job's process died" in failed["error"], failed
+    stubborn = client.submit_job("stubborn", None, job_type="e2e_stubborn")["job_id"]
+    wait_until(lambda: client.get_job(stubborn)["status"] == "running", 30, what="running")
+    asked = time.monotonic()
+    client.cancel_job(stubborn)
+    assert client.wait_for_job(stubborn, timeout=15)["status"] == "cancelled"
+    assert time.monotonic() - asked < 6  # stopped in its process, within the cancel grace
+    after = client.submit_job("after", {"x": 1}, job_type="e2e_noop")["job_id"]
+    assert client.wait_for_job(after, timeout=30)["result"] == {"x": 1}
+    workers.interrupt_all()
+
+
 def test_time_limits_and_cancel_hold_on_the_threads_pool(
     platform: tuple[Platform, Workers],
 ) -> None:

@@ -122,6 +122,9 @@ def test_a_handler_that_kills_its_process_fails_its_job_and_the_platform_goes_on
     done = client.wait_for_job(job_id, timeout=30)
     assert done["status"] == "failed"
     assert "the job's process died (exit code 3)" in done["error"], done
+    segfault = client.submit_job("segfault", None, job_type="e2e_segfault")["job_id"]
+    crashed = client.wait_for_job(segfault, timeout=30)
+    assert crashed["status"] == "failed" and "the job's process died" in crashed["error"]
     again = client.submit_job("after a crash", {"x": 1}, job_type="e2e_noop")["job_id"]
     assert client.wait_for_job(again, timeout=30)["result"] == {"x": 1}
 

@@ -65,6 +65,14 @@ def e2e_crash(data: Any, ctx: Any) -> Any:
     os._exit(3)
 
 
+@job_type(title="Crash its process", timeout_s=10)
+def e2e_segfault(data: Any, ctx: Any) -> Any:
+    """Reads memory at address 0: a segmentation fault (an access violation on Windows)."""
+    import ctypes
+
+    return ctypes.string_at(0)
+
+
 @job_type(title="Answer at once", timeout_s=10)
 def e2e_noop(data: Any, ctx: Any) -> Any:
     return data
