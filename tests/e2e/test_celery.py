@@ -664,6 +664,30 @@ def test_a_running_reverse_job_is_cancelled_within_its_delay(
     workers.interrupt_all()
 
 
+def test_a_queued_job_cancelled_in_the_broker_never_starts(
+    platform: tuple[Platform, Workers],
+) -> None:
+    """A cancel of a job waiting in Redis: the worker that takes its task drops it."""
+    served, workers = platform
+    workers.interrupt_all()
+    client = served.client()
+    job_id = client.submit_job("never", "abc")["job_id"]
+    wait_until(
+        lambda: "forwarded" in [e["status"] for e in events_of(client, job_id)], 30, what="sent"
+    )
+    assert client.cancel_job(job_id)["status"] == "cancelled"
+    after = client.submit_job("after it", "xyz")["job_id"]
+    workers.start("upsilon", job_delay=0.0)
+    assert client.wait_for_job(after, timeout=30)["result"] == "zyx"  # the queue went past it
+    job = client.get_job(job_id)
+    assert job["status"] == "cancelled" and job["started_at"] is None, job
+    assert "running" not in [e["status"] for e in job["events"]]
+    log = (served.home / "logs" / "worker-upsilon@test.log").read_text(encoding="utf-8")
+    started = [line for line in log.splitlines() if '"job_started"' in line]
+    assert started and not [line for line in started if job_id in line], started
+    workers.interrupt_all()
+
+
 def test_a_job_whose_publish_never_finished_is_handed_over_again(
     platform: tuple[Platform, Workers], redis: RedisServer
 ) -> None:

@@ -471,6 +471,16 @@ def register(app: Any, settings: Settings) -> None:
             )
             state.finished(run, report(callback_url, payload, request_id))
             return "failed"
+        again = {"run": runs} if runs is not None and runs > 1 else {}
+        if state.cancelled(run):  # asked while it waited in the queue: it never starts
+            payload = cancelled_before(worker) | again
+            logger.info(
+                "job cancelled before it started: dropped",
+                extra={"event": "job_dropped", "worker": worker},
+            )
+            state.finished(run, report(callback_url, payload, request_id))
+            state.count("job:cancelled")
+            return "cancelled"
         started_at = utc_now()
         logger.info(
             "job started on %s",
@@ -481,12 +491,9 @@ def register(app: Any, settings: Settings) -> None:
                 "redelivered": _redelivered(task, runs),
             },
         )
-        again = {"run": runs} if runs is not None and runs > 1 else {}
         try:
             execution = state.execution()
-            if state.cancelled(run):
-                payload = cancelled_before(started_at, worker) | again
-            elif execution.in_process(job_type):  # reverse: as fast as it ever was
+            if execution.in_process(job_type):  # reverse: as fast as it ever was
                 if settings.job_delay >= RUNNING_REPORT_MIN_S:
                     running = running_report(started_at, worker) | again
                     report(callback_url, running, request_id)
@@ -524,10 +531,15 @@ def register(app: Any, settings: Settings) -> None:
 CANCEL_ANSWER = "delivered: cancel requested"
 
 
-def cancelled_before(started_at: str, worker: str | None) -> dict[str, Any]:
-    """The report of a run cancelled before it started: it never does."""
-    payload = running_report(started_at, worker)
-    payload.update(status="cancelled", error="cancelled before it started", completed_at=utc_now())
+def cancelled_before(worker: str | None) -> dict[str, Any]:
+    """The report of a run cancelled before it started: it never does (no started_at)."""
+    payload: dict[str, Any] = {
+        "status": "cancelled",
+        "error": "cancelled before it started",
+        "completed_at": utc_now(),
+    }
+    if worker:
+        payload["worker"] = worker
     return payload
 
 
