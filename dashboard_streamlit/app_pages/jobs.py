@@ -315,6 +315,8 @@ def job_detail(client: PlatformClient, jobs: list[Job]) -> None:
             f"ID {job.get('job_id')} · type {job.get('job_type') or formatting.MISSING}"
             f" · attempt {job.get('attempt', 1)}"
         )
+        if status == "queued" and job.get("waiting_reason"):
+            st.info(f"Waiting: {session.md(job.get('waiting_reason'))}.")
         progress = progress_of(job)
         if progress is not None:
             st.progress(progress[0], text=progress_text(*progress))

@@ -458,6 +458,10 @@ def test_job_types_run_on_celery_workers_with_time_limits_and_cancel(
     assert "no worker offers: " in status and "e2e_words" in status, status
     doctor = running.cli("doctor", check=False).stdout
     assert "job type e2e_words" in doctor and "its jobs wait, queued" in doctor, doctor
+    why = client.get_job(waits).get("waiting_reason") or ""  # the job itself says so
+    assert "no worker offers job type 'e2e_words'" in why, why
+    (listed,) = [j for j in client.list_jobs(status="queued")["jobs"] if j["job_id"] == waits]
+    assert listed.get("waiting_reason") == why
     workers.start("pi", 0.0, 1)  # a worker without the type does not take the job
     time.sleep(3)
     assert client.get_job(waits)["status"] == "queued"

@@ -75,6 +75,7 @@ class Job(TypedDict, total=False):
     job_type: str
     progress: Progress | None
     cancel_requested: bool
+    waiting_reason: str | None  # a queued job of a type no worker offers: why it waits
     events: list[JobEvent]
 
 

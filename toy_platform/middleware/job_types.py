@@ -87,6 +87,19 @@ class JobTypes:
             known = self._known()
         return {name: float(t.get("timeout_s", DEFAULT_TIMEOUT_S)) for name, t in known.items()}
 
+    def unoffered(self) -> dict[str, str]:
+        """Why the jobs of each type no worker offers wait, by type, as core last said (no
+        call to core: it is asked often enough by /job_types and the reconciler)."""
+        with self._lock:
+            known = self._known()
+        return {
+            name: f"no worker offers job type '{name}'"
+            + (f" ({info['reason']})" if info.get("reason") else "")
+            + ": it waits, queued, until one does"
+            for name, info in known.items()
+            if not info.get("available", True)
+        }
+
     # -- keeping them -------------------------------------------------------------
 
     def _find(self, name: str) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from toy_platform.jobs.lifecycle import (
     ReportOutcome,
     may_see,
 )
-from toy_platform.jobs.model import STATUSES, Report, encode
+from toy_platform.jobs.model import STATUSES, JobStatus, Report, encode
 from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN
 from toy_platform.middleware.identity import admin_required, current_identity, login_required
 from toy_platform.middleware.parts import MiddlewareParts
@@ -133,7 +133,7 @@ def list_jobs() -> Response:
     owner = None if scope == "all" else identity.username
     page = _parts().store.page(owner, status, limit, offset, before)
     return jsonify(
-        jobs=page.jobs,
+        jobs=_say_why_waiting(page.jobs),
         total=page.total,
         limit=limit,
         offset=offset,
@@ -144,7 +144,20 @@ def list_jobs() -> Response:
 @bp.get("/jobs/<job_id>")
 @login_required
 def get_job(job_id: str) -> Response:
-    return jsonify(_visible_job(job_id, with_events=True))
+    return jsonify(_say_why_waiting([_visible_job(job_id, with_events=True)])[0])
+
+
+def _say_why_waiting(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A queued job of a type no worker offers says so itself (`waiting_reason`), not only
+    /job_types, status and doctor."""
+    if not any(job["status"] == JobStatus.QUEUED for job in jobs):
+        return jobs
+    unoffered = _parts().job_types.unoffered()
+    for job in jobs:
+        why = unoffered.get(job.get("job_type") or DEFAULT_TYPE)
+        if job["status"] == JobStatus.QUEUED and why:
+            job["waiting_reason"] = why
+    return jobs
 
 
 @bp.get("/job_types")

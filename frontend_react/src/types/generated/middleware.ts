@@ -325,6 +325,8 @@ export interface components {
             } | null;
             /** @description A cancel was asked while it ran: it becomes `cancelled` once its handler stopped (within seconds, even if the handler does not look). */
             cancel_requested: boolean;
+            /** @description In `GET /jobs/{job_id}` and `GET /list_jobs`, on a queued job of a type no running worker offers: why it waits (it runs once a worker offering its type is online). */
+            waiting_reason?: string | null;
         };
         /** @description One step in a job's history. */
         JobEvent: {

@@ -69,6 +69,14 @@ describe('JobDetailView', () => {
     expect(await screen.findByRole('button', { name: 'Cancel count' })).toHaveTextContent('Cancelling…')
   })
 
+  it('says why a queued job waits when no worker offers its type', async () => {
+    signIn()
+    const why = "no worker offers job type 'wordcount' (no Celery worker online offers it): it waits, queued, until one does"
+    mockFetch(() => jsonResponse(200, detail({ status: 'queued', waiting_reason: why })))
+    renderWithProviders(<JobDetailView jobId="j1" />)
+    expect(await screen.findByRole('status')).toHaveTextContent(`Waiting: ${why}.`)
+  })
+
   it('says "Cancelling…" while a cancel is requested, and offers no Cancel once finished', async () => {
     signIn()
     mockFetch(() => jsonResponse(200, detail({ status: 'running', cancel_requested: true })))

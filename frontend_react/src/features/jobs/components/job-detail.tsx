@@ -98,6 +98,11 @@ export function JobDetailView({ jobId }: { jobId: string }) {
             </>
           )}
         </dl>
+        {data.status === 'queued' && data.waiting_reason && (
+          <p className="notice notice-info" role="status">
+            Waiting: {data.waiting_reason}.
+          </p>
+        )}
         {data.status === 'running' && (
           <>
             <h2 className="h3">Progress</h2>

@@ -133,6 +133,11 @@ export function JobsList() {
                   </td>
                   <td data-label="Status">
                     <JobStatusBadge status={job.status} />
+                    {job.status === 'queued' && job.waiting_reason && (
+                      <div className="muted small" title={job.waiting_reason}>
+                        No worker offers its type
+                      </div>
+                    )}
                   </td>
                   <td data-label="Created">{formatDateTime(job.created_at)}</td>
                   <td data-label="Finished">{formatDateTime(job.completed_at)}</td>
