@@ -440,6 +440,13 @@ def test_a_running_job_shows_its_progress() -> None:
     assert bars[0].proto.text == "40 % · page 2 of 5"
 
 
+def test_a_queued_job_no_worker_offers_says_why_it_waits() -> None:
+    why = "no worker offers job type 'wordcount': it waits, queued, until one does"
+    job = a_job("q1", "queued", job_type="wordcount", waiting_reason=why)
+    (info,) = jobs_page(StubClient([job])).info
+    assert info.value.startswith("Waiting: no worker offers job type 'wordcount'"), info.value
+
+
 def test_a_json_result_is_shown_formatted() -> None:
     result = {"words": 3, "top": [["a", 2], ["b", 1]]}
     job = a_job("w1", "succeeded", job_type="wordcount", result=result)
