@@ -21,6 +21,7 @@ from toy_platform.core.queues.base import QueueSetupError
 from toy_platform.core.queues.celery.app import celery_app
 from toy_platform.core.queues.celery.config import (
     DELIVER_CALLBACK,
+    DELIVERED_TTL_S,
     RUN_JOB,
     copy_wait,
     visibility_timeout,
@@ -253,6 +254,18 @@ def test_a_job_task_runs_the_job_and_reports_its_result(
     """The task, run in this process, goes through the domain's run rule to a report."""
     (sent,) = _run_job_task(tmp_path, middleware_stub, broker)
     assert (sent["status"], sent["result"]) == ("succeeded", "olleh")
+
+
+def test_a_runs_marks_go_an_hour_after_its_report_was_delivered(
+    tmp_path: Path, middleware_stub: HttpStub, broker: RedisServer
+) -> None:
+    """Every run's marks stayed a week: about 600 bytes a job, so a week of a busy platform
+    in Redis. Once the report was taken they only drop a late copy of the task."""
+    _run_job_task(tmp_path, middleware_stub, broker)
+    redis = Redis.from_url(broker.url)
+    for key in ("toy_platform:done:j1.1", "toy_platform:runs:j1.1"):
+        assert 0 < redis.ttl(key) <= DELIVERED_TTL_S, key
+    assert redis.get("toy_platform:done:j1.1") == b"1"
 
 
 def test_a_task_that_breaks_off_still_reports_the_job_failed(

@@ -46,6 +46,10 @@ ACCEPTED_KEY = "toy_platform:accepted:{}"
 publish is under way, then 'published <time> <queue>'; so a resend of the same run is not
 run twice, and a run the broker lost can be told from one still waiting (see whereabouts)."""
 ACCEPTED_TTL_S = 7 * 24 * 3600
+DELIVERED_TTL_S = 3600.0
+"""How long a run's marks stay once its final report reached the middleware: they then only
+drop a late copy of its task (kombu puts an unacknowledged one back within minutes), so a
+busy platform's Redis holds an hour of finished runs (about 600 bytes each), not a week."""
 PENDING_S = 10.0
 """A publish still 'pending' after this long never finished (the broker died under it, and
 the mark could not be taken back): a resend publishes it again. Before, a resend is told to

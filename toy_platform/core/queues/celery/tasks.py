@@ -26,9 +26,11 @@ from celery.exceptions import Reject
 from toy_platform.clock import utc_now
 from toy_platform.config import Settings
 from toy_platform.core.queues.celery.config import (
+    ACCEPTED_KEY,
     ACCEPTED_TTL_S,
     CANCEL_KEY,
     DELIVER_CALLBACK,
+    DELIVERED_TTL_S,
     DONE_KEY,
     ENQUEUED_AT,
     HEARTBEAT_EVERY_S,
@@ -284,12 +286,20 @@ class WorkerState:
         final report while that WAITING for the middleware (a delivery already noted wins)."""
         try:
             if waiting is None:
-                self.redis().set(DONE_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+                self._delivered(run)
             else:
                 record = undelivered_record(waiting, time.time())
                 self.redis().set(DONE_KEY.format(run), record, ex=ACCEPTED_TTL_S, nx=True)
         except Exception as exc:
             logger.warning("cannot note the run done: %s", exc, extra={"event": "run_not_noted"})
+
+    def _delivered(self, run: str) -> None:
+        """RUN's final report reached the middleware: its marks go after DELIVERED_TTL_S."""
+        pipe = self.redis().pipeline(transaction=False)
+        pipe.set(DONE_KEY.format(run), "1", ex=int(DELIVERED_TTL_S))
+        pipe.expire(ACCEPTED_KEY.format(run), int(DELIVERED_TTL_S))
+        pipe.expire(RUNS_KEY.format(run), int(DELIVERED_TTL_S))
+        pipe.execute()
 
     def final_report_moved(self, url: str, waiting: WaitingReport | None) -> None:
         """A final report was delivered (WAITING None) or waits again: its run's done mark
@@ -297,7 +307,7 @@ class WorkerState:
         run = run_id(job_of(url) or "", url)
         try:
             if waiting is None:
-                self.redis().set(DONE_KEY.format(run), "1", ex=ACCEPTED_TTL_S)
+                self._delivered(run)
             else:
                 record = undelivered_record(waiting, time.time())
                 self.redis().set(DONE_KEY.format(run), record, xx=True, keepttl=True)
