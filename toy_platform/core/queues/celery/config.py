@@ -57,6 +57,10 @@ come back (503): the first publish may still go through."""
 RUNS_KEY = "toy_platform:runs:{}"
 """A Redis counter per run: how many times a worker started it (a redelivery after a worker
 died counts); past MAX_DELIVERIES it is failed instead of run again."""
+GIVEN_BACK_KEY = "toy_platform:given_back:{}"
+"""A Redis counter per run: how many of its starts a worker gave back to the queue itself
+(the broker could not take the job's report). Those starts stopped no worker, so they do
+not count towards MAX_DELIVERIES."""
 DONE_KEY = "toy_platform:done:{}"
 """Set when a run was reported finished: a copy of its task that arrives later is dropped.
 '1' once the middleware took the final report; until then, the report itself (see

@@ -33,6 +33,7 @@ from toy_platform.core.queues.celery.config import (
     DELIVERED_TTL_S,
     DONE_KEY,
     ENQUEUED_AT,
+    GIVEN_BACK_KEY,
     HEARTBEAT_EVERY_S,
     HEARTBEAT_TTL_S,
     MAX_DELIVERIES,
@@ -104,21 +105,40 @@ redis.call('expire', KEYS[3], ARGV[3])
 if tonumber(ARGV[4]) > tonumber(redis.call('get', KEYS[4]) or '0') then
   redis.call('set', KEYS[4], ARGV[4])
 end
-return runs
+return {runs, tonumber(redis.call('get', KEYS[5]) or '0')}
 """
 """Done already (-1), running elsewhere (0), or the running mark taken and this start
-counted (the starts so far); the queue's latest start moved on (see whereabouts)."""
+counted: the starts so far, and how many of them were given back (see GIVE_BACK); the
+queue's latest start moved on (see whereabouts)."""
+GIVE_BACK = """
+if redis.call('exists', KEYS[1]) == 1 then
+  redis.call('incr', KEYS[2])
+  redis.call('expire', KEYS[2], ARGV[2])
+end
+if redis.call('get', KEYS[3]) == ARGV[1] then redis.call('del', KEYS[3]) end
+return 1
+"""
+"""A start the worker gave back is counted as such (while the broker still counts the run's
+starts), and its running mark goes at once: the copy put back need not wait for it."""
+GIVE_BACK_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
 class Claim:
     """What a worker may do with a run it took from the queue: run it (RUNS: the starts so
-    far, this one included; None: the broker could not say), drop it (a copy of a run already
-    reported) or give it back (busy: another live worker is still running it)."""
+    far, this one included, GIVEN_BACK of them given back by their worker), drop it (a copy
+    of a run already reported) or give it back (busy: another live worker is still running
+    it)."""
 
     kind: str
     runs: int | None = None
     waited: bool = False
+    given_back: int = 0
+
+    @property
+    def stopped_workers(self) -> int:
+        """The earlier starts that ended with no report and no give-back: their worker died."""
+        return (self.runs or 1) - 1 - self.given_back
 
 
 class Heartbeat:
@@ -164,6 +184,8 @@ class WorkerState:
         self._execution: Execution | None = None
         self.cancels_seen: set[str] = set()
         self._cancel_checked: dict[str, float] = {}
+        self._given_back: dict[str, str] = {}  # run: holder, not yet told to the broker
+        self._telling: threading.Thread | None = None
 
     def session(self) -> requests.Session:
         """A signed HTTP session per thread (the threads pool shares the process)."""
@@ -191,22 +213,23 @@ class WorkerState:
         keys = (DONE_KEY, RUNNING_KEY, RUNS_KEY)
         while True:
             try:
-                runs = int(
-                    self.redis().eval(
-                        CLAIM,
-                        4,
-                        *(key.format(run) for key in keys),
-                        STARTED_UPTO_KEY.format(queue),
-                        holder,
-                        HEARTBEAT_TTL_S,
-                        ACCEPTED_TTL_S,
-                        enqueued_at,
-                    )
+                self.tell_given_back()
+                answer = self.redis().eval(
+                    CLAIM,
+                    5,
+                    *(key.format(run) for key in keys),
+                    STARTED_UPTO_KEY.format(queue),
+                    GIVEN_BACK_KEY.format(run),
+                    holder,
+                    HEARTBEAT_TTL_S,
+                    ACCEPTED_TTL_S,
+                    enqueued_at,
                 )
-                if runs < 0:
+                if isinstance(answer, list):
+                    runs, given_back = (int(n) for n in answer)
+                    return Claim("run", runs, waited, given_back)
+                if int(answer) < 0:
                     return Claim("duplicate", waited=waited)
-                if runs > 0:
-                    return Claim("run", runs, waited)
             except Exception as exc:  # the broker restarts, say: whether it ran is not known
                 self._wait_for_broker(exc, broker_deadline)
                 continue
@@ -236,6 +259,41 @@ class WorkerState:
             extra={"event": "run_claim_waits"},
         )
         time.sleep(CLAIM_RETRY_S)
+
+    def gave_back(self, run: str, holder: str) -> None:
+        """This worker gave RUN's start back to the queue (the broker could not take its
+        report): told to the broker now, or, while it is away, as soon as it answers (before
+        this process claims anything else, and from a thread), so that the copy put back
+        finds the start counted as given back, not as a worker that died."""
+        with self._lock:
+            self._given_back[run] = holder
+        if self.tell_given_back():
+            return
+        with self._lock:
+            if self._telling is None or not self._telling.is_alive():
+                self._telling = threading.Thread(
+                    target=self._keep_telling, name="given-back runs", daemon=True
+                )
+                self._telling.start()
+
+    def tell_given_back(self) -> bool:
+        """Tell the broker of the starts given back; whether none is left to tell."""
+        with self._lock:
+            pending = list(self._given_back.items())
+        for run, holder in pending:
+            keys = (RUNS_KEY.format(run), GIVEN_BACK_KEY.format(run), RUNNING_KEY.format(run))
+            try:
+                self.redis().eval(GIVE_BACK, 3, *keys, holder, ACCEPTED_TTL_S)
+            except Exception as exc:  # told once the broker answers
+                logger.debug("cannot tell the broker of a start given back: %s", exc)
+                return False
+            with self._lock:
+                self._given_back.pop(run, None)
+        return True
+
+    def _keep_telling(self) -> None:
+        while not self.tell_given_back():
+            time.sleep(GIVE_BACK_RETRY_S)
 
     def heartbeat(self, run: str, holder: str) -> Heartbeat:
         return Heartbeat(self, run, holder)
@@ -299,6 +357,7 @@ class WorkerState:
         pipe.set(DONE_KEY.format(run), "1", ex=int(DELIVERED_TTL_S))
         pipe.expire(ACCEPTED_KEY.format(run), int(DELIVERED_TTL_S))
         pipe.expire(RUNS_KEY.format(run), int(DELIVERED_TTL_S))
+        pipe.expire(GIVEN_BACK_KEY.format(run), int(DELIVERED_TTL_S))
         pipe.execute()
 
     def final_report_moved(self, url: str, waiting: WaitingReport | None) -> None:
@@ -457,8 +516,12 @@ def register(app: Any, settings: Settings) -> None:
                     extra={"event": "job_copy_requeued", "worker": worker},
                 )
                 raise Reject("another worker is running this job", requeue=True)
-            with state.heartbeat(run, holder):
-                return run_claimed(task, job_id, data, callback_url, run, claim.runs, job_type)
+            try:
+                with state.heartbeat(run, holder):
+                    return run_claimed(task, job_id, data, callback_url, run, claim, job_type)
+            except Reject:  # the broker cannot take the report: not a worker that died
+                state.gave_back(run, holder)
+                raise
 
     def run_claimed(
         task: Any,
@@ -466,18 +529,24 @@ def register(app: Any, settings: Settings) -> None:
         data: Any,
         callback_url: str,
         run: str,
-        runs: int | None,
+        claim: Claim,
         job_type: str,
     ) -> str:
         """Run RUN, whose running mark this worker holds: its report, then the mark 'done'."""
         request_id = request_id_of(task)
         worker = str(task.request.hostname or "")
-        if runs is not None and runs > MAX_DELIVERIES:
-            payload = gave_up_report(runs - 1, "a worker")
+        runs = claim.runs
+        if claim.stopped_workers >= MAX_DELIVERIES:
+            payload = gave_up_report(claim.stopped_workers, "a worker")
             logger.error(
                 "job given up: %s",
                 payload["error"],
-                extra={"event": "job_given_up", "worker": worker, "runs": runs},
+                extra={
+                    "event": "job_given_up",
+                    "worker": worker,
+                    "runs": runs,
+                    "given_back": claim.given_back,
+                },
             )
             state.finished(run, report(callback_url, payload, request_id))
             return "failed"
