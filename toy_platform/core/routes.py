@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from toy_platform.clock import utc_now
 from toy_platform.core.parts import CoreParts
-from toy_platform.core.queues.base import QueuedJob
+from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import request_id_field
 from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN, schema_error
@@ -83,11 +83,12 @@ def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
         raise
     parts.jobs_accepted.inc(sum(a.new for a in accepted))
     for job, answer in zip(jobs, accepted, strict=True):
+        message, event = _queued_said(answer)
         logger.info(
-            "job queued at position %d" if answer.new else "job already queued (position %d)",
+            message,
             answer.position,
             extra={
-                "event": "job_queued" if answer.new else "job_already_queued",
+                "event": event,
                 "position": answer.position,
                 "job_id": job.job_id,
                 "request_id": job.request_id,
@@ -97,6 +98,16 @@ def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
         {"job_id": job.job_id, "position": answer.position, "queued_at": queued_at}
         for job, answer in zip(jobs, accepted, strict=True)
     ]
+
+
+def _queued_said(answer: Accepted) -> tuple[str, str]:
+    """What the log says of a job core was given: its message (with %d for the position)
+    and event."""
+    if answer.again:
+        return "job queued again at position %d: the broker had lost it", "job_queued_again"
+    if answer.new:
+        return "job queued at position %d", "job_queued"
+    return "job already queued (position %d)", "job_already_queued"
 
 
 @bp.post("/job_submit")

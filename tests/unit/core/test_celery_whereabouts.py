@@ -86,9 +86,11 @@ def test_a_run_taken_by_a_worker_that_died_before_noting_it_is_lost_and_publishe
     assert queue.held([job]) == [True]  # waiting in its queue
     queue.redis.rpop(JOBS_QUEUE)  # taken, and the worker died before noting it
     assert queue.held([job]) == [False]
-    assert queue.redis.get(ACCEPTED_KEY.format("j1.1")) is None  # the mark taken back
-    assert queue.accept([job])[0].new  # the middleware's resend publishes it again
+    assert queue.redis.get(ACCEPTED_KEY.format("j1.1")) == b"lost"  # the mark taken back
+    again = queue.accept([job])[0]  # the middleware's resend publishes it again
+    assert (again.new, again.again) == (False, True)  # accepted once, not counted twice
     assert queue.redis.llen(JOBS_QUEUE) == 1
+    assert queue.held([job]) == [True]
 
 
 def test_a_run_just_published_is_held_whatever_the_broker_shows(queue: CeleryQueue) -> None:

@@ -27,6 +27,7 @@ class QueuedJob:
 class Accepted:
     position: int  # 1 = next
     new: bool  # False: the queue already held this job (a resend), it was not queued again
+    again: bool = False  # queued again: the broker had lost it (accepted before, not counted)
 
 
 class QueueSetupError(Exception):

@@ -29,7 +29,7 @@ from toy_platform.core.queues.celery.config import (
 )
 from toy_platform.core.queues.celery.waiting import WaitingMover, WaitingReport, WaitingReports
 from toy_platform.core.queues.celery.watch import BrokerWatch, LocalWorker
-from toy_platform.core.queues.celery.whereabouts import Whereabouts, published_mark
+from toy_platform.core.queues.celery.whereabouts import LOST, Whereabouts, published_mark
 from toy_platform.jobs.running import blocked_reason, run_id
 from toy_platform.jobs.types import DEFAULT_TYPE, load_job_types
 from toy_platform.service import ServiceState
@@ -78,41 +78,48 @@ class CeleryQueue:
         """Publish a run_job task per job, named by the run (job and attempt) and the
         request ID in its headers; a run already published is not published again."""
         task = self.app.tasks[RUN_JOB]
-        new: list[bool] = []
-        published = 0
+        kinds: list[str] = []
+        first_times = 0
         try:
             with self.app.producer_or_acquire() as producer:
                 for job in jobs:
-                    new.append(self._first_time(job))
-                    if new[-1]:
-                        self._publish(task, producer, job)
-                        published += 1
+                    kinds.append(self._first_time(job))
+                    if kinds[-1] != "held":
+                        self._publish(task, producer, job, again=kinds[-1] == "again")
+                        first_times += kinds[-1] == "new"
             waiting = int(self.redis.llen(jobs_queue(jobs[-1].job_type)))
         except QueueUnavailable as exc:
-            exc.queued_first = published
+            exc.queued_first = first_times
             raise
         except Exception as exc:  # kombu's, redis-py's and socket errors alike
-            raise QueueUnavailable(self.unreachable(exc), queued_first=published) from exc
+            raise QueueUnavailable(self.unreachable(exc), queued_first=first_times) from exc
         first_position = max(1, waiting - len(jobs) + 1)
-        return [Accepted(first_position + n, is_new) for n, is_new in enumerate(new)]
+        return [
+            Accepted(first_position + n, kind == "new", again=kind == "again")
+            for n, kind in enumerate(kinds)
+        ]
 
-    def _first_time(self, job: QueuedJob) -> bool:
-        """Whether this run is new to the broker: a resend (the middleware gave up waiting
-        while the publish went through, or lost track after core's 202) is not. A publish
-        of it still under way is neither: QueueUnavailable, so the middleware sends it again
-        shortly; one that never finished (the broker died under it) is published again."""
+    def _first_time(self, job: QueuedJob) -> str:
+        """Whether this run is 'new' to the broker, or 'held': a resend (the middleware gave
+        up waiting while the publish went through, or lost track after core's 202) is not
+        published again. A publish of it still under way is neither: QueueUnavailable, so
+        the middleware sends it again shortly; one that never finished (the broker died
+        under it) is published again, and so is a run the broker lost ('again', see
+        whereabouts: accepted once already, it is not counted twice)."""
         key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
         if self.redis.set(key, f"pending {time.time()}", nx=True, ex=ACCEPTED_TTL_S):
-            return True
-        state = (self.redis.get(key) or b"").decode()
-        if not state.startswith("pending "):
-            return bool(not state)  # 'published': a resend; gone meanwhile: publish
-        if time.time() - float(state.split()[1]) < PENDING_S:
+            return "new"
+        state, *rest = (self.redis.get(key) or b"").decode().split() or [""]
+        if state == "published":
+            return "held"
+        if state == "pending" and time.time() - float(rest[0]) < PENDING_S:
             raise QueueUnavailable(f"job {job.job_id} is being queued by another request")
-        self.redis.set(key, f"pending {time.time()}", ex=ACCEPTED_TTL_S)
-        return True
+        was_accepted = state == LOST or (state == "pending" and rest[1:] == [LOST])
+        mark = f"pending {time.time()}" + (f" {LOST}" if was_accepted else "")
+        self.redis.set(key, mark, ex=ACCEPTED_TTL_S)
+        return "again" if was_accepted else "new"
 
-    def _publish(self, task: Any, producer: Any, job: QueuedJob) -> None:
+    def _publish(self, task: Any, producer: Any, job: QueuedJob, again: bool) -> None:
         key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
         if job.job_type != DEFAULT_TYPE:
             self.redis.sadd(JOB_QUEUES_KEY, jobs_queue(job.job_type))
@@ -130,7 +137,10 @@ class CeleryQueue:
             )
         except Exception:
             with contextlib.suppress(Exception):  # the broker may be gone: see PENDING_S
-                self.redis.delete(key)  # not published: a resend must publish it
+                if again:  # not published: a resend must publish it
+                    self.redis.set(key, LOST, keepttl=True)
+                else:
+                    self.redis.delete(key)
             raise
         self.redis.set(key, published_mark(jobs_queue(job.job_type)), ex=ACCEPTED_TTL_S)
 

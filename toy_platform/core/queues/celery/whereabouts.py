@@ -50,6 +50,9 @@ CLOCK_SLACK_S = 1.0
 REPORT_LOST_AFTER_S = MAX_RETRY_S + CLAIM_LEASE_S + 30
 """A final report not handed on for this long was lost: one still waiting is handed on at
 least every MAX_RETRY_S, and one claimed for its next try within CLAIM_LEASE_S."""
+LOST = "lost"
+"""A run's mark once the broker lost it: not held, so the middleware hands it over again;
+core then publishes it again without counting it accepted a second time."""
 UNACKED_KEY = "unacked"
 """kombu's hash of the messages workers took and have not acknowledged (its default)."""
 
@@ -66,7 +69,7 @@ class AcceptedMark:
     """Core's mark of a run it accepted, as read from the broker."""
 
     raw: str
-    state: str  # 'pending', 'published' or '' (none)
+    state: str  # 'pending', 'published', 'lost' or '' (none)
     at: float | None = None
     queue: str | None = None
 
@@ -125,7 +128,7 @@ class Whereabouts:
             return True
         if self.redis.exists(RUNNING_KEY.format(run), RUNS_KEY.format(run), DONE_KEY.format(run)):
             return True
-        if not self.redis.eval(REPLACE_IF_UNCHANGED, 1, ACCEPTED_KEY.format(run), mark.raw, ""):
+        if not self.redis.eval(REPLACE_IF_UNCHANGED, 1, ACCEPTED_KEY.format(run), mark.raw, LOST):
             return True  # the mark changed meanwhile: asked again next round
         with tagged(run.rsplit(".", 1)[0], None):
             logger.warning(
