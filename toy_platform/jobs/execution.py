@@ -25,6 +25,9 @@ from toy_platform.jobs.types import JobType
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.5
+RUNNING_REPORT_MIN_S = 0.5
+"""A built-in job expected to take less than this reports no 'running' of its own: its final
+report carries started_at, and a report (a transaction, a callback) per job is saved."""
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
 
@@ -71,6 +74,11 @@ class Execution:
     def in_process(self, job_type: str) -> bool:
         known = self.types.get(job_type)
         return known is not None and known.in_process
+
+    def reports_running(self, job_type: str) -> bool:
+        """Whether a run of JOB_TYPE says it started before it ends (see RUNNING_REPORT_MIN_S);
+        a handler of one's own always does."""
+        return not self.in_process(job_type) or self.job_delay >= RUNNING_REPORT_MIN_S
 
     def run(
         self,

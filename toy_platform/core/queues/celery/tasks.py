@@ -76,7 +76,6 @@ from toy_platform.tracing import outgoing_headers, tagged
 logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
-RUNNING_REPORT_MIN_S = 0.5
 """Shorter jobs report only their outcome, which carries started_at: the history still shows
 when it started (the middleware adds the 'running' step), for one call to the middleware
 per job instead of two."""
@@ -572,15 +571,12 @@ def register(app: Any, settings: Settings) -> None:
         )
         try:
             execution = state.execution()
+            if execution.reports_running(job_type):
+                report(callback_url, running_report(started_at, worker) | again, request_id)
+            job = JobRun(job_id, request_id, job_type, data, started_at)
             if execution.in_process(job_type):  # reverse: as fast as it ever was
-                if settings.job_delay >= RUNNING_REPORT_MIN_S:
-                    running = running_report(started_at, worker) | again
-                    report(callback_url, running, request_id)
-                job = JobRun(job_id, request_id, job_type, data, started_at)
                 payload = execution.run_built_in(job, lambda: state.cancelled(run), worker) | again
             else:
-                report(callback_url, running_report(started_at, worker) | again, request_id)
-                job = JobRun(job_id, request_id, job_type, data, started_at)
 
                 def tell(update: dict[str, Any]) -> None:
                     report(callback_url, update | again, request_id)

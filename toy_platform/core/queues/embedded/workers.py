@@ -211,8 +211,9 @@ class CorePool:
             return
         started_at = utc_now()
         logger.info("job started", extra={"event": "job_started", "job_type": job.job_type})
-        self._report(job, running_report(started_at))
         execution = self._execution()
+        if execution.reports_running(job.job_type):
+            self._report(job, running_report(started_at))
         run = JobRun(job.job_id, job.request_id, job.job_type, job.data, started_at)
         with self._lock:
             self._running.add((job.job_id, job.callback_url))
