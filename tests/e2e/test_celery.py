@@ -24,6 +24,7 @@ import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from redis import Redis
+from support.e2e_worker_crash import KOMBU_ERROR
 from support.harness import Platform, all_gone, free_ports, wait_until
 from support.redis_server import RedisServer, why_unavailable
 
@@ -722,6 +723,32 @@ def test_a_job_whose_publish_never_finished_is_handed_over_again(
     )
     workers.start("eta", job_delay=0.0)
     assert client.wait_for_job(job_id, timeout=60)["status"] == "succeeded"
+
+
+def test_a_worker_stopped_by_an_error_of_its_own_is_started_again_and_says_so(
+    platform: tuple[Platform, Workers],
+) -> None:
+    """A worker whose consumer raised (kombu's AttributeError, seen while Redis was killed
+    and restarted) logged 'Unrecoverable error' and exited: its machine ran no more jobs
+    until someone started it again by hand."""
+    served, workers = platform
+    workers.interrupt_all()
+    client = served.client()
+    job_id = client.submit_job("after a crash", "abc")["job_id"]
+    workers.start("crashing", 0.0, 2, "--job-module", "support.e2e_worker_crash")
+    done = client.wait_for_job(job_id, timeout=60)
+    assert (done["status"], done["result"]) == ("succeeded", "cba")
+    assert workers.running["crashing"].poll() is None  # the same process, still running
+    logged = [
+        json.loads(line)
+        for line in (served.home / "logs" / "worker-crashing@test.log").read_text().splitlines()
+    ]
+    restarted = [x for x in logged if x.get("event") == "worker_restarted"]
+    assert len(restarted) == 1, restarted
+    assert restarted[0]["error"] == f"AttributeError: {KOMBU_ERROR}"
+    events = [x.get("event") for x in logged]
+    assert "worker_ready" in events[events.index("worker_restarted") :]
+    workers.interrupt_all()
 
 
 def test_a_job_lost_between_the_queue_and_a_worker_is_handed_over_again_and_runs_once(

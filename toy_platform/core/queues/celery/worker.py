@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,11 @@ from toy_platform.urls import mask_url
 
 logger = logging.getLogger(__name__)
 POOLS = ("prefork", "threads", "solo")
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+RESTART_RESET_S = 60.0
+"""A worker that ran this long before it stopped on an error is started again after
+RESTART_FIRST_S; one that keeps stopping waits twice as long each time, up to RESTART_MAX_S."""
 
 
 class WorkerSetupError(Exception):
@@ -95,26 +101,86 @@ def run_worker(settings: Settings, options: WorkerOptions) -> int:
     configure_logging(settings, "worker", log_name=worker_log_name(name), fields={"worker": name})
     _keep_our_logging()
     _watch_parent(settings)
-    app = celery_app(settings)
     pool = options.pool or default_pool()
     concurrency = options.concurrency or os.cpu_count() or 1
-    worker = app.Worker(
-        hostname=name,
-        pool_cls=pool,
-        concurrency=concurrency,
-        queues=[JOBS_QUEUE, CALLBACKS_QUEUE]
-        + sorted({jobs_queue(name) for name in types} - {JOBS_QUEUE}),
-        loglevel=settings.log_level,
-        optimization="fair",
-        without_mingle=True,
-        without_gossip=True,
-        quiet=True,
-    )
-    _announce(app, settings, name, pool, concurrency)
+    queues = [JOBS_QUEUE, CALLBACKS_QUEUE] + sorted({jobs_queue(t) for t in types} - {JOBS_QUEUE})
+    _announce(settings, name, pool, concurrency)
     _offer_types(settings, name, types)
-    worker.start()
+
+    def make_worker() -> Any:
+        return _kept_worker_class(celery_app(settings))(
+            hostname=name,
+            pool_cls=pool,
+            concurrency=concurrency,
+            queues=queues,
+            loglevel=settings.log_level,
+            optimization="fair",
+            without_mingle=True,
+            without_gossip=True,
+            quiet=True,
+        )
+
+    worker = run_until_stopped(make_worker)
     logger.info("worker %s stopped", name, extra={"event": "worker_stopped"})
     return int(worker.exitcode or 0)
+
+
+def run_until_stopped(make_worker: Callable[[], Any]) -> Any:
+    """Run a worker made by MAKE_WORKER; while one stops on an error of its own (a broker
+    library's bug, say), start a new one after a back-off: the last worker, once one stops
+    because it was asked to."""
+    from celery.worker import state
+
+    restarts = 0
+    while True:
+        started = time.monotonic()
+        worker = make_worker()
+        worker.start()
+        if worker.crashed is None or _stop_asked(state):
+            return worker
+        restarts = 0 if time.monotonic() - started > RESTART_RESET_S else restarts + 1
+        delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2 ** max(0, restarts - 1))
+        error = describe_crash(worker.crashed)
+        logger.error(
+            "the worker stopped on an error of its own (%s): started again in %g s",
+            error,
+            delay,
+            extra={"event": "worker_restarted", "error": error, "restarts": restarts},
+        )
+        time.sleep(delay)
+        if _stop_asked(state):
+            return worker
+
+
+def _stop_asked(state: Any) -> bool:
+    return state.should_stop not in (None, False) or state.should_terminate not in (None, False)
+
+
+def describe_crash(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _kept_worker_class(app: Any) -> Any:
+    """APP's worker, noting an error that stops it (Celery logs it 'Unrecoverable error' and
+    exits with 1, as it does on Ctrl+C), so that run_worker starts it again."""
+
+    class KeptWorker(app.Worker):  # type: ignore[misc]
+        crashed: BaseException | None = None
+
+        def start(self) -> None:
+            start_blueprint = self.blueprint.start
+
+            def start_noting_crash(parent: Any) -> None:
+                try:
+                    start_blueprint(parent)
+                except Exception as exc:  # a shutdown asked for is SystemExit: not caught
+                    self.crashed = exc
+                    raise
+
+            self.blueprint.start = start_noting_crash
+            super().start()
+
+    return KeptWorker
 
 
 def _watch_parent(settings: Settings) -> None:
@@ -181,7 +247,7 @@ def _keep_our_logging() -> None:
     signals.setup_logging.connect(_ours, weak=False)
 
 
-def _announce(app: Any, settings: Settings, name: str, pool: str, concurrency: int) -> None:
+def _announce(settings: Settings, name: str, pool: str, concurrency: int) -> None:
     from celery import signals
 
     def _ready(**_kwargs: Any) -> None:
