@@ -536,6 +536,8 @@ export interface components {
                 attempt: number;
                 /** @description The request ID of the call this is about. Kept when it matches `^[A-Za-z0-9._:-]{1,64}$` (the X-Request-ID rule); any other string is replaced by this request's ID, and the replacement logged. Null or absent: this request's ID. Anything but a string or null is refused (400 naming the field). */
                 request_id?: string | null;
+                /** @description The Celery worker (name@host) that ran the job, with --queue-url redis://...; the job's history names it. */
+                worker?: string | null;
                 /** @description Which start of this run of the job the report is from: above 1, a worker stopped mid-job before (the job's history says so, and its start time is this run's). */
                 run?: number;
                 /** @description What the running job last said of its progress; null when it said nothing. */
