@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
 RUNNING_REPORT_MIN_S = 0.5
 """A built-in job expected to take less than this reports no 'running' of its own: its final
-report carries started_at, and a report (a transaction, a callback) per job is saved."""
+report carries started_at, so the history still shows when it started (the middleware adds
+the 'running' step), and a report per job is saved (a transaction, a call)."""
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
 

@@ -76,9 +76,6 @@ from toy_platform.tracing import outgoing_headers, tagged
 logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT_S = 5.0
-"""Shorter jobs report only their outcome, which carries started_at: the history still shows
-when it started (the middleware adds the 'running' step), for one call to the middleware
-per job instead of two."""
 
 
 COPY_POLL_S = 0.5
