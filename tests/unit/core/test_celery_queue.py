@@ -360,3 +360,32 @@ def test_a_dead_workers_restore_lock_stops_restores_for_seconds_not_minutes(
         assert name in options and name in honoured, name
     assert options["unacked_mutex_expire"] <= 15
     assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 5
+
+
+def test_a_worker_that_stops_on_an_error_is_started_again_unless_a_stop_was_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from celery.worker import state
+
+    from toy_platform.core.queues.celery import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "RESTART_FIRST_S", 0.01)
+    made: list[Any] = []
+
+    class Stub:
+        exitcode = 1
+
+        def __init__(self, crashed: BaseException | None) -> None:
+            self.crashed = crashed
+
+        def start(self) -> None:
+            if len(made) == 3:  # the third stops as asked: Ctrl+C, or serve gone (exit code 0)
+                monkeypatch.setattr(state, "should_stop", 0)
+
+    def make() -> Stub:
+        made.append(Stub(None if len(made) == 3 else AttributeError("hostname")))
+        return made[-1]
+
+    monkeypatch.setattr(state, "should_stop", None)
+    assert worker_module.run_until_stopped(make) is made[2]
+    assert len(made) == 3  # the stop asked of the third is not undone

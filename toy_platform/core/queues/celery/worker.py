@@ -153,7 +153,11 @@ def run_until_stopped(make_worker: Callable[[], Any]) -> Any:
 
 
 def _stop_asked(state: Any) -> bool:
-    return state.should_stop not in (None, False) or state.should_terminate not in (None, False)
+    """Whether a shutdown was asked for (Celery's own test: an exit code 0 is one too)."""
+    return any(
+        asked is not None and asked is not False
+        for asked in (state.should_stop, state.should_terminate)
+    )
 
 
 def describe_crash(exc: BaseException) -> str:
