@@ -104,7 +104,8 @@ def _queued_said(answer: Accepted) -> tuple[str, str]:
     """What the log says of a job core was given: its message (with %d for the position)
     and event."""
     if answer.again:
-        return "job queued again at position %d: the broker had lost it", "job_queued_again"
+        said = "job queued again at position %d: queued before, the broker lost it or failed"
+        return said + " before core could note it", "job_queued_again"
     if answer.new:
         return "job queued at position %d", "job_queued"
     return "job already queued (position %d)", "job_already_queued"

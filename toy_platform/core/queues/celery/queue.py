@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from toy_platform.config import Settings
@@ -36,6 +38,30 @@ from toy_platform.service import ServiceState
 from toy_platform.unavailable import QueueUnavailable
 from toy_platform.urls import mask_url
 
+COUNTED_RUNS_KEPT = 100_000
+"""The runs this core process counted accepted, newest kept: a run published a second time (a
+publish that went through, though the broker failed before core could note it) is not
+counted twice. The oldest are forgotten past this many (about 10 MB)."""
+
+
+class CountedRuns:
+    """Runs counted once each, up to KEEP of the newest (a thread-safe set)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._runs: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, run: str) -> bool:
+        """Count RUN: whether it was not counted before."""
+        with self._lock:
+            if run in self._runs:
+                return False
+            self._runs[run] = None
+            if len(self._runs) > self.keep:
+                self._runs.popitem(last=False)
+            return True
+
 
 class CeleryQueue:
     """The core's JobQueue on Celery: jobs are published to Redis, workers anywhere run them.
@@ -56,6 +82,7 @@ class CeleryQueue:
         self.waiting = WaitingReports(self.redis)
         self.mover = WaitingMover(self.waiting, self._publish_waiting)
         self.whereabouts = Whereabouts(self.redis, self.waiting)
+        self._counted = CountedRuns(COUNTED_RUNS_KEPT)
         self.local = LocalWorker(settings) if settings.workers > 0 else None
         svc.readiness.append(("broker", self.watch.broker_problem))
         svc.readiness.append(("workers", self.watch.workers_problem))
@@ -83,10 +110,14 @@ class CeleryQueue:
         try:
             with self.app.producer_or_acquire() as producer:
                 for job in jobs:
-                    kinds.append(self._first_time(job))
-                    if kinds[-1] != "held":
-                        self._publish(task, producer, job, again=kinds[-1] == "again")
-                        first_times += kinds[-1] == "new"
+                    kind = self._first_time(job)
+                    if kind != "held":
+                        self._publish(task, producer, job, again=kind == "again")
+                        if not self._counted.first(run_id(job.job_id, job.callback_url)):
+                            kind = "again"  # published before, the broker failing after
+                        first_times += kind == "new"
+                        self._note_published(job)
+                    kinds.append(kind)
             waiting = int(self.redis.llen(jobs_queue(jobs[-1].job_type)))
         except QueueUnavailable as exc:
             exc.queued_first = first_times
@@ -142,6 +173,9 @@ class CeleryQueue:
                 else:
                     self.redis.delete(key)
             raise
+
+    def _note_published(self, job: QueuedJob) -> None:
+        key = ACCEPTED_KEY.format(run_id(job.job_id, job.callback_url))
         self.redis.set(key, published_mark(jobs_queue(job.job_type)), ex=ACCEPTED_TTL_S)
 
     def held(self, jobs: list[QueuedJob]) -> list[bool]:
