@@ -111,7 +111,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--job-delay", type=float, default=0.05)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--visibility-timeout", type=float, default=30.0)
-    parser.add_argument("--reconcile-after", type=float, default=20.0)
+    parser.add_argument(
+        "--reconcile-after",
+        type=float,
+        help="seconds of silence before a job is looked for in core (default: the platform's"
+        " own, each type's time limit plus a margin: 90 s for reverse)",
+    )
     parser.add_argument(
         "--submit-patience", type=float, default=180.0, help="seconds one submit is retried"
     )
@@ -146,7 +151,9 @@ class Platform:
         common += ["--log-max-bytes", str(2**31), "--console-log-level", "warning"]
         self.worker_args = [*common, "--job-delay", str(args.job_delay)]
         self.worker_args += ["--concurrency", str(args.worker_concurrency)]
-        services = ["--reconcile-after", str(args.reconcile_after), "--token-ttl", "7200"]
+        services = ["--token-ttl", "7200"]
+        if args.reconcile_after is not None:
+            services += ["--reconcile-after", str(args.reconcile_after)]
         self.services = Services(store_url, *common, *services)
         self.home = self.services.home
         self.middlewares: list[subprocess.Popen[bytes]] = []
