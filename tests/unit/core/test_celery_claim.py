@@ -66,6 +66,23 @@ def test_a_run_reported_before_the_broker_restarted_is_not_started_again(
     assert Redis.from_url(server.url).get(RUNS_KEY.format("j1.1")) is None  # never started
 
 
+def test_a_run_done_while_the_broker_restarts_is_noted_once_it_answers(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    """The note that a run finished was given up at the first error (Redis loading its data
+    after a restart): a copy of the task the broker put back then ran the job a second time
+    on the same worker (a soak)."""
+    state = worker_state(server, tmp_path)
+    server.stop()
+    noting = threading.Thread(target=lambda: state.finished("j1.1", None))
+    noting.start()
+    time.sleep(1.5)
+    assert noting.is_alive()  # still asking
+    server.start()
+    noting.join(30)
+    assert Redis.from_url(server.url).get(DONE_KEY.format("j1.1")) == b"1"
+
+
 def test_a_broker_that_stays_away_sends_the_task_back(
     server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

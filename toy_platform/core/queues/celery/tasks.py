@@ -337,15 +337,33 @@ class WorkerState:
 
     def finished(self, run: str, waiting: WaitingReport | None) -> None:
         """Note RUN reported finished, so that a late copy of its task is dropped; with its
-        final report while that WAITING for the middleware (a delivery already noted wins)."""
-        try:
-            if waiting is None:
-                self._delivered(run)
-            else:
-                record = undelivered_record(waiting, time.time())
-                self.redis().set(DONE_KEY.format(run), record, ex=ACCEPTED_TTL_S, nx=True)
-        except Exception as exc:
-            logger.warning("cannot note the run done: %s", exc, extra={"event": "run_not_noted"})
+        final report while that WAITING for the middleware (a delivery already noted wins).
+        A broker that does not answer (restarting, loading its data) is asked again for up
+        to CLAIM_BROKER_WAIT_S, the running mark held meanwhile: without the note, a copy
+        of the task put back by the broker runs the job again."""
+        deadline = time.monotonic() + CLAIM_BROKER_WAIT_S
+        while True:
+            try:
+                if waiting is None:
+                    self._delivered(run)
+                else:
+                    record = undelivered_record(waiting, time.time())
+                    self.redis().set(DONE_KEY.format(run), record, ex=ACCEPTED_TTL_S, nx=True)
+                return
+            except Exception as exc:
+                if time.monotonic() >= deadline:
+                    logger.error(
+                        "cannot note the run done (%s): a copy of its task may run it again",
+                        exc,
+                        extra={"event": "run_not_noted"},
+                    )
+                    return
+                logger.warning(
+                    "cannot note the run done (%s): asked again shortly",
+                    exc,
+                    extra={"event": "run_note_waits"},
+                )
+                time.sleep(CLAIM_RETRY_S)
 
     def _delivered(self, run: str) -> None:
         """RUN's final report reached the middleware: its marks go after DELIVERED_TTL_S."""
