@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import string
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,17 @@ _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 
 ADMIN_PASSWORD_VARIABLE = "TOY_PLATFORM_ADMIN_PASSWORD"
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+GENERATED_PASSWORD_LENGTH = 16
+"""About 95 bits. Letters and digits only: a password that began with '-' (token_urlsafe
+makes one in 64) was taken for an option by every command it was given to (--password
+-x...), and one with '-' or '_' inside is cut short by a double-click."""
+
+
+def generated_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_LENGTH))
+
+
 # A writer on Windows replaces users.json while readers may hold it open (and a reader may
 # meet the file mid-replace): a few quick tries ride over that.
 _READ_TRIES = 4
@@ -153,7 +165,7 @@ class UserStore:
             )
         if self._records():
             return None
-        password = password or secrets.token_urlsafe(12)
+        password = password or generated_password()
         self.add("admin", password, role="admin")
         return password
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import threading
@@ -10,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from toy_platform import security
-from toy_platform.auth.users import UserError, UsersFileError, UserStore
+from toy_platform.auth.users import UserError, UsersFileError, UserStore, generated_password
 from unit.conftest import PASSWORD
 
 
@@ -112,6 +113,14 @@ def test_first_admin_gets_a_random_password(tmp_path) -> None:
     second = UserStore(tmp_path / "b.json").ensure_admin()
     assert first and second and first != second
     assert UserStore(tmp_path / "a.json").ensure_admin() is None, "only when there are no users"
+
+
+def test_a_made_password_is_letters_and_digits_so_no_command_takes_it_for_an_option() -> None:
+    """One made password in 64 began with '-': `load.py --password -z4Kx...` then failed
+    with a usage error (exit 2), found when a benchmark run stopped."""
+    made = [generated_password() for _ in range(2000)]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{16}", password) for password in made)
+    assert len(set(made)) == len(made)
 
 
 def test_a_user_added_by_the_cli_can_log_in_without_restart(
