@@ -69,7 +69,7 @@ from toy_platform.jobs.running import (
     running_report,
     unreachable_outcome,
 )
-from toy_platform.jobs.types import DEFAULT_TYPE, load_job_types
+from toy_platform.jobs.types import DEFAULT_TYPE, JobType, load_job_types
 from toy_platform.security import load_service_key, service_session
 from toy_platform.tracing import outgoing_headers, tagged
 
@@ -177,7 +177,7 @@ class WorkerState:
         self._lock = threading.Lock()
         self._key: bytes | None = None
         self._redis: Any = None
-        self._execution: Execution | None = None
+        self._types: dict[str, JobType] | None = None
         self.cancels_seen: set[str] = set()
         self._cancel_checked: dict[str, float] = {}
         self._given_back: dict[str, str] = {}  # run: holder, not yet told to the broker
@@ -295,18 +295,24 @@ class WorkerState:
         return Heartbeat(self, run, holder)
 
     def execution(self) -> Execution:
-        """This process's: the job types, and the sandbox process its handlers run in."""
-        with self._lock:
-            if self._execution is None:
-                types = load_job_types(self.settings.job_modules)
-                self._execution = Execution(
-                    types,
-                    self.settings.job_modules,
-                    self.settings.job_delay,
-                    self.settings.failure_rate,
-                    name=f"sandbox of worker process {os.getpid()}",
-                )
-            return self._execution
+        """This thread's: the job types, and the sandbox process its handlers run in. A
+        sandbox runs one job at a time: with one per process, the threads pool (Windows)
+        ran its jobs of other types one after another whatever its concurrency."""
+        execution: Execution | None = getattr(self._local, "execution", None)
+        if execution is None:
+            with self._lock:
+                if self._types is None:
+                    self._types = load_job_types(self.settings.job_modules)
+            thread = threading.current_thread().name
+            execution = Execution(
+                self._types,
+                self.settings.job_modules,
+                self.settings.job_delay,
+                self.settings.failure_rate,
+                name=f"sandbox of worker process {os.getpid()} ({thread})",
+            )
+            self._local.execution = execution
+        return execution
 
     def cancelled(self, run: str) -> bool:
         """Whether a cancel was asked for RUN (asked of the broker at most every
