@@ -38,6 +38,7 @@ from toy_platform.core.queues.celery.config import (
 from toy_platform.jobs.types import JobModuleError, JobType, JobTypeError, load_job_types
 from toy_platform.lifeline import EXIT_SUPERVISOR_GONE, WATCH_INTERVAL_S, same_process
 from toy_platform.log import configure_logging, worker_log_name
+from toy_platform.loops import describe
 from toy_platform.security import SERVICE_KEY_FILE
 from toy_platform.urls import mask_url
 
@@ -140,7 +141,7 @@ def run_until_stopped(make_worker: Callable[[], Any]) -> Any:
             return worker
         restarts = 0 if time.monotonic() - started > RESTART_RESET_S else restarts + 1
         delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2 ** max(0, restarts - 1))
-        error = describe_crash(worker.crashed)
+        error = describe(worker.crashed)
         logger.error(
             "the worker stopped on an error of its own (%s): started again in %g s",
             error,
@@ -158,10 +159,6 @@ def _stop_asked(state: Any) -> bool:
         asked is not None and asked is not False
         for asked in (state.should_stop, state.should_terminate)
     )
-
-
-def describe_crash(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _kept_worker_class(app: Any) -> Any:
