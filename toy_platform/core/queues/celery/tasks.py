@@ -274,6 +274,8 @@ class WorkerState:
 
     def tell_given_back(self) -> bool:
         """Tell the broker of the starts given back; whether none is left to tell."""
+        if not self._given_back:  # every claim asks: nothing to take a lock for
+            return True
         with self._lock:
             pending = list(self._given_back.items())
         for run, holder in pending:
