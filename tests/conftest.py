@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,14 @@ from support.harness import Platform
 from support.pg_cluster import Cluster, find_bin_dir, why_unavailable
 
 _counter = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell that starts the tests in the background (`cmd &` in a script) has them ignore
+    SIGINT, and every service they start inherits that: Ctrl+C could not stop `serve`, and
+    the tests that press it timed out. The services get SIGINT's default back."""
+    if hasattr(signal, "SIGINT") and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
