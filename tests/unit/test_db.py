@@ -13,9 +13,9 @@ from toy_platform.db import Database, GroupCommit
 SCHEMA = "CREATE TABLE IF NOT EXISTS items (value INTEGER NOT NULL UNIQUE);"
 
 
-def insert(conn: sqlite3.Connection, value: int) -> int:
-    conn.execute("INSERT INTO items (value) VALUES (?)", (value,))
-    return value * 10
+def insert(conn: sqlite3.Connection, values: list[int]) -> list[int]:
+    conn.executemany("INSERT INTO items (value) VALUES (?)", [(value,) for value in values])
+    return [value * 10 for value in values]
 
 
 def write_together(
@@ -89,3 +89,41 @@ def test_a_failing_lone_write_raises_and_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         commit(1)
     assert stored(db) == [1]
+
+
+def test_calls_that_come_while_a_batch_is_written_go_together_in_the_next_one(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "t.db", SCHEMA)
+    batches: list[list[int]] = []
+    others_queued = threading.Event()
+
+    def slow_insert(conn: sqlite3.Connection, values: list[int]) -> list[int]:
+        batches.append(list(values))
+        if len(batches) == 1:  # the first call writes alone while the others come
+            assert others_queued.wait(10)
+        return insert(conn, values)
+
+    commit = GroupCommit(db, slow_insert)
+    results: dict[int, int] = {}
+
+    def write(value: int) -> None:
+        results[value] = commit(value)
+
+    first = threading.Thread(target=write, args=(0,))
+    first.start()
+    while not batches:
+        threading.Event().wait(0.001)
+    others = [threading.Thread(target=write, args=(n,)) for n in range(1, 11)]
+    for thread in others:
+        thread.start()
+    while len(commit._queue) < 10:
+        threading.Event().wait(0.001)
+    others_queued.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert results == {n: n * 10 for n in range(11)}
+    assert batches[0] == [0] and sorted(batches[1]) == list(range(1, 11)) and len(batches) == 2
+    assert stored(db) == list(range(11))
+    assert not commit._leading  # the next call leads at once
+    assert commit(11) == 110

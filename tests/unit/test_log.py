@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -166,3 +167,30 @@ def test_a_rotation_the_os_refuses_leaves_logging_going_and_is_tried_again(
     handler.close()
     assert (tmp_path / "core.log.1").exists()
     assert (tmp_path / "core.log").read_text().count("x" * 60) == 1
+
+
+def test_a_record_is_formatted_before_the_file_handler_takes_its_lock(tmp_path) -> None:
+    """Threads that log at once queue on the handler's lock only to write, not while one of
+    them formats (on a busy service the one formatting waited for the GIL meanwhile)."""
+    handler = SizeRotatingFileHandler(tmp_path / "core.log", maxBytes=10_000, backupCount=1)
+    lock_free_while_formatting: list[bool] = []
+
+    class Probe(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            got = threading.Thread(target=lambda: lock_free_while_formatting.append(_try(handler)))
+            got.start()
+            got.join(5)
+            return super().format(record)
+
+    handler.setFormatter(Probe("%(message)s"))
+    handler.handle(logging.LogRecord("t", logging.INFO, __file__, 1, "hello", (), None))
+    handler.close()
+    assert lock_free_while_formatting == [True]
+    assert (tmp_path / "core.log").read_text() == "hello\n"
+
+
+def _try(handler: logging.Handler) -> bool:
+    if not handler.lock.acquire(timeout=1):  # type: ignore[union-attr]
+        return False
+    handler.lock.release()  # type: ignore[union-attr]
+    return True

@@ -123,6 +123,21 @@ UPDATE jobs SET result = json_quote(result) WHERE result IS NOT NULL;
 """,
 )
 INSERT_EVENT = "INSERT INTO job_events (job_id, at, status, service, detail) VALUES (?, ?, ?, ?, ?)"
+INSERT_JOB = f"INSERT INTO jobs ({INSERT_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+class _NewRow:
+    """A submitted job as its INSERT and first event will write it, made before the write."""
+
+    __slots__ = ("new", "job_id", "now", "params", "event")
+
+    def __init__(self, new: NewJob, job_id: str, now: str) -> None:
+        self.new, self.job_id, self.now = new, job_id, now
+        self.params = insert_job_params(new, job_id, now)
+        self.event = submitted_event(job_id, new.owner, now)
+
+    def job(self) -> dict[str, Any]:
+        return dict(new_job(self.new, self.job_id, self.now))
 
 
 def _available(method: F) -> F:
@@ -174,7 +189,7 @@ class SqliteJobStore(SqlJobStore):
         self.db = Database(path, "")
         migrate(self.db, self.name)
         self._hold()
-        self._group_insert = GroupCommit(self.db, self._insert_one)
+        self._group_insert = GroupCommit(self.db, self._insert_all)
         self._leases: dict[str, float] = {}
         self._lease_lock = threading.Lock()
 
@@ -186,7 +201,8 @@ class SqliteJobStore(SqlJobStore):
 
     @_available
     def _insert(self, new: NewJob) -> tuple[dict[str, Any], bool]:
-        return self._group_insert(new)
+        job = _NewRow(new, uuid.uuid4().hex, utc_now())  # made before the write lock is taken
+        return self._group_insert(job)
 
     def _hold(self) -> None:
         """Note this process as the file's one middleware; refuse if another live one is.
@@ -206,18 +222,25 @@ class SqliteJobStore(SqlJobStore):
                 (me.pid, me.create_time()),
             )
 
-    def _insert_one(self, conn: sqlite3.Connection, new: NewJob) -> tuple[dict[str, Any], bool]:
-        if new.idempotency_key:
-            existing = self._job_by_key(conn, new)
+    def _insert_all(
+        self, conn: sqlite3.Connection, rows: list[_NewRow]
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """The jobs submitted together, in one statement for the jobs and one for their first
+        events; one by one when one of them has an Idempotency-Key (it may be a replay)."""
+        if any(row.new.idempotency_key for row in rows):
+            return [self._insert_one(conn, row) for row in rows]
+        conn.executemany(INSERT_JOB, [row.params for row in rows])
+        conn.executemany(INSERT_EVENT, [row.event for row in rows])
+        return [(row.job(), True) for row in rows]
+
+    def _insert_one(self, conn: sqlite3.Connection, row: _NewRow) -> tuple[dict[str, Any], bool]:
+        if row.new.idempotency_key:
+            existing = self._job_by_key(conn, row.new)
             if existing is not None:
                 return existing, False
-        now, job_id = utc_now(), uuid.uuid4().hex
-        conn.execute(
-            f"INSERT INTO jobs ({INSERT_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            insert_job_params(new, job_id, now),
-        )
-        conn.execute(INSERT_EVENT, submitted_event(job_id, new.owner, now))
-        return dict(new_job(new, job_id, now)), True
+        conn.execute(INSERT_JOB, row.params)
+        conn.execute(INSERT_EVENT, row.event)
+        return row.job(), True
 
     @_available
     def apply_reports(self, reports: list[Report]) -> list[ReportOutcome]:
