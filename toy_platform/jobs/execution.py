@@ -29,6 +29,8 @@ RUNNING_REPORT_MIN_S = 0.5
 """A built-in job expected to take less than this reports no 'running' of its own: its final
 report carries started_at, so the history still shows when it started (the middleware adds
 the 'running' step), and a report per job is saved (a transaction, a call)."""
+QUICK_JOB_S = 0.001
+"""A built-in job whose simulated work is shorter than this counts as taking no time."""
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
 
@@ -75,6 +77,14 @@ class Execution:
     def in_process(self, job_type: str) -> bool:
         known = self.types.get(job_type)
         return known is not None and known.in_process
+
+    def quick_types(self) -> frozenset[str]:
+        """The types whose runs take no time worth speaking of: the built-in ones, run in
+        this thread, when their simulated work is under QUICK_JOB_S. A worker may take
+        several of them at once (one transaction to claim and one to report them all)."""
+        if self.job_delay >= QUICK_JOB_S:
+            return frozenset()
+        return frozenset(name for name, kind in self.types.items() if kind.in_process)
 
     def reports_running(self, job_type: str) -> bool:
         """Whether a run of JOB_TYPE says it started before it ends (see RUNNING_REPORT_MIN_S);

@@ -67,6 +67,22 @@ def test_a_job_of_a_type_no_worker_offers_waits_queued_and_keeps_its_data(tmp_pa
     assert (taken.job_type, taken.data) == ("wordcount", {"text": "a b"})
 
 
+def test_quick_jobs_are_claimed_together_up_to_one_of_another_type(tmp_path) -> None:
+    queue, _ = open_core_store(tmp_path)
+    queue.enqueue_many([job(0), job(1), job(2)])
+    queue.enqueue(QueuedJob("words", {"text": "a b"}, "http://mw/cb", job_type="wordcount"))
+    queue.enqueue_many([job(3), job(4)])
+    quick, offered = frozenset({"reverse"}), ("reverse", "wordcount")
+    taken = queue.claim_batch(offered, quick, 16)
+    assert [j.job_id for j in taken] == ["job-0", "job-1", "job-2"]  # none overtakes 'words'
+    assert [j.data for j in taken] == ["data-0", "data-1", "data-2"]
+    assert [j.job_id for j in queue.claim_batch(offered, quick, 16)] == ["words"]
+    assert [j.job_id for j in queue.claim_batch(offered, quick, 1)] == ["job-3"]
+    assert [j.job_id for j in queue.claim_batch(offered, frozenset(), 16)] == ["job-4"]
+    assert queue.claim_batch(offered, quick, 16) == [] and queue.running() == 6
+    assert queue.requeue_claimed() == 6  # each is claimed as a lone claim would be
+
+
 def test_a_batch_reports_each_jobs_place_in_the_queue(tmp_path) -> None:
     queue, _ = open_core_store(tmp_path)
     queue.enqueue_many([job(n) for n in range(5)])
@@ -344,6 +360,51 @@ def restarts(pool: CorePool, thread: str) -> float:
     return pool.metrics.thread_restarts.labels(thread)._value.get()  # type: ignore[no-any-return]
 
 
+def test_quick_jobs_are_taken_and_reported_a_batch_at_a_time(
+    pools: Callable[..., CorePool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pools(workers=1)
+    pool.queue.enqueue_many([job(n) for n in range(20)])
+    transactions = 0
+    begin = pool.queue.db._transaction_held
+
+    def counted(conn: sqlite3.Connection) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return begin(conn)
+
+    monkeypatch.setattr(pool.queue.db, "_transaction_held", counted)
+    pool.start()
+    wait_until(lambda: len(reports(pool.outbox)) == 20, 10, what="20 reports")
+    assert [r["result"] for r in reports(pool.outbox)] == [f"data-{n}"[::-1] for n in range(20)]
+    assert pool.queue.size() == pool.queue.running() == 0
+    # start-up (2), then 16 + 4: a claim and a report each, and a claim finding none (one by
+    # one it was 2 a job)
+    assert transactions <= 7
+
+
+def test_a_batch_cut_short_by_an_error_of_ours_reports_the_jobs_done_and_queues_the_rest(
+    pools: Callable[..., CorePool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pools(workers=1)
+    pool.queue.enqueue_many([job(n) for n in range(5)])
+    process = pool._process
+    calls = itertools.count()
+
+    def process_or_fail(queued: QueuedJob, execution: Any) -> dict[str, Any]:
+        if next(calls) == 2:
+            raise sqlite3.OperationalError("database is locked")
+        return process(queued, execution)
+
+    monkeypatch.setattr(pool, "_process", process_or_fail)
+    pool.start()
+    wait_until(lambda: len(reports(pool.outbox)) == 5, 10, what="5 reports")
+    assert sorted(r["result"] for r in reports(pool.outbox)) == [f"{n}-atad" for n in range(5)]
+    assert pool.queue.size() == pool.queue.running() == 0
+    claims = pool.queue.db.query("SELECT COUNT(*) AS n FROM queue")
+    assert claims[0]["n"] == 0
+
+
 def test_a_sender_puts_only_a_safe_request_id_in_headers(
     pools: Callable[..., CorePool], middleware_stub: HttpStub
 ) -> None:
@@ -565,15 +626,15 @@ def test_a_thread_killed_by_an_error_is_restarted_counted_and_named_until_then(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pool = pools(workers=1, senders=1)
-    claim = pool.queue.claim
+    claim = pool.queue.claim_batch
     calls = itertools.count()
 
-    def claim_or_die(*types: Any) -> QueuedJob | None:
+    def claim_or_die(*args: Any) -> list[QueuedJob]:
         if next(calls) == 0:
             raise Fatal("out of luck")
-        return claim(*types)
+        return claim(*args)
 
-    monkeypatch.setattr(pool.queue, "claim", claim_or_die)
+    monkeypatch.setattr(pool.queue, "claim_batch", claim_or_die)
     pool.start()
     wait_until(lambda: pool.threads.alive("worker-") == 0, 10, what="the worker dead")
     assert dead_threads_reason(pool) == "threads not running: worker-0 (died: Fatal: out of luck)"

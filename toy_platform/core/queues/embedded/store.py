@@ -90,6 +90,17 @@ def _queue_positions(conn: sqlite3.Connection, seqs: list[int]) -> list[int]:
     return [places[seq] for seq in seqs]
 
 
+_CLAIMED = "job_id, data, callback_url, request_id, enqueued_at, seq, claims, job_type, data_json"
+"""What a claim reads of a job (RETURNING)."""
+
+
+def _queued_job(row: sqlite3.Row) -> QueuedJob:
+    fields = dict(row)
+    if fields.pop("data_json"):
+        fields["data"] = decode(fields["data"])
+    return QueuedJob(**fields)
+
+
 class SqliteJobQueue:
     """The queue in a SQLite file (core's data dir)."""
 
@@ -145,22 +156,48 @@ class SqliteJobQueue:
     def claim(self, types: tuple[str, ...] = ("reverse",)) -> QueuedJob | None:
         """The next queued job of one of TYPES (the ones the workers offer: a job of
         another type waits, queued, until core is started with it)."""
+        claimed = self.claim_batch(types)
+        return claimed[0] if claimed else None
+
+    def claim_batch(
+        self, types: tuple[str, ...], quick: frozenset[str] = frozenset(), limit: int = 1
+    ) -> list[QueuedJob]:
+        """Claim the next queued job of one of TYPES and, when it is of a QUICK type, the
+        jobs queued right behind it as long as they are quick too: at most LIMIT, in queue
+        order (a job of another type ends the batch, so none overtakes it). One transaction."""
         marks = ", ".join("?" * len(types))
+        now = time.time()
         with self.db.transaction() as conn:
             row = conn.execute(
                 "UPDATE queue SET state = 'running', claimed_at = ?, claims = claims + 1"
                 " WHERE seq = (SELECT seq FROM queue WHERE state = 'queued'"
-                f" AND job_type IN ({marks}) ORDER BY seq LIMIT 1)"
-                " RETURNING job_id, data, callback_url, request_id, enqueued_at, seq, claims,"
-                " job_type, data_json",
-                (time.time(), *types),
+                f" AND job_type IN ({marks}) ORDER BY seq LIMIT 1) RETURNING {_CLAIMED}",
+                (now, *types),
             ).fetchone()
-        if row is None:
-            return None
-        fields = dict(row)
-        if fields.pop("data_json"):
-            fields["data"] = decode(fields["data"])
-        return QueuedJob(**fields)
+            if row is None:
+                return []
+            first = _queued_job(row)
+            if first.job_type not in quick or limit <= 1:
+                return [first]
+            seqs = []
+            for behind in conn.execute(
+                "SELECT seq, job_type FROM queue WHERE state = 'queued' AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (first.seq, limit - 1),
+            ).fetchall():
+                if behind["job_type"] not in quick:
+                    break
+                seqs.append(behind["seq"])
+            rows = (
+                conn.execute(
+                    "UPDATE queue SET state = 'running', claimed_at = ?, claims = claims + 1"
+                    f" WHERE seq IN ({', '.join('?' * len(seqs))}) RETURNING {_CLAIMED}",
+                    (now, *seqs),
+                ).fetchall()
+                if seqs
+                else []
+            )
+        return [first, *sorted((_queued_job(row) for row in rows), key=lambda job: job.seq)]
 
     def cancel(self, job: QueuedJob) -> str | None:
         """Drop the run if it is still queued ('dropped'); 'running' if a worker has it;
@@ -253,6 +290,19 @@ class CallbackOutbox:
             )
             if done_seq is not None:
                 conn.execute("DELETE FROM queue WHERE seq = ?", (done_seq,))
+
+    def add_finished(self, finished: list[tuple[QueuedJob, dict[str, Any]]]) -> None:
+        """The final reports of jobs a worker ran, and forget those jobs, in one transaction
+        (as add with done_seq, for several)."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO outbox (job_id, url, payload, request_id) VALUES (?, ?, ?, ?)",
+                [
+                    (job.job_id, job.callback_url, json.dumps(payload), job.request_id)
+                    for job, payload in finished
+                ],
+            )
+            conn.executemany("DELETE FROM queue WHERE seq = ?", [(job.seq,) for job, _ in finished])
 
     def lease_next(self) -> Callback | None:
         batch = self.lease_batch(1)

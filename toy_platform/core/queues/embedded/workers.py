@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 MAX_CLAIMS = 3
 """A job taken this many times without being finished stopped its worker each time (a
 crash, a kill): the next claim reports it failed instead of running it again."""
+CLAIM_AT_MOST = 16
+"""Jobs a worker claims at once when they are quick (see Execution.quick_types): one
+transaction to take them and one to report them, instead of two per job."""
 
 
 class CorePool:
@@ -174,23 +177,33 @@ class CorePool:
         run_loop(step, self.stopping, self.working)
 
     def _work_once(self) -> bool:
-        """Take the next job and process it; False when there was none."""
+        """Take the next job (and the quick ones right behind it) and process them; False
+        when there was none."""
         self.wait_if_paused()
         self._release_unfinished()
-        job = self.queue.claim(self.offered)
-        if job is None:
+        execution = self._execution()
+        jobs = self.queue.claim_batch(self.offered, execution.quick_types(), CLAIM_AT_MOST)
+        if not jobs:
             self.working.idle()
             return False
         self.working.moved()
+        finished: list[tuple[QueuedJob, dict[str, Any]]] = []
         try:
-            with working_on(job.job_id, job.request_id):
-                self._process(job)
-        except Exception:
-            with self._lock:  # an error of ours, not the job's: it runs again
-                self._unfinished.append(job.seq)
+            for job in jobs:
+                with working_on(job.job_id, job.request_id):
+                    finished.append((job, self._process(job, execution)))
+                self.working.moved()
+        except Exception:  # an error of ours, not the job's: the jobs not done run again
+            self._put_back(jobs[len(finished) :])
+            self._finish(finished)
             raise
-        self.working.moved()
+        self._finish(finished)
         return True
+
+    def _put_back(self, jobs: list[QueuedJob]) -> None:
+        """Jobs claimed and not finished, for _release_unfinished to queue again."""
+        with self._lock:
+            self._unfinished.extend(job.seq for job in jobs)
 
     def _release_unfinished(self) -> None:
         with self._lock:
@@ -205,13 +218,12 @@ class CorePool:
             raise
         logger.info("put %d jobs back in the queue", len(seqs), extra={"event": "jobs_released"})
 
-    def _process(self, job: QueuedJob) -> None:
+    def _process(self, job: QueuedJob, execution: Execution) -> dict[str, Any]:
+        """Run JOB to its final report."""
         if job.claims > MAX_CLAIMS:
-            self._finish(job, _gave_up(job))
-            return
+            return _gave_up(job)
         started_at = utc_now()
         logger.info("job started", extra={"event": "job_started", "job_type": job.job_type})
-        execution = self._execution()
         if execution.reports_running(job.job_type):
             self._report(job, running_report(started_at))
         run = JobRun(job.job_id, job.request_id, job.job_type, job.data, started_at)
@@ -229,24 +241,33 @@ class CorePool:
             with self._lock:
                 self._running.discard((job.job_id, job.callback_url))
                 self._cancelled.discard((job.job_id, job.callback_url))
-        self._finish(job, payload)
+        return payload
 
     def _report(self, job: QueuedJob, payload: dict[str, Any]) -> None:
         self.outbox.add(job.job_id, job.callback_url, payload, job.request_id)
         self.callbacks_ready.notify()
 
-    def _finish(self, job: QueuedJob, payload: dict[str, Any]) -> None:
-        """Report the outcome and forget the job, in one transaction."""
-        self.outbox.add(job.job_id, job.callback_url, payload, job.request_id, done_seq=job.seq)
+    def _finish(self, finished: list[tuple[QueuedJob, dict[str, Any]]]) -> None:
+        """Report the outcomes and forget the jobs, in one transaction."""
+        if not finished:
+            return
+        try:
+            self.outbox.add_finished(finished)
+        except Exception:  # not reported: they run again
+            self._put_back([job for job, _ in finished])
+            raise
         with self._lock:  # a cancel that came while an in-process job ran
-            self._cancelled.discard((job.job_id, job.callback_url))
+            for job, _ in finished:
+                self._cancelled.discard((job.job_id, job.callback_url))
         self.callbacks_ready.notify()
-        self.metrics.jobs_processed.labels(payload["status"]).inc()
-        logger.info(
-            "job %s",
-            payload["status"],
-            extra={"event": f"job_{payload['status']}", "error": payload.get("error")},
-        )
+        for job, payload in finished:
+            self.metrics.jobs_processed.labels(payload["status"]).inc()
+            with working_on(job.job_id, job.request_id):
+                logger.info(
+                    "job %s",
+                    payload["status"],
+                    extra={"event": f"job_{payload['status']}", "error": payload.get("error")},
+                )
 
 
 def _gave_up(job: QueuedJob) -> dict[str, Any]:
