@@ -15,17 +15,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toy_platform.core.queues.base import Accepted, QueuedJob
 from toy_platform.db import Database
 from toy_platform.jobs.model import decode, encode
-
-if TYPE_CHECKING:
-    pass
-
-CALLBACK_SENDERS = 4
-
 
 _QUEUE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
