@@ -7,11 +7,12 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask_cors import CORS
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -100,7 +101,7 @@ def state() -> ServiceState:
 
 def create_service_app(settings: Settings, name: str, cors: bool = False) -> Flask:
     """A Flask app with the parts every service has; the service adds its blueprint."""
-    app = Flask(f"toy_platform.{name}")
+    app = ServiceFlask(f"toy_platform.{name}")
     answers = AnswersJSONProvider(app)
     answers.sort_keys = False  # as orjson writes them: in the order they were made
     app.json = answers
@@ -134,10 +135,36 @@ def _install_cors(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _cors(response: Response) -> Response:
-        response.vary.add("Origin")
-        if "Origin" not in request.headers:
+        if "Vary" in response.headers:
+            response.vary.add("Origin")
+        else:  # the usual case, without parsing a header that is not there
+            response.headers["Vary"] = "Origin"
+        if "HTTP_ORIGIN" not in request.environ:
             return response
         return cors_after_request(response)
+
+
+class ServiceFlask(Flask):
+    """Flask, asking once per function whether it is a coroutine function.
+
+    Flask asks it for every hook and view of every request (ensure_sync: an inspection each
+    time); its docs name ensure_sync as the method to override.
+    """
+
+    _sync: dict[Callable[..., Any], Callable[..., Any]]
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._sync[func]
+        except AttributeError:
+            self._sync = {}
+        except KeyError:
+            pass
+        self._sync[func] = sync = super().ensure_sync(func)
+        return sync
+
+
+_request_started: ContextVar[float] = ContextVar("request_started", default=0.0)
 
 
 def _install_request_hooks(app: Flask, svc: ServiceState) -> None:
@@ -154,30 +181,49 @@ def _install_request_hooks(app: Flask, svc: ServiceState) -> None:
         registry=svc.registry,
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     )
+    # Each label set's metrics, looked up once: labels() takes a lock and checks its
+    # arguments on every call.
+    counted: dict[tuple[str, str, int], Any] = {}
+    timed: dict[str, Any] = {}
 
     @app.before_request
     def _start() -> None:
-        svc.wait_if_paused()
-        g.started = time.perf_counter()
-        g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
-        g.request_id_token = current_request_id.set(g.request_id)
+        if svc.paused_until:
+            svc.wait_if_paused()
+        _request_started.set(time.perf_counter())
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one lookup, not one a use
+        request_id = accept_request_id(req.headers.get(REQUEST_ID_HEADER))
+        req.environ[_TOKEN_KEY] = current_request_id.set(request_id)
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        requests_total.labels(svc.name, endpoint, request.method, response.status_code).inc()
-        latency.labels(svc.name, endpoint).observe(elapsed)
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        if request.path not in QUIET_PATHS and request.method != "OPTIONS":
-            _log_request(response.status_code, elapsed)
+        elapsed = time.perf_counter() - (_request_started.get() or time.perf_counter())
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        rule = req.url_rule
+        endpoint = rule.rule if rule else "unmatched"
+        method, status = req.method, response.status_code
+        key = (endpoint, method, status)
+        if (count := counted.get(key)) is None:
+            count = counted[key] = requests_total.labels(svc.name, endpoint, method, status)
+        count.inc()
+        if (timer := timed.get(endpoint)) is None:
+            timer = timed[endpoint] = latency.labels(svc.name, endpoint)
+        timer.observe(elapsed)
+        response.headers[REQUEST_ID_HEADER] = current_request_id.get() or ""
+        if method != "OPTIONS" and req.path not in QUIET_PATHS:
+            _log_request(status, elapsed)
         return response
 
     @app.teardown_request
     def _reset_context(_exc: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
+        _request_started.set(0.0)
+        token = request.environ.pop(_TOKEN_KEY, None)
         if token is not None:
             current_request_id.reset(token)
+
+
+_TOKEN_KEY = "toy_platform.request_id_token"
+"""Where a request keeps the token that undoes its request ID (in its WSGI environ)."""
 
 
 def _log_request(status: int, elapsed: float) -> None:
