@@ -7,6 +7,7 @@ import logging
 import logging.config
 import logging.handlers
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,11 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Rotates once the file has reached maxBytes.
 
     The standard handler formats every record a second time just to measure it; on a busy
-    service that doubles the cost of logging. It also formats while it holds its lock, so on
-    a busy service the threads that log queued behind the one formatting (and that one behind
-    the GIL); this one formats first and holds the lock only to write. And when a rotation
+    service that doubles the cost of logging. It also formats and writes while it holds its
+    lock, so on a busy service every thread that logs queued behind the one writing (and that
+    one, after its write, behind the GIL). Here a thread formats its line, adds it to the
+    lines waiting, and returns if another thread is writing: that one writes every waiting
+    line, in order, with one write and one flush, until none waits. And when a rotation
     fails (on Windows a file another process holds open cannot be renamed), the standard
     handler reports an error for every record after it; this one keeps writing to the
     current file and tries again later.
@@ -73,12 +76,49 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     retry_rollover_after_s = 10.0
     _rollover_failed_at: float | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiting: list[tuple[str, logging.LogRecord]] = []
+        self._waiting_lock = threading.Lock()
+        self._writing = False
+
     def handle(self, record: logging.LogRecord) -> Any:
         passed = self.filter(record)
         if passed and (line := self._line(record)) is not None:
-            with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
-                self._write(line, record)
+            with self._waiting_lock:
+                self._waiting.append((line, record))
+                if self._writing:  # the thread writing now writes this one too
+                    return passed
+                self._writing = True
+            self._write_waiting()
         return passed
+
+    def _write_waiting(self) -> None:
+        """Write the waiting lines, a batch at a time, until none waits."""
+        try:
+            while True:
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                    if not batch:
+                        self._writing = False
+                        return
+                with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+                    self._write("".join(line for line, _ in batch), batch[-1][1])
+        except BaseException:
+            with self._waiting_lock:  # the next record's thread writes what is left
+                self._writing = False
+            raise
+
+    def flush(self) -> None:
+        """Write the lines waiting (at shutdown, when no record follows them), then flush."""
+        with self._waiting_lock:
+            batch = [] if self._writing else self._waiting
+            if batch:
+                self._waiting = []
+        if batch:
+            with self.lock:  # type: ignore[union-attr]
+                self._write("".join(line for line, _ in batch), batch[-1][1])
+        super().flush()
 
     def emit(self, record: logging.LogRecord) -> None:
         if (line := self._line(record)) is not None:
@@ -102,7 +142,7 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 self.stream = self._open()
             if self.stream:
                 self.stream.write(line)
-                self.flush()
+                self.stream.flush()
         except RecursionError:
             raise
         except Exception:

@@ -194,3 +194,31 @@ def _try(handler: logging.Handler) -> bool:
         return False
     handler.lock.release()  # type: ignore[union-attr]
     return True
+
+
+def test_lines_logged_at_once_from_many_threads_are_each_written_once_in_order(tmp_path) -> None:
+    """Threads that log while another writes leave their line to it: every line lands once,
+    each thread's in the order it logged them, and none is left waiting."""
+    handler = SizeRotatingFileHandler(tmp_path / "core.log", maxBytes=10**8, backupCount=1)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    start = threading.Barrier(8)
+
+    def log(thread: int) -> None:
+        start.wait()
+        for n in range(500):
+            handler.handle(
+                logging.LogRecord("t", logging.INFO, __file__, 1, f"{thread} {n}", (), None)
+            )
+
+    threads = [threading.Thread(target=log, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    lines = (tmp_path / "core.log").read_text().splitlines()  # before close: nothing waits
+    handler.close()
+    assert len(lines) == 4000 and len(set(lines)) == 4000
+    for t in range(8):
+        assert [int(line.split()[1]) for line in lines if line.split()[0] == str(t)] == list(
+            range(500)
+        )
