@@ -67,10 +67,11 @@ def job_submit() -> tuple[Response, int]:
         raise bad_field(
             "job_type", "'job_type' must be a job type's name (letters, digits, '_', '.', '-')"
         )
-    limit = _parts().settings.max_data_bytes
+    parts = _parts()
+    limit = parts.settings.max_data_bytes
     if len(encode(data).encode("utf-8", "surrogatepass")) > limit:
         raise bad_field("data", f"'data' is larger than the limit of {limit} bytes", status=413)
-    _parts().job_types.check(job_type, data)
+    parts.job_types.check(job_type, data)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(
@@ -79,7 +80,6 @@ def job_submit() -> tuple[Response, int]:
             "invalid_header",
             field="Idempotency-Key",
         )
-    parts = _parts()
     try:
         job, created = parts.store.create(
             current_identity().username, name, data, current_request_id.get(), key, job_type
