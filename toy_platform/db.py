@@ -166,12 +166,12 @@ class Batcher(Generic[T, R]):
         if not lead:
             pending.woken.wait()
         if not pending.done:  # its turn: it writes what waits, its own item included
-            self._lead()
+            self._lead(pending)
         if pending.error is not None:
             raise pending.error
         return pending.result  # type: ignore[return-value]
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Pending[T, R]) -> None:
         batch: list[_Pending[T, R]] = []
         try:
             with self._write_lock:
@@ -183,6 +183,8 @@ class Batcher(Generic[T, R]):
                 pending.done = True
                 pending.woken.set()
             with self._queue_lock:  # the next waiting call leads, or none does
+                if own in self._queue:  # interrupted before it wrote: nobody waits for it
+                    self._queue.remove(own)
                 if self._queue:
                     self._queue[0].woken.set()
                 else:

@@ -59,6 +59,10 @@ class JsonLineFormatter(OrjsonFormatter):
             return json.dumps(log_data, default=str, ensure_ascii=False)
 
 
+MAX_WAITING_LINES = 10_000
+"""Lines that may wait for a log file's writer; past them a thread waits its turn to write."""
+
+
 class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Rotates once the file has reached maxBytes.
 
@@ -87,37 +91,41 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
         if passed and (line := self._line(record)) is not None:
             with self._waiting_lock:
                 self._waiting.append((line, record))
-                if self._writing:  # the thread writing now writes this one too
-                    return passed
-                self._writing = True
-            self._write_waiting()
+                if self._writing and len(self._waiting) < MAX_WAITING_LINES:
+                    return passed  # the thread writing now writes this one too
+                writer, self._writing = not self._writing, True
+            if writer:
+                self._write_waiting()
+            else:  # a writer held up (a slow disk): wait for it, as the standard handler does
+                self._write_batch()
         return passed
 
     def _write_waiting(self) -> None:
         """Write the waiting lines, a batch at a time, until none waits."""
         try:
             while True:
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
-                    if not batch:
+                self._write_batch()
+                with self._waiting_lock:  # none waits: writing ends in the same step
+                    if not self._waiting:
                         self._writing = False
                         return
-                with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
-                    self._write("".join(line for line, _ in batch), batch[-1][1])
         except BaseException:
             with self._waiting_lock:  # the next record's thread writes what is left
                 self._writing = False
             raise
 
+    def _write_batch(self) -> None:
+        """Write the lines waiting, taken under the file's lock so that batches go in the
+        order their lines came."""
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+            with self._waiting_lock:
+                batch, self._waiting = self._waiting, []
+            if batch:
+                self._write("".join(line for line, _ in batch), batch[-1][1])
+
     def flush(self) -> None:
         """Write the lines waiting (at shutdown, when no record follows them), then flush."""
-        with self._waiting_lock:
-            batch = [] if self._writing else self._waiting
-            if batch:
-                self._waiting = []
-        if batch:
-            with self.lock:  # type: ignore[union-attr]
-                self._write("".join(line for line, _ in batch), batch[-1][1])
+        self._write_batch()
         super().flush()
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toy_platform.db import Database, GroupCommit
+from toy_platform.db import Batcher, Database, GroupCommit
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS items (value INTEGER NOT NULL UNIQUE);"
 
@@ -127,3 +127,56 @@ def test_calls_that_come_while_a_batch_is_written_go_together_in_the_next_one(
     assert stored(db) == list(range(11))
     assert not commit._leading  # the next call leads at once
     assert commit(11) == 110
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+def test_a_leading_call_interrupted_before_it_writes_hands_the_lead_on(tmp_path: Path) -> None:
+    """A call stopped (an interrupt) while it waits for the write lock leaves its item
+    unwritten, and the next waiting call leads instead of waiting for ever."""
+    written: list[list[int]] = []
+    batcher_queue: list[object] = []
+
+    class FirstEntryInterrupted:
+        """A write lock whose first taker is interrupted once another call is waiting."""
+
+        def __init__(self) -> None:
+            self.lock, self.entries = threading.Lock(), 0
+
+        def __enter__(self) -> None:
+            self.entries += 1
+            if self.entries == 1:
+                while len(batcher_queue[0]._queue) < 2:  # type: ignore[attr-defined]
+                    threading.Event().wait(0.001)
+                raise _Interrupted
+            self.lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    def write_all(items: list[int]) -> list[int]:
+        written.append(list(items))
+        return [item * 10 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(write_all, write_lock=FirstEntryInterrupted())  # type: ignore[arg-type]
+    batcher_queue.append(batcher)
+    outcomes: dict[int, object] = {}
+
+    def call(value: int) -> None:
+        try:
+            outcomes[value] = batcher(value)
+        except _Interrupted as exc:
+            outcomes[value] = exc
+
+    first = threading.Thread(target=call, args=(1,))
+    first.start()
+    while not batcher._queue:
+        threading.Event().wait(0.001)
+    second = threading.Thread(target=call, args=(2,))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert isinstance(outcomes[1], _Interrupted) and outcomes[2] == 20
+    assert written == [[2]] and not batcher._leading and batcher(3) == 30

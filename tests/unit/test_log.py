@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 
+import toy_platform.log as log_module
 from toy_platform.config import Settings
 from toy_platform.log import (
     ConsoleFormatter,
@@ -222,3 +223,45 @@ def test_lines_logged_at_once_from_many_threads_are_each_written_once_in_order(t
         assert [int(line.split()[1]) for line in lines if line.split()[0] == str(t)] == list(
             range(500)
         )
+
+
+def test_past_the_waiting_limit_a_thread_waits_for_a_held_up_writer(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines wait in memory for the thread writing; once too many wait (a disk that hangs),
+    the next thread to log waits its turn to write, so memory does not grow without end."""
+    monkeypatch.setattr(log_module, "MAX_WAITING_LINES", 5)
+    handler = SizeRotatingFileHandler(tmp_path / "core.log", maxBytes=10**8, backupCount=1)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    writing, release = threading.Event(), threading.Event()
+    write = handler._write
+
+    def slow_first_write(line: str, record: logging.LogRecord) -> None:
+        if not writing.is_set():
+            writing.set()
+            assert release.wait(10)
+        write(line, record)
+
+    monkeypatch.setattr(handler, "_write", slow_first_write)
+
+    def log(message: str) -> None:
+        handler.handle(logging.LogRecord("t", logging.INFO, __file__, 1, message, (), None))
+
+    held = threading.Thread(target=log, args=("first",))
+    held.start()
+    assert writing.wait(10)
+    for n in range(4):
+        log(f"waiting {n}")  # returns at once: the held-up writer will write it
+    over = threading.Thread(target=log, args=("one too many",))
+    over.start()
+    over.join(0.3)
+    assert over.is_alive()  # waits for the writer
+    release.set()
+    for thread in (held, over):
+        thread.join(10)
+    handler.close()
+    assert (tmp_path / "core.log").read_text().splitlines() == [
+        "first",
+        *(f"waiting {n}" for n in range(4)),
+        "one too many",
+    ]
