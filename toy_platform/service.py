@@ -151,16 +151,14 @@ class ServiceFlask(Flask):
     time); its docs name ensure_sync as the method to override.
     """
 
-    _sync: dict[Callable[..., Any], Callable[..., Any]]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        try:
-            return self._sync[func]
-        except AttributeError:
-            self._sync = {}
-        except KeyError:
-            pass
-        self._sync[func] = sync = super().ensure_sync(func)
+        sync = self._sync.get(func)
+        if sync is None:  # two threads may both ask the first time: the same answer
+            sync = self._sync[func] = super().ensure_sync(func)
         return sync
 
 
