@@ -45,7 +45,9 @@ def run_example(
 def python_example(platform: Platform, script: str, *args: str, password: str = "") -> list[str]:
     """The command line of a Python example, pointed at PLATFORM and logging in as admin."""
     urls = ["--auth-url", platform.auth_url, "--middleware-url", platform.middleware_url]
-    login = ["--password", password or platform.admin_password]
+    # --password=VALUE: a password may begin with '-' (token_urlsafe's, one time in 64),
+    # which `--password VALUE` would read as an option
+    login = [f"--password={password or platform.admin_password}"]
     return [sys.executable, str(EXAMPLES / script), *urls, *login, *args]
 
 
