@@ -255,6 +255,9 @@ class Callback:
     stage: str = "send"  # 'send'; 'fallback': the 'failed' report replacing a poison one
 
 
+_INSERT_CALLBACK = "INSERT INTO outbox (job_id, url, payload, request_id) VALUES (?, ?, ?, ?)"
+
+
 class CallbackOutbox:
     """Callbacks kept on disk until the middleware has taken them.
 
@@ -267,30 +270,17 @@ class CallbackOutbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(
-        self,
-        job_id: str,
-        url: str,
-        payload: dict[str, Any],
-        request_id: str | None,
-        done_seq: int | None = None,
-    ) -> None:
-        """Queue a callback; with DONE_SEQ, forget that queued job in the same transaction
-        (a finished job is never left both reported and still claimed)."""
+    def add(self, job_id: str, url: str, payload: dict[str, Any], request_id: str | None) -> None:
+        """Queue a callback (a 'running' report; final ones go with add_finished)."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO outbox (job_id, url, payload, request_id) VALUES (?, ?, ?, ?)",
-                (job_id, url, json.dumps(payload), request_id),
-            )
-            if done_seq is not None:
-                conn.execute("DELETE FROM queue WHERE seq = ?", (done_seq,))
+            conn.execute(_INSERT_CALLBACK, (job_id, url, json.dumps(payload), request_id))
 
     def add_finished(self, finished: list[tuple[QueuedJob, dict[str, Any]]]) -> None:
         """The final reports of jobs a worker ran, and forget those jobs, in one transaction
-        (as add with done_seq, for several)."""
+        (a finished job is never left both reported and still claimed)."""
         with self.db.transaction() as conn:
             conn.executemany(
-                "INSERT INTO outbox (job_id, url, payload, request_id) VALUES (?, ?, ?, ?)",
+                _INSERT_CALLBACK,
                 [
                     (job.job_id, job.callback_url, json.dumps(payload), job.request_id)
                     for job, payload in finished
