@@ -4,12 +4,12 @@
 
 Each round runs toy-platform (`toy-platform serve`: the embedded queue and SQLite, no web app,
 no dashboard, job delay 0, a fresh home), then the peer (celery_peer.py: Flask under waitress
-with 16 threads, a Celery worker with a threads pool of 8, Redis 7 as broker and store, no
-login, no logs), under the same load: JOBS jobs from CLIENTS client threads, each with its
-own HTTP connection pool, timed from the first submit until every job's result is recorded
-(counted every 0.1 s). The sides alternate, so a machine that gets busier or quieter weighs
-on both; each round's ratio, the medians and their ratio are printed at the end, with the CPU
-each process spent per job.
+with as many request threads as toy-platform's services have (8), a Celery worker with a
+threads pool of 8, Redis 7 as broker and store, no login, no logs), under the same load:
+JOBS jobs from CLIENTS client threads, each with its own HTTP connection pool, timed from the
+first submit until every job's result is recorded (counted every 0.1 s). The sides
+alternate, so a machine that gets busier or quieter weighs on both; each round's ratio, the
+medians and their ratio are printed at the end, with the CPU each process spent per job.
 
 Needs the Celery extra (pip install ".[celery]") and redis-server on the PATH.
 """
@@ -37,6 +37,7 @@ import urllib3
 from services import Services, free_port, service_processes, wait_for
 
 from toy_platform.client import PlatformClient
+from toy_platform.config import DEFAULT_THREADS
 
 HERE = Path(__file__).resolve().parent
 
@@ -187,7 +188,15 @@ def peer(redis: Redis) -> Iterator[Side]:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PEER_REDIS_URL": redis.url, "PEER_URL": url}
     web = subprocess.Popen(
-        [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", "16"]
+        [
+            sys.executable,
+            "-m",
+            "waitress",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--threads",
+            str(DEFAULT_THREADS),
+        ]
         + ["celery_peer:app"],
         cwd=HERE,
         env=env,

@@ -25,6 +25,11 @@ def test_a_childs_environment_gives_it_the_same_settings(tmp_path: Path) -> None
         assert getattr(again, name) == getattr(settings, name), name
 
 
+def test_serve_passes_its_request_threads_on_to_each_service(tmp_path: Path) -> None:
+    env = settings_to_env(load_settings(home=tmp_path, threads=3))
+    assert settings_from_env(env, ["threads"]).threads == 3
+
+
 def test_the_admin_password_and_serves_facts_are_not_passed_on(tmp_path: Path) -> None:
     settings = load_settings(
         home=tmp_path, admin_password="p" * 12, instance_id="i-1", service_key="k" * 32

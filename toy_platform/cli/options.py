@@ -87,6 +87,15 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
             },
         ),
         (
+            ("--threads",),
+            {
+                "type": click.IntRange(1, 256),
+                "help": "Requests each service answers at once, one thread each; the rest"
+                " wait their turn. Python runs one thread at a time, so many more threads"
+                f" than cores mostly wait for each other [{config.DEFAULT_THREADS}].",
+            },
+        ),
+        (
             ("--stall-after",),
             {
                 "type": click.FloatRange(1),
