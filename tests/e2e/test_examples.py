@@ -153,3 +153,20 @@ def test_the_curl_walkthrough_runs_from_login_to_platform_status(platform: Platf
     assert '{"error":"\'data\' is required","code":"invalid_field","field":"data"}' in out, out
     assert '"code":"unauthorized"' in out, out
     assert '"all_ready": true' in out, out
+
+
+def test_the_celery_peer_comparison_runs_both_sides_and_prints_their_ratio() -> None:
+    """examples/benchmarks/vs_celery.py, small, so the README's figures can be made again."""
+    script = EXAMPLES / "benchmarks" / "vs_celery.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--rounds", "1", "--jobs", "60", "--clients", "4"],
+        capture_output=True,
+        encoding="utf-8",
+        timeout=300,
+        cwd=EXAMPLES.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for side in ("toy-platform", "Celery peer"):
+        line = re.search(rf"round 1 {side} +([\d.]+) jobs/s \((\d+) in", result.stdout)
+        assert line and float(line[1]) > 0 and line[2] == "60", result.stdout
+    assert re.search(r"ratio [\d.]+$", result.stdout, re.M), result.stdout
