@@ -26,8 +26,8 @@ DEFAULT_TOKEN_TTL = 30 * 60
 DEFAULT_STALL_AFTER = 30.0
 DEFAULT_THREADS = 8
 """Request threads per service. They share one GIL: with 16 instead of 8 under 16 busy
-clients, the middleware spent a fifth more CPU a job handing the GIL between threads and
-completed about a sixth fewer jobs a second."""
+clients, the middleware spent a tenth more CPU a job handing the GIL between threads and
+completed a tenth fewer jobs a second."""
 
 SERVICES = ("auth", "core", "middleware")
 """The services with a URL of their own (auth_url, ...), in the order serve starts them: each
