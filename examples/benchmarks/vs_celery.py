@@ -191,16 +191,8 @@ def peer(redis: Redis) -> Iterator[Side]:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PEER_REDIS_URL": redis.url, "PEER_URL": url}
     web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "waitress",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--threads",
-            str(DEFAULT_THREADS),
-        ]
-        + ["celery_peer:app"],
+        [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}"]
+        + ["--threads", str(DEFAULT_THREADS), "celery_peer:app"],
         cwd=HERE,
         env=env,
         stdout=subprocess.DEVNULL,
