@@ -23,6 +23,7 @@ from toy_platform.loops import (
     Signal,
     Threads,
     describe,
+    gather,
     log_error,
     run_loop,
     working_on,
@@ -163,7 +164,7 @@ class Forwarder:
         if not batch:
             return self.wakeup.wait(seen, timeout=1.0)
         # Busy: let a few more jobs arrive, so they go out in one call, not one each.
-        self.stopping.wait(COALESCE_S)
+        gather(self.wakeup, self.stopping, COALESCE_S)
         return seen
 
     def _take_batch(self) -> list[dict[str, Any]]:
