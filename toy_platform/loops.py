@@ -53,33 +53,6 @@ class Signal:
         return self._version
 
 
-GATHER_GAP_S = 0.005
-"""While a loop gathers a batch: no new work for this long means the burst is over."""
-
-
-def gather(
-    signal: Signal,
-    stopping: threading.Event,
-    longest: float,
-    gap: float = GATHER_GAP_S,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """After a busy round, let more work arrive so that the next round carries a batch, not
-    one item: for up to LONGEST seconds, but no longer once no work has come for GAP
-    seconds. Waiting out the whole LONGEST when work has stopped arriving would only hold
-    up the last items of a burst.
-
-    It looks at the SIGNAL's version every GAP seconds instead of being woken by each
-    notice: under load a notice comes with every item, and waking for each would cost more
-    than the batch saves.
-    """
-    seen, deadline = signal.version, clock() + longest
-    while (left := deadline - clock()) > 0:
-        if stopping.wait(min(gap, left)) or signal.version == seen:
-            return
-        seen = signal.version
-
-
 def describe(exc: BaseException) -> str:
     """A short, one-line account of an error: its type and message."""
     if isinstance(exc, ItemError):

@@ -17,15 +17,7 @@ from support.http_stub import HttpStub, Received
 
 from toy_platform.clock import utc_now
 from toy_platform.jobs.lifecycle import MAX_HANDOVERS, lost_error
-from toy_platform.loops import (
-    Backoff,
-    Progress,
-    Signal,
-    Threads,
-    gather,
-    run_loop,
-    working_on,
-)
+from toy_platform.loops import Backoff, Progress, Threads, run_loop, working_on
 from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.stores.sqlite import SqliteJobStore as JobStore
 
@@ -42,49 +34,6 @@ def test_back_off_grows_to_a_few_seconds_and_starts_again_after_a_success() -> N
     assert all(2.4 <= d <= 3.0 for d in delays[6:])
     backoff.reset()
     assert backoff.next_delay() <= 0.1
-
-
-class ScriptedWaits(threading.Event):
-    """A stop event whose waits move a clock of their own, with ARRIVALS[n] notices of new
-    work on SIGNAL during the n-th wait (none after the list)."""
-
-    def __init__(self, signal: Signal, arrivals: list[int]) -> None:
-        super().__init__()
-        self.signal, self.arrivals = signal, list(arrivals)
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def wait(self, timeout: float | None = None) -> bool:
-        assert timeout is not None
-        self.now += timeout
-        self.waits.append(timeout)
-        for _ in range(self.arrivals.pop(0) if self.arrivals else 0):
-            self.signal.notify()
-        return self.is_set()
-
-
-def _gathered(arrivals: list[int], stop: bool = False) -> list[float]:
-    signal = Signal()
-    waits = ScriptedWaits(signal, arrivals)
-    if stop:
-        waits.set()
-    gather(signal, waits, longest=0.05, gap=0.005, clock=lambda: waits.now)
-    return waits.waits
-
-
-def test_gathering_ends_one_gap_after_work_stops_arriving_not_at_the_longest() -> None:
-    assert _gathered([]) == [0.005]  # the burst is over: its last items go now
-    assert _gathered([3, 1, 2]) == [0.005] * 4
-
-
-def test_gathering_lasts_the_longest_while_work_keeps_arriving() -> None:
-    waits = _gathered([1] * 100)
-    assert sum(waits) == pytest.approx(0.05)
-    assert max(waits) == 0.005  # it looks for new work every gap
-
-
-def test_gathering_ends_at_once_when_the_loop_stops() -> None:
-    assert _gathered([1] * 100, stop=True) == [0.005]
 
 
 def test_waiting_for_a_dependency_is_not_a_stall_but_our_own_stop_is() -> None:

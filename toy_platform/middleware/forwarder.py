@@ -23,7 +23,6 @@ from toy_platform.loops import (
     Signal,
     Threads,
     describe,
-    gather,
     log_error,
     run_loop,
     working_on,
@@ -164,7 +163,7 @@ class Forwarder:
         if not batch:
             return self.wakeup.wait(seen, timeout=1.0)
         # Busy: let a few more jobs arrive, so they go out in one call, not one each.
-        gather(self.wakeup, self.stopping, COALESCE_S)
+        self.stopping.wait(COALESCE_S)
         return seen
 
     def _take_batch(self) -> list[dict[str, Any]]:

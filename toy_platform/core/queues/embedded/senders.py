@@ -33,7 +33,6 @@ from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     Progress,
     Signal,
-    gather,
     run_loop,
     working_on,
 )
@@ -104,7 +103,7 @@ class CallbackSenders:
             for url, group in _by_batch_url(callbacks).items():
                 self._deliver_batch(session, url, group)
         # Busy: let a few more callbacks gather, so they go out in one call, not one each.
-        gather(self.ready, self.stopping, COALESCE_S)
+        self.stopping.wait(COALESCE_S)
         return None
 
     def _deliver(self, session: requests.Session, callback: Callback) -> None:
