@@ -1,4 +1,5 @@
-"""SQLite in WAL mode with one connection per thread and short transactions."""
+"""SQLite in WAL mode: one connection per thread for reads, one for all of a process's
+writes, and short transactions."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class Database:
 
     WAL lets readers run beside the one writer; synchronous=NORMAL keeps every
     committed transaction across a process crash (only power loss can take the last ones).
+
+    Every write of the process goes through one connection, taken under the process's write
+    lock. A connection that finds the file changed by another connection since its last
+    transaction drops all the pages it holds in memory and reads them again; when each
+    thread wrote through its own, every write began by reading its pages back from the file.
     """
 
     def __init__(self, path: Path, schema: str) -> None:
@@ -30,18 +36,38 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._writer_wait_ms = -1
         self.connection().executescript(schema)
 
     def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = self._connect()
             conn.execute(f"PRAGMA busy_timeout={int(self.lock_wait() * 1000)}")
             self._local.conn = conn
         return conn
+
+    def _connect(self, shared: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=LOCK_WAIT_S, isolation_level=None, check_same_thread=not shared
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def write_connection(self) -> sqlite3.Connection:
+        """The process's connection for writes, waiting for another process's lock as long
+        as this thread would. Only under the write lock: one thread uses it at a time."""
+        if self._writer is None:
+            self._writer = self._connect(shared=True)
+        wait_ms = int(self.lock_wait() * 1000)
+        if wait_ms != self._writer_wait_ms:
+            self._writer.execute(f"PRAGMA busy_timeout={wait_ms}")
+            self._writer_wait_ms = wait_ms
+        return self._writer
 
     def lock_wait(self) -> float:
         """How long this thread's writes wait for the lock."""
@@ -59,11 +85,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken at once (BEGIN IMMEDIATE) to avoid upgrade deadlocks."""
-        conn = self.connection()
         # Writers of this process queue on a lock rather than on SQLite's busy handler,
         # which sleeps for up to 100 ms at a time when another thread holds the database.
-        with self.write_lock(), self._transaction_held(conn):
-            yield conn
+        with self.write_lock():
+            conn = self.write_connection()
+            with self._transaction_held(conn):
+                yield conn
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -223,7 +250,7 @@ class GroupCommit(Batcher[T, R]):
         self, db: Database, write_all: Callable[[sqlite3.Connection, list[T]], list[R]]
     ) -> None:
         def in_transaction(items: list[T]) -> list[R]:
-            conn = db.connection()
+            conn = db.write_connection()
             with db._transaction_held(conn):
                 return write_all(conn, items)
 

@@ -1,9 +1,11 @@
-"""GroupCommit: writes from many threads share transactions, and each one still lands."""
+"""Database and GroupCommit: the writes of many threads go through one connection and share
+transactions, and each one still lands."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -180,3 +182,87 @@ def test_a_leading_call_interrupted_before_it_writes_hands_the_lead_on(tmp_path:
     second.join(10)
     assert isinstance(outcomes[1], _Interrupted) and outcomes[2] == 20
     assert written == [[2]] and not batcher._leading and batcher(3) == 30
+
+
+def _read_calls() -> int | None:
+    """The read system calls this process has made so far (Linux only), else None."""
+    try:
+        with open("/proc/self/io") as io:
+            return next(int(line.split()[1]) for line in io if line.startswith("syscr"))
+    except (OSError, StopIteration):
+        return None
+
+
+def test_threads_write_through_one_connection_that_keeps_its_pages(tmp_path: Path) -> None:
+    """A connection drops its cached pages when another connection has written since its
+    last transaction: with one connection for each thread's writes, each write of a thread
+    after another's began by reading its pages back from the file (two reads a write here)."""
+    db = Database(tmp_path / "t.db", SCHEMA)
+    used: set[int] = set()
+    turns = [threading.Semaphore(0), threading.Semaphore(0)]
+
+    def write(value: int) -> None:
+        with db.transaction() as conn:
+            used.add(id(conn))
+            conn.execute("INSERT INTO items (value) VALUES (?)", (value,))
+
+    def take_turns(me: int) -> None:
+        for n in range(100):
+            turns[me].acquire()
+            write(2 * n + me)
+            turns[1 - me].release()
+
+    write(-1)
+    threads = [threading.Thread(target=take_turns, args=(me,)) for me in (0, 1)]
+    before = _read_calls()
+    for thread in threads:
+        thread.start()
+    turns[0].release()
+    for thread in threads:
+        thread.join(10)
+    after = _read_calls()
+
+    assert len(used) == 1
+    assert stored(db) == list(range(-1, 200))
+    if before is not None and after is not None:
+        assert (after - before) / 200 < 0.5
+
+
+def test_each_thread_waits_for_another_process_lock_as_long_as_it_asked(tmp_path: Path) -> None:
+    """The one write connection waits for a lock held outside this process (a backup, a
+    sqlite3 shell) as long as the thread using it asked: a loop gives up soon, a request
+    waits."""
+    db = Database(tmp_path / "t.db", SCHEMA)
+    outside = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    outcomes: dict[str, object] = {}
+
+    def write(name: str, wait_s: float, value: int) -> None:
+        db.set_lock_wait(wait_s)
+        started = time.monotonic()
+        try:
+            with db.transaction() as conn:
+                conn.execute("INSERT INTO items (value) VALUES (?)", (value,))
+            outcomes[name] = "written"
+        except sqlite3.OperationalError as exc:
+            outcomes[name] = str(exc)
+        outcomes[f"{name} took"] = time.monotonic() - started
+
+    def in_thread(name: str, wait_s: float, value: int) -> threading.Thread:
+        thread = threading.Thread(target=write, args=(name, wait_s, value))
+        thread.start()
+        return thread
+
+    outside.execute("BEGIN IMMEDIATE")
+    patient = in_thread("patient", 30.0, 1)
+    time.sleep(0.3)
+    outside.execute("ROLLBACK")
+    patient.join(10)
+    outside.execute("BEGIN IMMEDIATE")
+    in_thread("impatient", 0.05, 2).join(10)
+    outside.execute("ROLLBACK")
+    outside.close()
+
+    assert outcomes["patient"] == "written"
+    assert outcomes["impatient"] == "database is locked"
+    assert outcomes["impatient took"] < 5  # its own wait, not the 30 s the last writer had
+    assert stored(db) == [1]

@@ -155,8 +155,7 @@ def _available(method: F) -> F:
 
 def migrate(db: Database, name: str) -> None:
     """Bring the file's schema to the newest this release knows; refuse a newer one."""
-    conn = db.connection()
-    with db.transaction():
+    with db.transaction() as conn:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             raise StoreSetupError(
