@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from toy_platform.clock import utc_ago, utc_now
 from toy_platform.config import load_settings
 from toy_platform.jobs.lifecycle import RECONCILE_MARGIN_S, IdempotencyKeyReused, SilenceLimits
-from toy_platform.jobs.model import Report
+from toy_platform.jobs.model import Report, new_job_id
 from toy_platform.jobs.types import DEFAULT_TIMEOUT_S
 from toy_platform.middleware.stores.base import JobStore, StoreSetupError
 from toy_platform.middleware.stores.choice import open_store
@@ -76,6 +77,24 @@ def test_counts_and_totals_follow_every_change_without_counting_the_jobs(
     assert store.reset() == 7
     assert store.counts_by_status() == dict.fromkeys(expected, 0)
     assert store.page(None, None, 10, 0).total == 0
+
+
+def test_job_ids_sort_in_the_order_the_jobs_came(store: JobStore) -> None:
+    """Time-ordered IDs: a new job's index entries go beside the last ones, not anywhere."""
+    ids = []
+    for n in range(5):
+        ids.append(store.create("alice", f"j{n}", "x", None)[0]["job_id"])
+        time.sleep(0.002)  # the next one in a later millisecond
+    assert ids == sorted(ids)
+    assert all(len(job_id) == 32 and uuid.UUID(job_id).version == 7 for job_id in ids)
+
+
+def test_a_job_id_carries_its_millisecond_and_74_random_bits() -> None:
+    at_ns = 1_795_000_000_123_456_789
+    made = {new_job_id(at_ns) for _ in range(1000)}
+    assert len(made) == 1000
+    assert {uuid.UUID(job_id).int >> 80 for job_id in made} == {at_ns // 1_000_000}
+    assert max(made) < new_job_id(at_ns + 1_000_000)  # the next millisecond sorts after
 
 
 def test_keyset_pages_walk_every_job_once_newest_first(store: JobStore) -> None:

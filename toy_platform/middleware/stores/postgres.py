@@ -39,7 +39,7 @@ from toy_platform.jobs.lifecycle import (
     retry_event,
     said_already,
 )
-from toy_platform.jobs.model import NewJob, Report, encode, new_job, public
+from toy_platform.jobs.model import NewJob, Report, encode, new_job, new_job_id, public
 from toy_platform.middleware.stores.base import (
     StoreDown,
     StoreSetupError,
@@ -422,7 +422,7 @@ class PostgresJobStore(SqlJobStore):
     def _insert_one(
         self, conn: Conn, new: NewJob, deltas: CountDeltas
     ) -> tuple[dict[str, Any], bool]:
-        now, job_id = utc_now(), uuid.uuid4().hex
+        now, job_id = utc_now(), new_job_id()
         for _ in range(3):
             # ON CONFLICT waits for a concurrent insert of the same key, then does nothing:
             # two middlewares given one Idempotency-Key at once store one job.

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -31,7 +30,7 @@ from toy_platform.jobs.lifecycle import (
     said_already,
     submitted_event,
 )
-from toy_platform.jobs.model import NewJob, Report, encode, new_job, public
+from toy_platform.jobs.model import NewJob, Report, encode, new_job, new_job_id, public
 from toy_platform.middleware.stores.base import StoreSetupError
 from toy_platform.middleware.stores.sql import (
     FORWARD_COLUMNS,
@@ -200,7 +199,7 @@ class SqliteJobStore(SqlJobStore):
 
     @_available
     def _insert(self, new: NewJob) -> tuple[dict[str, Any], bool]:
-        job = _NewRow(new, uuid.uuid4().hex, utc_now())  # made before the write lock is taken
+        job = _NewRow(new, new_job_id(), utc_now())  # made before the write lock is taken
         return self._group_insert(job)
 
     def _hold(self) -> None:
