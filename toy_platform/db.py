@@ -38,7 +38,8 @@ class Database:
         self._write_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
         self._writer_wait_ms = -1
-        self.connection().executescript(schema)
+        with self.write_lock():  # the schema too: every write through the one connection
+            self.write_connection().executescript(schema)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, for reads."""
