@@ -6,6 +6,7 @@ import json
 import logging
 import logging.config
 import logging.handlers
+import os
 import re
 import threading
 import time
@@ -74,7 +75,8 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     line, in order, with one write and one flush, until none waits. And when a rotation
     fails (on Windows a file another process holds open cannot be renamed), the standard
     handler reports an error for every record after it; this one keeps writing to the
-    current file and tries again later.
+    current file and tries again later. It counts the bytes it writes instead of asking the
+    file where it stands before every write (a system call each time).
     """
 
     retry_rollover_after_s = 10.0
@@ -85,6 +87,12 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
         self._waiting: list[tuple[str, logging.LogRecord]] = []
         self._waiting_lock = threading.Lock()
         self._writing = False
+        self._size = 0  # bytes in the current file, once it is open
+
+    def _open(self) -> Any:
+        stream = super()._open()
+        self._size = stream.tell()  # opened to append: at its end
+        return stream
 
     def handle(self, record: logging.LogRecord) -> Any:
         passed = self.filter(record)
@@ -151,6 +159,7 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
             if self.stream:
                 self.stream.write(line)
                 self.stream.flush()
+                self._size += _written_size(line, self.encoding)
         except RecursionError:
             raise
         except Exception:
@@ -164,7 +173,7 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
             return False
         if self.stream is None:
             self.stream = self._open()
-        return self.stream.tell() >= self.maxBytes
+        return self._size >= self.maxBytes
 
     def doRollover(self) -> None:  # noqa: N802 - overrides
         try:
@@ -175,6 +184,15 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 self.stream = self._open()
         else:
             self._rollover_failed_at = None
+
+
+_NEWLINE_EXTRA = len(os.linesep) - 1  # a text file writes "\n" as "\r\n" on Windows
+
+
+def _written_size(text: str, encoding: str | None) -> int:
+    """The bytes TEXT takes in a text file (nearly: an encoding's own marks aside)."""
+    size = len(text) if text.isascii() else len(text.encode(encoding or "utf-8", "replace"))
+    return size + _NEWLINE_EXTRA * text.count("\n") if _NEWLINE_EXTRA else size
 
 
 class ConsoleFormatter(logging.Formatter):

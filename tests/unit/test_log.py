@@ -5,6 +5,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -168,6 +169,45 @@ def test_a_rotation_the_os_refuses_leaves_logging_going_and_is_tried_again(
     handler.close()
     assert (tmp_path / "core.log.1").exists()
     assert (tmp_path / "core.log").read_text().count("x" * 60) == 1
+
+
+class _TellCounted:
+    """A log file that counts how often it is asked where it stands."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.tells = stream, 0
+
+    def tell(self) -> int:
+        self.tells += 1
+        return int(self.stream.tell())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def test_the_file_handler_rotates_on_the_bytes_it_counted_without_asking_the_file(
+    tmp_path,
+) -> None:
+    """Asking the file its position before every write was a system call a line; the handler
+    counts what it writes, in bytes (a non-ASCII line takes more bytes than characters)."""
+    opened: list[_TellCounted] = []
+
+    class Counted(SizeRotatingFileHandler):
+        def _open(self) -> Any:
+            opened.append(_TellCounted(super()._open()))
+            return opened[-1]
+
+    handler = Counted(tmp_path / "core.log", maxBytes=100, backupCount=1, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    line = "é" * 30  # 60 bytes and a newline, 31 characters
+    for _ in range(2):
+        handler.handle(logging.LogRecord("t", logging.INFO, __file__, 1, line, (), None))
+    assert not (tmp_path / "core.log.1").exists()  # 122 bytes: rotated before the next line
+    handler.handle(logging.LogRecord("t", logging.INFO, __file__, 1, line, (), None))
+    handler.close()
+    assert (tmp_path / "core.log.1").read_text(encoding="utf-8").count(line) == 2
+    assert (tmp_path / "core.log").read_text(encoding="utf-8").count(line) == 1
+    assert [stream.tells for stream in opened] == [0, 0]
 
 
 def test_a_record_is_formatted_before_the_file_handler_takes_its_lock(tmp_path) -> None:
