@@ -18,6 +18,7 @@ from toy_platform.log import (
     SizeRotatingFileHandler,
     check_log_dir,
     configure_logging,
+    log_each,
     log_file,
 )
 from toy_platform.tracing import current_job_id, current_request_id
@@ -82,6 +83,45 @@ def test_the_log_file_holds_one_json_object_per_line_with_the_ids(
     assert first["service"] == "core" and first["event"] == "job_stored"
     assert (first["request_id"], first["job_id"]) == ("req-2", "job-3")
     assert second["request_id"] is None and second["event"] == "no request here"
+
+
+def test_lines_logged_together_are_one_record_and_a_json_line_each(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch's step for each of its jobs (forwarded, queued, delivered) is one record, but
+    each job keeps its own line, with its IDs, in the file and on the console."""
+    records: list[logging.LogRecord] = []
+    with service_logging(settings, console=True) as logger:
+        counter = logging.Handler()
+        counter.emit = records.append  # type: ignore[method-assign]
+        logger.addHandler(counter)
+        log_each(
+            logger,
+            [
+                {"message": "job queued at position 1", "job_id": "j1", "request_id": "r1"},
+                {"message": "job already queued", "event": "job_again", "job_id": "j2"},
+            ],
+            "2 jobs given to core",
+            event="job_queued",
+            batch_size=2,
+        )
+        log_each(logger, [], "0 jobs given to core", event="job_queued")  # nothing to say
+        logger.removeHandler(counter)
+
+    assert len(records) == 1
+    first, second = (
+        json.loads(line) for line in log_file(settings, "core").read_text().splitlines()
+    )
+    assert (first["job_id"], first["request_id"], first["event"]) == ("j1", "r1", "job_queued")
+    assert first["message"] == "job queued at position 1"
+    assert (second["job_id"], second["request_id"], second["event"]) == ("j2", None, "job_again")
+    assert first["batch_size"] == second["batch_size"] == 2
+    assert first["service"] == second["service"] == "core"
+    assert first["time"] == second["time"]
+    assert "each_line" not in first
+    console = capsys.readouterr().err.splitlines()
+    assert console[0].endswith("INFO    [core] job queued at position 1 (request_id=r1, job_id=j1)")
+    assert console[1].endswith("INFO    [core] job already queued (job_id=j2)")
 
 
 def test_a_line_orjson_refuses_is_still_written(

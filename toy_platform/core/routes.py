@@ -14,6 +14,7 @@ from toy_platform.errors import ApiError, bad_field, json_body
 from toy_platform.fields import request_id_field
 from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN, schema_error
 from toy_platform.jobs.types import get as job_type_named
+from toy_platform.log import log_each
 from toy_platform.service import require_service_signature, state
 from toy_platform.tracing import is_safe_request_id
 from toy_platform.unavailable import QueueUnavailable
@@ -82,22 +83,27 @@ def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
         parts.jobs_accepted.inc(exc.queued_first)  # queued already: a resend finds them held
         raise
     parts.jobs_accepted.inc(sum(a.new for a in accepted))
-    for job, answer in zip(jobs, accepted, strict=True):
-        message, event = _queued_said(answer)
-        logger.info(
-            message,
-            answer.position,
-            extra={
-                "event": event,
-                "position": answer.position,
-                "job_id": job.job_id,
-                "request_id": job.request_id,
-            },
-        )
+    log_each(
+        logger,
+        [_queued_line(job, answer) for job, answer in zip(jobs, accepted, strict=True)],
+        f"{len(jobs)} jobs given to core",
+        event="job_queued",
+    )
     return [
         {"job_id": job.job_id, "position": answer.position, "queued_at": queued_at}
         for job, answer in zip(jobs, accepted, strict=True)
     ]
+
+
+def _queued_line(job: QueuedJob, answer: Accepted) -> dict[str, object]:
+    message, event = _queued_said(answer)
+    return {
+        "event": event,
+        "message": message % answer.position,
+        "position": answer.position,
+        "job_id": job.job_id,
+        "request_id": job.request_id,
+    }
 
 
 def _queued_said(answer: Accepted) -> tuple[str, str]:

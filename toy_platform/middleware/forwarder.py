@@ -16,6 +16,7 @@ from toy_platform.http_errors import describe_error
 from toy_platform.jobs.lifecycle import MAX_HANDOVERS, SilenceLimits, lost_error
 from toy_platform.jobs.model import decode
 from toy_platform.jobs.types import DEFAULT_TYPE
+from toy_platform.log import log_each
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,
@@ -391,17 +392,21 @@ class Forwarder:
         self.progress.unblocked()
         self._failures = 0
         self.forwards.labels("accepted").inc(len(jobs))
-        for job, answer in zip(jobs, accepted, strict=True):
-            logger.info(
-                "job forwarded to core",
-                extra={
-                    "event": "job_forwarded",
+        log_each(
+            logger,
+            [
+                {
+                    "message": "job forwarded to core",
                     "position": answer.get("position"),
                     "job_id": job["job_id"],
                     "request_id": job["request_id"],
-                    "batch_size": len(jobs),
-                },
-            )
+                }
+                for job, answer in zip(jobs, accepted, strict=True)
+            ],
+            f"{len(jobs)} jobs forwarded to core",
+            event="job_forwarded",
+            batch_size=len(jobs),
+        )
         return "accepted", accepted
 
     def _failed(self, reason: str) -> tuple[str, None]:

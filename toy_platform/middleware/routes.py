@@ -24,6 +24,7 @@ from toy_platform.jobs.lifecycle import (
 )
 from toy_platform.jobs.model import STATUSES, JobStatus, Report, encode
 from toy_platform.jobs.types import DEFAULT_TYPE, NAME_PATTERN
+from toy_platform.log import log_each
 from toy_platform.middleware.identity import admin_required, current_identity, login_required
 from toy_platform.middleware.parts import MiddlewareParts
 from toy_platform.middleware.reports import MAX_CALLBACK_BATCH, callback_update
@@ -205,24 +206,28 @@ def retry_job(job_id: str) -> Response:
     return jsonify(retried)
 
 
-def _record_report(report: Report, outcome: ReportOutcome) -> None:
-    update = report.update
-    extra = {
-        "job_id": report.job_id,
-        "status": update["status"],
-        "delivery_attempt": update["delivery_attempt"],
-        "request_id": update["request_id"],
-    }
-    if outcome.status is None:
-        logger.warning("callback for unknown job", extra={"event": "callback_unknown_job", **extra})
-        return
-    _parts().callbacks.labels(update["status"], str(outcome.changed).lower()).inc()
-    logger.info(
-        "callback %s (%s)",
-        update["status"],
-        "applied" if outcome.changed else "no change",
-        extra={"event": "callback_received", "changed": outcome.changed, **extra},
-    )
+def _record_reports(reports: list[Report], outcomes: list[ReportOutcome]) -> None:
+    """Count and log the reports of one call (a line each, in one record: log_each)."""
+    received = []
+    for report, outcome in zip(reports, outcomes, strict=True):
+        update = report.update
+        extra = {
+            "job_id": report.job_id,
+            "status": update["status"],
+            "delivery_attempt": update["delivery_attempt"],
+            "request_id": update["request_id"],
+        }
+        if outcome.status is None:
+            logger.warning(
+                "callback for unknown job", extra={"event": "callback_unknown_job", **extra}
+            )
+            continue
+        _parts().callbacks.labels(update["status"], str(outcome.changed).lower()).inc()
+        said = "applied" if outcome.changed else "no change"
+        received.append(
+            {"message": f"callback {update['status']} ({said})", "changed": outcome.changed} | extra
+        )
+    log_each(logger, received, f"{len(received)} callbacks received", event="callback_received")
 
 
 @bp.post("/job_callback/<job_id>")
@@ -232,7 +237,7 @@ def job_callback(job_id: str) -> Response:
     update, detail = callback_update(json_body("status"))
     report = Report(job_id, int_arg("attempt", 1, 1, MAX_ATTEMPT), update, detail)
     (outcome,) = _parts().store.apply_reports([report])
-    _record_report(report, outcome)
+    _record_reports([report], [outcome])
     if outcome.status is None:
         raise ApiError(404, f"No job '{job_id}' (it may have been reset)", "not_found")
     return jsonify(
@@ -263,9 +268,9 @@ def job_callbacks() -> Response:
         attempt = int_field(item.get("attempt", 1), where + "attempt", 1, MAX_ATTEMPT)
         batch.append(Report(job_id, attempt, update, detail))
     outcomes = _parts().store.apply_reports(batch)
+    _record_reports(batch, outcomes)
     results = []
     for report, outcome in zip(batch, outcomes, strict=True):
-        _record_report(report, outcome)
         result = (
             "not_found"
             if outcome.status is None

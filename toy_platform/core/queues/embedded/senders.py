@@ -29,6 +29,7 @@ from toy_platform.jobs.running import (
     settled,
     unreachable_outcome,
 )
+from toy_platform.log import log_each
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     Progress,
@@ -144,8 +145,8 @@ class CallbackSenders:
         pairs = list(zip(callbacks, outcomes, strict=True))
         done = [c for c, o in pairs if settled(o)]
         self.outbox.delivered(done)
-        for callback, outcome in pairs:
-            self._record(callback, outcome)
+        delivered = [line for c, o in pairs if (line := self._record(c, o)) is not None]
+        log_each(logger, delivered, f"{len(delivered)} callbacks delivered")
         self._note_progress(pairs)
         # The middleware answers again: send what waited out a back-off at once.
         for origin in {origin_of(c.url) + "/" for c in done if c.attempts > 1}:
@@ -162,7 +163,9 @@ class CallbackSenders:
                 return
         self.progress.failed(pairs[0][1])
 
-    def _record(self, callback: Callback, outcome: str) -> None:
+    def _record(self, callback: Callback, outcome: str) -> dict[str, Any] | None:
+        """Count and log what came of CALLBACK; a delivery is the line to log (with the
+        others delivered together), anything else is logged here."""
         kind = outcome.split(":")[0]
         extra = {
             "event": "callback_" + kind,
@@ -187,9 +190,9 @@ class CallbackSenders:
         else:
             self.metrics.callbacks.labels(kind).inc()
             if kind == "delivered":
-                logger.info("callback %s delivered", extra["status"], extra=extra)
-            else:
-                logger.warning("callback %s dropped: %s", extra["status"], outcome, extra=extra)
+                return extra | {"message": f"callback {extra['status']} delivered"}
+            logger.warning("callback %s dropped: %s", extra["status"], outcome, extra=extra)
+        return None
 
     def _poisoned(self, callback: Callback, outcome: str, extra: dict[str, Any]) -> None:
         """A callback that fails through its own fault: try again a few times, then give the

@@ -14,6 +14,7 @@ from toy_platform.core.queues.embedded.store import CallbackOutbox, SqliteJobQue
 from toy_platform.jobs.execution import Execution, JobRun
 from toy_platform.jobs.running import gave_up_report, running_report
 from toy_platform.jobs.types import JobType, load_job_types
+from toy_platform.log import log_each
 from toy_platform.loops import (
     LOOP_LOCK_WAIT_S,
     WATCHDOG_EVERY_S,
@@ -260,14 +261,23 @@ class CorePool:
             for job, _ in finished:
                 self._cancelled.discard((job.job_id, job.callback_url))
         self.callbacks_ready.notify()
-        for job, payload in finished:
+        for _, payload in finished:
             self.metrics.jobs_processed.labels(payload["status"]).inc()
-            with working_on(job.job_id, job.request_id):
-                logger.info(
-                    "job %s",
-                    payload["status"],
-                    extra={"event": f"job_{payload['status']}", "error": payload.get("error")},
-                )
+        log_each(
+            logger,
+            [
+                {
+                    "event": f"job_{payload['status']}",
+                    "message": f"job {payload['status']}",
+                    "error": payload.get("error"),
+                    "job_id": job.job_id,
+                    "request_id": job.request_id,
+                }
+                for job, payload in finished
+            ],
+            f"{len(finished)} jobs finished",
+            event="jobs_finished",
+        )
 
 
 def _gave_up(job: QueuedJob) -> dict[str, Any]:
