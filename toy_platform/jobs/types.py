@@ -152,25 +152,44 @@ def _checked(declared: JobType) -> JobType:
     return declared
 
 
+MAX_SCHEMA_OBJECTS = 256
 _validators: dict[str, Any] = {}
+_by_identity: dict[int, tuple[Any, Any]] = {}
+"""The validator of a schema object seen before, without writing the schema out again to
+find it; a few schemas are checked over and over (a type's, for every job of it)."""
 
 
 def schema_error(schema: dict[str, Any] | bool, data: Any) -> tuple[str, str] | None:
     """Where DATA first breaks SCHEMA and how, as (JSON path, message); None when it does
-    not. The one check of job data: the middleware's at submit, core's at its door."""
+    not. The one check of job data: the middleware's at submit, core's at its door.
+    Valid data (nearly all) is only checked; finding the error worth naming costs more."""
+    validator = _validator(schema)
+    if validator.is_valid(data):
+        return None
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator.iter_errors(data))
+    if error is None:
+        return None
+    return error.json_path, error.message[:300]
+
+
+def _validator(schema: dict[str, Any] | bool) -> Any:
+    seen = _by_identity.get(id(schema))
+    if seen is not None and seen[0] is schema:
+        return seen[1]
     import json
 
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
     key = json.dumps(schema, sort_keys=True)
     validator = _validators.get(key)
     if validator is None:
         validator = _validators[key] = Draft202012Validator(schema)
-    error = best_match(validator.iter_errors(data))
-    if error is None:
-        return None
-    return error.json_path, error.message[:300]
+    if len(_by_identity) >= MAX_SCHEMA_OBJECTS:  # schemas read afresh (core's list, say)
+        _by_identity.clear()
+    _by_identity[id(schema)] = (schema, validator)  # kept alive: its id is not reused
+    return validator
 
 
 class JobModuleError(Exception):
