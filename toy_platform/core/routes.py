@@ -96,25 +96,25 @@ def _accept(jobs: list[QueuedJob]) -> list[dict[str, object]]:
 
 
 def _queued_line(job: QueuedJob, answer: Accepted) -> dict[str, object]:
-    message, event = _queued_said(answer)
+    """What the log says of a job core was given: its event and message, with the job's IDs."""
+    at = answer.position
+    if answer.again:
+        event = "job_queued_again"
+        message = (
+            f"job queued again at position {at}: queued before, the broker lost it or failed"
+            " before core could note it"
+        )
+    elif answer.new:
+        event, message = "job_queued", f"job queued at position {at}"
+    else:
+        event, message = "job_already_queued", f"job already queued (position {at})"
     return {
         "event": event,
-        "message": message % answer.position,
-        "position": answer.position,
+        "message": message,
+        "position": at,
         "job_id": job.job_id,
         "request_id": job.request_id,
     }
-
-
-def _queued_said(answer: Accepted) -> tuple[str, str]:
-    """What the log says of a job core was given: its message (with %d for the position)
-    and event."""
-    if answer.again:
-        said = "job queued again at position %d: queued before, the broker lost it or failed"
-        return said + " before core could note it", "job_queued_again"
-    if answer.new:
-        return "job queued at position %d", "job_queued"
-    return "job already queued (position %d)", "job_already_queued"
 
 
 @bp.post("/job_submit")
