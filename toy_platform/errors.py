@@ -114,8 +114,11 @@ def _unencodable(data: dict[str, Any]) -> tuple[str, str] | None:
     what it holds: a string (or key) with a lone surrogate, or NaN or Infinity (Python's
     parser takes them; stored, they made answers that are not JSON). None if nowhere.
 
-    Walked without recursion, so any depth the parser took is fine.
+    Walked without recursion, so any depth the parser took is fine; walked a second time,
+    naming every value's place, only when the first walk found something.
     """
+    if _all_encodable(data):
+        return None
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
         where, value = stack.pop()
@@ -134,6 +137,25 @@ def _unencodable(data: dict[str, Any]) -> tuple[str, str] | None:
         elif isinstance(value, list):
             stack.extend((f"{where}[{n}]", item) for n, item in enumerate(value))
     return None
+
+
+def _all_encodable(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if not (value.isascii() or _encodable(value)):
+                return False
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return False
+        elif isinstance(value, dict):
+            if not all(key.isascii() or _encodable(key) for key in value):
+                return False
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
 
 
 def _encodable(text: str) -> bool:

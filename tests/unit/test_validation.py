@@ -259,3 +259,27 @@ def test_a_number_json_has_not_is_a_400_naming_where_it_is(number: str) -> None:
     assert "NaN or Infinity" in str(refused.value)
     with app.test_request_context(data='{"data": [1.5, -2e300]}', content_type="application/json"):
         assert json_body() == {"data": [1.5, -2e300]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"job_name": "x", "data": "\\ud800"}', "data"),
+        ('{"job_name": "x", "data": {"ok": "été", "deep": [["\\udfff"]]}}', "data.deep[0][0]"),
+        ('{"job_name": "x", "data": {"\\ud800 key": 1}}', "data"),
+        ('{"job_name": "x", "data": ["√", {"n": [1, 2.5, Infinity]}]}', "data[1].n[2]"),
+    ],
+)
+def test_a_value_json_cannot_keep_is_named_wherever_it_hides(body: str, field: str) -> None:
+    app = Flask(__name__)
+    with app.test_request_context(data=body.encode(), content_type="application/json"):
+        with pytest.raises(ApiError) as refused:
+            json_body("job_name")
+    assert (refused.value.status, refused.value.field) == (400, field)
+
+
+def test_text_beyond_ascii_is_kept_as_it_came() -> None:
+    app = Flask(__name__)
+    body = {"job_name": "café ☕", "data": {"名前": ["ünïcode", "😀", 1.5, None, True]}}
+    with app.test_request_context(json=body):
+        assert json_body("job_name") == body

@@ -156,9 +156,13 @@ def new_job(new: NewJob, job_id: str, now: str) -> Job:
     return job  # type: ignore[return-value]
 
 
+_STORED_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every stored value: json.dumps with these options builds a new one a call."""
+
+
 def encode(value: Any) -> str:
     """A JSON value as the stores keep it (data, result, progress): compact, in UTF-8."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _STORED_JSON.encode(value)
 
 
 def decode(text: str | None) -> Any:

@@ -41,6 +41,7 @@ class JobTypes:
         self.cache = data_dir / CACHE_FILE
         self._lock = threading.Lock()
         self._types: dict[str, dict[str, Any]] = {}
+        self._known_of: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] | None = None
         self._checked_at: str | None = None
         self._asked = 0.0
         self._core_error: str | None = None
@@ -61,8 +62,6 @@ class JobTypes:
 
     def check(self, name: str, data: Any) -> None:
         """A 422 unless NAME is a known type and DATA matches its input_schema."""
-        if name == REVERSE.name and isinstance(data, str) and data:
-            return  # what reverse's schema says, without the validator: the common case
         info = self._find(name)
         if info is None:
             known = ", ".join(sorted(self._known()))
@@ -112,8 +111,12 @@ class JobTypes:
         return known
 
     def _known(self) -> dict[str, dict[str, Any]]:
-        builtin = REVERSE.describe() | {"available": True, "reason": None, "offered_by": []}
-        return {REVERSE.name: builtin, **self._types}
+        """The types core said, and reverse if it did not; made again only when core's
+        answer changed (every submit looks its type up here). Not to be changed."""
+        if self._known_of is None or self._known_of[0] is not self._types:
+            builtin = REVERSE.describe() | {"available": True, "reason": None, "offered_by": []}
+            self._known_of = (self._types, {REVERSE.name: builtin, **self._types})
+        return self._known_of[1]
 
     def _refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -138,7 +141,9 @@ class JobTypes:
             return
         with self._lock:
             changed = types != self._types
-            self._types, self._core_error, self._checked_at = types, None, utc_now()
+            if changed:  # the same answer keeps the same objects: their checks stay cached
+                self._types = types
+            self._core_error, self._checked_at = None, utc_now()
         if changed:
             self._save_cache(types)
 
