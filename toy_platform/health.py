@@ -37,7 +37,7 @@ def direct_session() -> requests.Session:
 
     Proxy variables (HTTP_PROXY, ALL_PROXY, ...) and the system proxy (Windows, macOS) are
     for the way out, not for our own services on loopback or the LAN: through a proxy a
-    healthy service looks down or slow. (security.service_session is the signed kind.)
+    healthy service looks down or slow. (service_http.service_session is the signed kind.)
     """
     session = requests.Session()
     session.trust_env = False

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -147,31 +146,12 @@ def verify_signature(
     return hmac.compare_digest(expected, str(signature))
 
 
-def service_session(key: bytes) -> requests.Session:
-    """An HTTP session for calls between the services: signed with KEY, reused connections.
-
-    It goes straight to the URL it is given, ignoring proxy variables from the environment:
-    looking them up again on every call costs more than a busy service can spare.
-    """
-    session = requests.Session()
-    session.auth = ServiceAuth(key)
-    session.trust_env = False
-    return session
-
-
-class ServiceAuth(requests.auth.AuthBase):
-    """Signs every request of a requests.Session with the service key."""
-
-    def __init__(self, key: bytes) -> None:
-        self.key = key
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        timestamp = f"{time.time():.3f}"
-        parts = urlsplit(r.url or "")
-        path = unquote(parts.path) + (f"?{parts.query}" if parts.query else "")
-        body = r.body or b""
-        if isinstance(body, str):
-            body = body.encode()
-        r.headers[TIMESTAMP_HEADER] = timestamp
-        r.headers[SIGNATURE_HEADER] = _signature(self.key, r.method or "GET", path, timestamp, body)
-        return r
+def signature_headers(key: bytes, method: str, url: str, body: bytes) -> dict[str, str]:
+    """The headers that sign a call of METHOD to URL with BODY, made now with KEY."""
+    timestamp = f"{time.time():.3f}"
+    parts = urlsplit(url)
+    path = unquote(parts.path) + (f"?{parts.query}" if parts.query else "")
+    return {
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: _signature(key, method, path, timestamp, body),
+    }

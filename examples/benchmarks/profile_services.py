@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "middleware", "core")
 STEPS = {
     "token check": ("TokenVerifier.verify",),
-    "service signatures": ("verify_signature", "ServiceAuth.__call__"),
+    "service signatures": ("verify_signature", "signature_headers"),
     "logging": ("Logger._log",),
     "JSON": ("json/", "jsonify", "get_json", "JsonFormatter", "answers_json", "orjson"),
     "store and queue (SQLite)": ("/stores/", "toy_platform/db.py", "embedded/store.py"),
-    "HTTP client (forward, callbacks)": ("requests/", "urllib3/"),
+    "HTTP client (forward, callbacks)": ("requests/", "urllib3/", "service_http.py"),
     "HTTP server (waitress)": ("waitress/channel", "waitress/task", "waitress/parser"),
     "Flask and werkzeug": ("flask/", "werkzeug/"),
     "metrics": ("prometheus_client/",),

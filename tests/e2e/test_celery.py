@@ -30,7 +30,8 @@ from support.redis_server import RedisServer, why_unavailable
 
 from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings
-from toy_platform.security import load_service_key, service_session
+from toy_platform.security import load_service_key
+from toy_platform.service_http import service_session
 
 pytestmark = [
     pytest.mark.e2e,

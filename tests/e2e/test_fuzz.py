@@ -27,13 +27,13 @@ import pytest
 import requests
 import schemathesis
 from support.harness import Platform
+from support.signing import ServiceAuth
 
 import toy_platform
 from toy_platform.config import load_settings
 from toy_platform.security import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    ServiceAuth,
     load_service_key,
 )
 from toy_platform.urls import is_http_url

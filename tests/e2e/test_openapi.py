@@ -23,10 +23,11 @@ from openapi_core.exceptions import OpenAPIError
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 from support.harness import Platform, wait_until
+from support.signing import ServiceAuth
 
 import toy_platform
 from toy_platform.config import load_settings
-from toy_platform.security import ServiceAuth, load_service_key
+from toy_platform.security import load_service_key
 
 pytestmark = pytest.mark.e2e
 

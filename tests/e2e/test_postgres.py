@@ -21,11 +21,12 @@ import requests
 from psycopg import connect as psycopg_connect
 from support.harness import Platform, answers, free_ports, wait_until
 from support.pg_cluster import Cluster
+from support.signing import ServiceAuth
 
 from toy_platform.client import PlatformClient, PlatformError
 from toy_platform.config import load_settings
 from toy_platform.middleware.stores.postgres import PostgresJobStore
-from toy_platform.security import ServiceAuth, load_service_key
+from toy_platform.security import load_service_key
 from toy_platform.urls import mask_url
 
 pytestmark = pytest.mark.e2e

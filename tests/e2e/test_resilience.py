@@ -20,9 +20,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 from support.harness import Platform, wait_until
+from support.signing import ServiceAuth
 
 from toy_platform.config import load_settings
-from toy_platform.security import ServiceAuth, load_service_key
+from toy_platform.security import load_service_key
 
 pytestmark = pytest.mark.e2e
 

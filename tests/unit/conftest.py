@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from support.serve_fakes import Processes
+from support.signing import ServiceAuth
 
 from toy_platform.auth import app as auth
 from toy_platform.auth.users import UserStore
@@ -16,7 +17,6 @@ from toy_platform.config import Settings, load_settings
 from toy_platform.core import app as core
 from toy_platform.middleware import app as middleware
 from toy_platform.middleware.identity import TracedJWKClient
-from toy_platform.security import ServiceAuth
 
 PASSWORD = "correct-horse"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 import psutil
-import requests
+import urllib3
 
 from toy_platform.cli.options import observing_options
 from toy_platform.config import COMPONENTS, SERVICES, Settings
@@ -17,7 +17,8 @@ from toy_platform.health import SUPERVISOR_FILE, Record, read_record
 from toy_platform.http_errors import describe_error
 from toy_platform.ops import serve_record
 from toy_platform.ops.supervisor import hold_file
-from toy_platform.security import load_service_key, service_session
+from toy_platform.security import load_service_key
+from toy_platform.service_http import service_session
 
 
 @click.group(name="chaos")
@@ -79,7 +80,7 @@ def pause(settings: Settings, component: str, seconds: float) -> None:
     with service_session(load_service_key(settings)) as session:
         try:
             response = session.post(url, json={"seconds": seconds}, timeout=5)
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise click.ClickException(f"{component} at {url}: {describe_error(exc, 5)}") from exc
     if response.status_code != 202:
         raise click.ClickException(

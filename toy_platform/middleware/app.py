@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import requests
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter
 
@@ -18,8 +17,9 @@ from toy_platform.middleware.metrics import JobsCollector
 from toy_platform.middleware.parts import MiddlewareParts
 from toy_platform.middleware.routes import bp
 from toy_platform.middleware.stores.choice import open_store
-from toy_platform.security import service_key_fingerprint, service_session
+from toy_platform.security import service_key_fingerprint
 from toy_platform.service import ServiceState, create_service_app
+from toy_platform.service_http import CALL_FAILED, service_session
 from toy_platform.tracing import outgoing_headers
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _core_unreachable(parts: MiddlewareParts, our_fingerprint: str) -> str | Non
         response = parts.core.get(f"{url}/healthz", timeout=2, headers=outgoing_headers())
         response.raise_for_status()
         theirs = response.json().get("service_key_fingerprint")
-    except requests.RequestException as exc:
+    except CALL_FAILED as exc:
         return f"{url}: {describe_error(exc)}"
     except (ValueError, AttributeError) as exc:
         return f"{url}: its /healthz answer cannot be read ({exc})"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import requests
+import urllib3
 from prometheus_client import CollectorRegistry, Counter
 
 from toy_platform.clock import utc_now
@@ -29,7 +29,7 @@ from toy_platform.loops import (
     working_on,
 )
 from toy_platform.middleware.stores.base import JobStore, StoreDown
-from toy_platform.security import service_session
+from toy_platform.service_http import CALL_FAILED, ServiceAnswer, ServiceSession, service_session
 from toy_platform.tracing import accept_request_id, outgoing_headers
 
 logger = logging.getLogger(__name__)
@@ -130,8 +130,8 @@ class Forwarder:
     def _short_waits(self) -> None:
         self.store.set_lock_wait(LOOP_LOCK_WAIT_S)
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
+    def _session(self) -> ServiceSession:
+        session: ServiceSession | None = getattr(self._local, "session", None)
         if session is None:
             session = service_session(self.service_key)
             self._local.session = session
@@ -226,7 +226,7 @@ class Forwarder:
             held = [(bool(a["held"]), _text(a.get("note"))) for a in answers]
             if len(held) != len(jobs):
                 raise ValueError(f"{len(held)} answers for {len(jobs)} runs")
-        except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (*CALL_FAILED, ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.info("cannot ask core which jobs it holds: %s", describe(exc))
             return [(True, None)] * len(jobs)
         return held
@@ -323,7 +323,7 @@ class Forwarder:
                 headers=outgoing_headers(items[0]["request_id"] if single else None),
                 timeout=FORWARD_TIMEOUT_S,
             )
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             why = describe_error(exc, FORWARD_TIMEOUT_S)
             return self._failed(f"cannot reach core at {self.core_url}: {why}")
         code = response.status_code
@@ -369,7 +369,7 @@ class Forwarder:
                         timeout=FORWARD_TIMEOUT_S,
                     )
                     response.raise_for_status()
-                except requests.RequestException as exc:
+                except CALL_FAILED as exc:
                     logger.warning(
                         "cannot tell core to cancel the job now (%s): its worker learns it"
                         " from its next report",
@@ -379,7 +379,7 @@ class Forwarder:
 
         self._pool.submit(tell)
 
-    def _accepted(self, jobs: list[dict[str, Any]], response: requests.Response) -> tuple[str, Any]:
+    def _accepted(self, jobs: list[dict[str, Any]], response: ServiceAnswer) -> tuple[str, Any]:
         try:
             body = response.json()
             accepted: list[dict[str, Any]] = [body] if len(jobs) == 1 else body["jobs"]
@@ -423,7 +423,7 @@ class Forwarder:
         return "retry", None
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(response: ServiceAnswer) -> str:
     """What an error answer says: its JSON 'error' (and field), else its text, short."""
     try:
         body = response.json()

@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from toy_platform.clock import utc_now
 from toy_platform.errors import ApiError
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.reverse import REVERSE
 from toy_platform.jobs.types import DEFAULT_TIMEOUT_S, schema_error
 from toy_platform.security import write_private
+from toy_platform.service_http import CALL_FAILED, ServiceSession
 from toy_platform.tracing import outgoing_headers
 
 logger = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ CACHE_FILE = "job_types.json"
 class JobTypes:
     """What core's workers offer: the types, their schemas, and whether each is available."""
 
-    def __init__(self, core_url: str, session: requests.Session, data_dir: Path) -> None:
+    def __init__(self, core_url: str, session: ServiceSession, data_dir: Path) -> None:
         self.core_url, self.session = core_url, session
         self.cache = data_dir / CACHE_FILE
         self._lock = threading.Lock()
@@ -130,10 +129,10 @@ class JobTypes:
             )
             response.raise_for_status()
             types = {t["name"]: t for t in response.json()["job_types"]}
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        except (*CALL_FAILED, ValueError, KeyError, TypeError) as exc:
             why = (
                 describe_error(exc, ASK_TIMEOUT_S)
-                if isinstance(exc, requests.RequestException)
+                if isinstance(exc, CALL_FAILED)
                 else f"an answer that cannot be read ({exc})"
             )
             with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import requests
 from prometheus_client import Counter
 
 from toy_platform.config import Settings
@@ -12,6 +11,7 @@ from toy_platform.middleware.forwarder import Forwarder
 from toy_platform.middleware.identity import TokenVerifier
 from toy_platform.middleware.job_types import JobTypes
 from toy_platform.middleware.stores.base import JobStore
+from toy_platform.service_http import ServiceSession
 
 
 @dataclass
@@ -20,7 +20,7 @@ class MiddlewareParts:
     store: JobStore
     verifier: TokenVerifier
     forwarder: Forwarder
-    core: requests.Session
+    core: ServiceSession
     job_types: JobTypes
     submitted: Counter
     callbacks: Counter

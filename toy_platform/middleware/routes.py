@@ -7,7 +7,6 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-import requests
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from toy_platform import __version__
@@ -29,6 +28,7 @@ from toy_platform.middleware.identity import admin_required, current_identity, l
 from toy_platform.middleware.parts import MiddlewareParts
 from toy_platform.middleware.reports import MAX_CALLBACK_BATCH, callback_update
 from toy_platform.service import require_service_signature, state
+from toy_platform.service_http import CALL_FAILED
 from toy_platform.tracing import current_job_id, current_request_id, outgoing_headers
 from toy_platform.unavailable import StoreUnavailable
 
@@ -300,7 +300,7 @@ def reset() -> Response:
             f"{parts.settings.core_url}/purge", timeout=5, headers=outgoing_headers()
         )
         response.raise_for_status()
-    except requests.RequestException as exc:
+    except CALL_FAILED as exc:
         core_purged, core_error = False, describe_error(exc, 5)
     removed = parts.store.reset()
     logger.warning(
@@ -368,5 +368,5 @@ def _core_queue(parts: MiddlewareParts) -> dict[str, Any]:
         )
         body: dict[str, Any] = response.json()
         return body
-    except (requests.RequestException, ValueError):
+    except (*CALL_FAILED, ValueError):
         return {}

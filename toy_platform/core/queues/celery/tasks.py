@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from celery.exceptions import Reject
 
 from toy_platform.clock import utc_now
@@ -53,7 +52,7 @@ from toy_platform.core.queues.celery.waiting import (
     WaitingReports,
     undelivered_record,
 )
-from toy_platform.http_errors import describe_error
+from toy_platform.http_errors import describe_error, timed_out
 from toy_platform.jobs.execution import Execution, JobRun
 from toy_platform.jobs.model import FINISHED
 from toy_platform.jobs.running import (
@@ -70,7 +69,8 @@ from toy_platform.jobs.running import (
     unreachable_outcome,
 )
 from toy_platform.jobs.types import DEFAULT_TYPE, JobType, load_job_types
-from toy_platform.security import load_service_key, service_session
+from toy_platform.security import load_service_key
+from toy_platform.service_http import NO_ANSWER, ServiceAnswer, ServiceSession, service_session
 from toy_platform.tracing import outgoing_headers, tagged
 
 logger = logging.getLogger(__name__)
@@ -183,9 +183,9 @@ class WorkerState:
         self._given_back: dict[str, str] = {}  # run: holder, not yet told to the broker
         self._telling: threading.Thread | None = None
 
-    def session(self) -> requests.Session:
+    def session(self) -> ServiceSession:
         """A signed HTTP session per thread (the threads pool shares the process)."""
-        session: requests.Session | None = getattr(self._local, "session", None)
+        session: ServiceSession | None = getattr(self._local, "session", None)
         if session is None:
             with self._lock:
                 if self._key is None:
@@ -653,7 +653,7 @@ def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: 
     """POST one callback: its outcome, as jobs.running reads it."""
     try:
         response = _post(state.session(), url, payload, request_id)
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except NO_ANSWER as exc:
         return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S), url)
     except Exception as exc:  # ours: it could not even be built or sent
         return error_outcome(exc)
@@ -664,15 +664,15 @@ def _deliver(state: WorkerState, url: str, payload: dict[str, Any], request_id: 
 
 
 def _post(
-    session: requests.Session, url: str, payload: dict[str, Any], request_id: str | None
-) -> requests.Response:
+    session: ServiceSession, url: str, payload: dict[str, Any], request_id: str | None
+) -> ServiceAnswer:
     """POST, once more at once if the connection broke: a kept-alive connection to a
     middleware that restarted fails on first use (callbacks are idempotent)."""
     headers = outgoing_headers(request_id)
     try:
         return session.post(url, json=payload, timeout=CALLBACK_TIMEOUT_S, headers=headers)
-    except requests.ConnectionError as exc:
-        if isinstance(exc, requests.Timeout):
+    except NO_ANSWER as exc:
+        if timed_out(exc):
             raise
         return session.post(url, json=payload, timeout=CALLBACK_TIMEOUT_S, headers=headers)
 

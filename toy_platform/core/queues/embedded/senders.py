@@ -15,8 +15,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from toy_platform.core.queues.embedded.store import Callback, CallbackOutbox
 from toy_platform.http_errors import describe_error
 from toy_platform.jobs.running import (
@@ -37,7 +35,7 @@ from toy_platform.loops import (
     run_loop,
     working_on,
 )
-from toy_platform.security import service_session
+from toy_platform.service_http import NO_ANSWER, ServiceAnswer, ServiceSession, service_session
 from toy_platform.tracing import accept_request_id, outgoing_headers
 
 logger = logging.getLogger(__name__)
@@ -89,7 +87,7 @@ class CallbackSenders:
 
         run_loop(step, self.stopping, self.progress)
 
-    def _send_due(self, session: requests.Session, leased: list[Callback]) -> float | None:
+    def _send_due(self, session: ServiceSession, leased: list[Callback]) -> float | None:
         """Send the callbacks due now (into LEASED while out); else how long to sleep."""
         self.wait_if_paused()
         callbacks = self.outbox.lease_batch(CALLBACK_BATCH)
@@ -107,7 +105,7 @@ class CallbackSenders:
         self.stopping.wait(COALESCE_S)
         return None
 
-    def _deliver(self, session: requests.Session, callback: Callback) -> None:
+    def _deliver(self, session: ServiceSession, callback: Callback) -> None:
         """POST one callback to its URL (the usual case when the middleware keeps up)."""
         with working_on(callback.job_id, callback.request_id):
             payload = dict(callback.payload, delivery_attempt=callback.attempts)
@@ -118,7 +116,7 @@ class CallbackSenders:
                 self.cancel_asked(callback.job_id, callback.url)
             self._settle([callback], [outcome])
 
-    def _deliver_batch(self, session: requests.Session, url: str, group: list[Callback]) -> None:
+    def _deliver_batch(self, session: ServiceSession, url: str, group: list[Callback]) -> None:
         """POST several callbacks to the middleware's batch endpoint in one call."""
         items = [_batch_item(c) for c in group]
         outcome, answer = _post(session, url, {"callbacks": items}, {})
@@ -238,19 +236,19 @@ class CallbackSenders:
 
 
 def _post(
-    session: requests.Session, url: str, body: dict[str, Any], headers: dict[str, str]
-) -> tuple[str, requests.Response | None]:
+    session: ServiceSession, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[str, ServiceAnswer | None]:
     """POST BODY to URL: the outcome, and the answer when there was one."""
     try:
         response = session.post(url, json=body, timeout=CALLBACK_TIMEOUT_S, headers=headers)
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except NO_ANSWER as exc:
         return unreachable_outcome(describe_error(exc, CALLBACK_TIMEOUT_S), url), None
     except Exception as exc:  # ours: it could not even be built or sent
         return error_outcome(exc), None
     return answer_outcome(response.status_code, response.text), response
 
 
-def _says_cancel(response: requests.Response | None) -> bool:
+def _says_cancel(response: ServiceAnswer | None) -> bool:
     """Whether the middleware's answer to one report says a cancel of the job was asked."""
     try:
         return response is not None and response.json().get("cancel_requested") is True
@@ -258,7 +256,7 @@ def _says_cancel(response: requests.Response | None) -> bool:
         return False
 
 
-def _results(response: requests.Response | None, count: int) -> list[dict[str, Any]] | None:
+def _results(response: ServiceAnswer | None, count: int) -> list[dict[str, Any]] | None:
     """The batch endpoint's result for each callback, or None when its answer has not."""
     try:
         results = response.json()["results"] if response is not None else None
