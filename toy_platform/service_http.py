@@ -5,8 +5,8 @@ Not requests: for the forward and the callbacks, which carry every job, requests
 twice urllib3's CPU a call (merging settings, hooks and cookies no internal call has).
 Like the public client, a call is never retried here (a POST sent twice could do its work
 twice: the loops that call decide), never redirected, and goes straight to its URL, whatever
-proxy the environment names. A failed call raises urllib3's error (urllib3.exceptions.
-HTTPError); http_errors.describe_error says it in a few words.
+proxy the environment names. A call that fails raises urllib3's error (its HTTPError);
+http_errors.describe_error says it in a few words.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import urllib3
+from urllib3.util import parse_url
 
 from toy_platform.security import signature_headers
 
@@ -83,6 +84,7 @@ class ServiceSession:
         """The answer, whatever its status; urllib3's error when there is none. TIMEOUT is
         for connecting and for each wait for the answer, as requests has it."""
         body = b"" if json is None else jsonlib.dumps(json, allow_nan=False).encode()
+        url = parse_url(url).url  # as it goes out (percent-encoded): what is signed is sent
         sent = dict(headers or {})
         if json is not None:
             sent["Content-Type"] = "application/json"
