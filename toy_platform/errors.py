@@ -144,13 +144,13 @@ def _all_encodable(data: Any) -> bool:
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            if not (value.isascii() or _encodable(value)):
+            if not _encodable(value):
                 return False
         elif isinstance(value, float):
             if not math.isfinite(value):
                 return False
         elif isinstance(value, dict):
-            if not all(key.isascii() or _encodable(key) for key in value):
+            if not all(_encodable(key) for key in value):
                 return False
             stack.extend(value.values())
         elif isinstance(value, list):
@@ -159,6 +159,8 @@ def _all_encodable(data: Any) -> bool:
 
 
 def _encodable(text: str) -> bool:
+    if text.isascii():  # nearly all text; no encoding needed to know
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
