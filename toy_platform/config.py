@@ -75,6 +75,8 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     threads: int = DEFAULT_THREADS
     stall_after: float = DEFAULT_STALL_AFTER
+    # "auto", "off" or a CPU number: where a service keeps its threads (see toy_platform.cpu)
+    cpu: str = "auto"
     # A job handed to core that shows no sign of life this long is looked for there, and
     # handed over again if core no longer holds it (its broker lost it).
     reconcile_after: float | None = None  # None: each job type's time limit and a margin

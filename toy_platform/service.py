@@ -25,6 +25,7 @@ from prometheus_client import (
 from toy_platform import __version__
 from toy_platform.answers_json import AnswersJSONProvider
 from toy_platform.config import Settings
+from toy_platform.cpu import allowed_cpus
 from toy_platform.errors import ApiError, json_body, limit_bodies, register_error_handlers
 from toy_platform.security import load_service_key, service_key_fingerprint, verify_signature
 from toy_platform.tracing import REQUEST_ID_HEADER, accept_request_id, current_request_id
@@ -284,6 +285,7 @@ def _common_endpoints(svc: ServiceState) -> Any:
             service_key_fingerprint=service_key_fingerprint(svc.service_key),
             instance_id=svc.settings.instance_id,
             pid=os.getpid(),  # this process, even where a launcher started it (Windows venv)
+            cpus=allowed_cpus(),  # where its threads may run (--cpu); null: the OS cannot tell
         )
 
     @bp.get("/readyz")

@@ -12,6 +12,11 @@ last tenth). The sides alternate, so a machine that gets busier or quieter weigh
 each round's ratio, the medians and their ratio are printed at the end, with the CPU each
 process spent per job.
 
+toy-platform runs as it does by default (--cpu auto: serve keeps the middleware's threads on
+the last CPU and core's on the one before); --platform-cpu off spreads them over every CPU.
+The peer runs as Celery and waitress do by default, on any CPU; --pin-peer keeps its waitress
+on the last CPU and its worker on the one before, as toy-platform does with its two.
+
 Needs the Celery extra (pip install ".[celery]") and redis-server on the PATH.
 """
 
@@ -112,8 +117,8 @@ def tree(pid: int) -> list[psutil.Process]:
 
 
 @contextmanager
-def platform(jobs: int) -> Iterator[Side]:
-    services = Services("sqlite", "--job-delay", "0")
+def platform(jobs: int, cpu: str) -> Iterator[Side]:
+    services = Services("sqlite", "--job-delay", "0", "--cpu", cpu)
     serve = services.start("serve", "--no-web", "--no-dashboard")
     try:
         wait_for(f"{services.url('middleware')}/readyz", timeout=90)
@@ -184,8 +189,18 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pin_threads(pid: int, cpu: int) -> None:
+    """Every thread of PID and its children on CPU, and (inherited) those they start later."""
+    for process in tree(pid):
+        if hasattr(os, "sched_setaffinity"):  # Linux: thread by thread
+            for thread in process.threads():
+                os.sched_setaffinity(thread.id, {cpu})
+        else:  # Windows: the whole process
+            process.cpu_affinity([cpu])
+
+
 @contextmanager
-def peer(redis: Redis) -> Iterator[Side]:
+def peer(redis: Redis, pin: bool) -> Iterator[Side]:
     redis.flush()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -217,6 +232,15 @@ def peer(redis: Redis) -> Iterator[Side]:
     )
     try:
         wait_for(f"{url}/counts", timeout=60)
+        if pin:
+            if not hasattr(psutil.Process, "cpu_affinity"):
+                raise SystemExit("--pin-peer: this OS cannot keep threads on a CPU")
+            allowed = psutil.Process().cpu_affinity() or []
+            if len(allowed) < 2:
+                raise SystemExit("--pin-peer needs two CPUs this process may use")
+            pin_threads(web.pid, allowed[-1])
+            pin_threads(worker.pid, allowed[-2])
+            print(f"peer pinned: waitress on CPU {allowed[-1]}, worker on CPU {allowed[-2]}")
         local = threading.local()
         reader = urllib3.PoolManager()
 
@@ -266,17 +290,19 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--platform-cpu", choices=["auto", "off"], default="auto")
+    parser.add_argument("--pin-peer", action="store_true")
     args = parser.parse_args()
     redis = Redis()
     ours: list[float] = []
     theirs: list[float] = []
     try:
         for n in range(1, args.rounds + 1):
-            with platform(args.jobs) as side:
+            with platform(args.jobs, args.platform_cpu) as side:
                 figures = drive(side, args.jobs, args.clients, args.timeout)
             show(n, side.name, figures)
             ours.append(figures.jobs_per_s)
-            with peer(redis) as side:
+            with peer(redis, args.pin_peer) as side:
                 figures = drive(side, args.jobs, args.clients, args.timeout)
             show(n, side.name, figures)
             theirs.append(figures.jobs_per_s)

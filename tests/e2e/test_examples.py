@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from support.harness import Platform
 
+from toy_platform import cpu
+
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -155,11 +157,19 @@ def test_the_curl_walkthrough_runs_from_login_to_platform_status(platform: Platf
     assert '"all_ready": true' in out, out
 
 
-def test_the_celery_peer_comparison_runs_both_sides_and_prints_their_ratio() -> None:
-    """examples/benchmarks/vs_celery.py, small, so the README's figures can be made again."""
+@pytest.mark.parametrize(
+    "options", [[], ["--platform-cpu", "off", "--pin-peer"]], ids=["as by default", "swapped"]
+)
+def test_the_celery_peer_comparison_runs_both_sides_and_prints_their_ratio(
+    options: list[str],
+) -> None:
+    """examples/benchmarks/vs_celery.py, small, so the README's figures can be made again:
+    each side as it runs by default, and with the platform on any CPU and the peer pinned."""
+    if options and len(cpu.allowed_cpus() or []) < 2:
+        pytest.skip("pinning the peer needs an OS that can, and two CPUs")
     script = EXAMPLES / "benchmarks" / "vs_celery.py"
     result = subprocess.run(
-        [sys.executable, str(script), "--rounds", "1", "--jobs", "60", "--clients", "4"],
+        [sys.executable, str(script), "--rounds", "1", "--jobs", "60", "--clients", "4", *options],
         capture_output=True,
         encoding="utf-8",
         timeout=300,
@@ -170,3 +180,5 @@ def test_the_celery_peer_comparison_runs_both_sides_and_prints_their_ratio() -> 
         line = re.search(rf"round 1 {side} +([\d.]+) jobs/s \((\d+) in", result.stdout)
         assert line and float(line[1]) > 0 and line[2] == "60", result.stdout
     assert re.search(r"ratio [\d.]+$", result.stdout, re.M), result.stdout
+    pinned = re.search(r"peer pinned: waitress on CPU (\d+), worker on CPU (\d+)", result.stdout)
+    assert bool(pinned) == bool(options), result.stdout

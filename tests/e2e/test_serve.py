@@ -20,6 +20,7 @@ import pytest
 import requests
 from support.harness import Platform, all_gone, answers, free_ports, wait_until
 
+from toy_platform import cpu
 from toy_platform.ops.supervisor import EXIT_CANNOT_LISTEN
 
 pytestmark = pytest.mark.e2e
@@ -160,6 +161,55 @@ def test_the_record_names_serve_and_each_child_and_stays_fresh(
         assert child["instance_id"].startswith(record["instance_id"])
     first = record["updated_at"]
     wait_until(lambda: _record(platform)["updated_at"] != first, 5, what="a fresh record")
+
+
+def _healthz(platform: Platform, name: str) -> dict:
+    health: dict = requests.get(f"{platform.url(name)}/healthz", timeout=5).json()
+    return health
+
+
+def _threads_cpus(pid: int) -> set[tuple[int, ...]]:
+    """The CPUs each thread of PID may run on (Linux: each thread has its own)."""
+    return {tuple(sorted(os.sched_getaffinity(t.id))) for t in psutil.Process(pid).threads()}
+
+
+def test_serve_keeps_the_middleware_and_core_each_on_a_cpu_of_its_own(
+    tmp_path: Path, platforms: list[Platform]
+) -> None:
+    """--cpu auto, the default: every thread of each busy service on one CPU, not the same
+    one; /healthz and the service's log say which. Auth runs on any."""
+    allowed = cpu.allowed_cpus()
+    if allowed is not None and len(allowed) < 2:
+        pytest.skip("one CPU: nothing to choose")
+    platform = _serve(platforms, Platform(tmp_path / "home"))
+    health = {name: _healthz(platform, name) for name in ("auth", "core", "middleware")}
+    if allowed is None:  # macOS: no way to keep threads on a CPU, and none claimed
+        assert [h["cpus"] for h in health.values()] == [None, None, None]
+        return
+    expected = {"middleware": allowed[-1], "core": allowed[-2]}
+    assert health["auth"]["cpus"] == allowed
+    for name, one in expected.items():
+        assert health[name]["cpus"] == [one]
+        log = (platform.home / "logs" / f"{name}.log").read_text()
+        placement = [json.loads(line) for line in log.splitlines() if "cpu_placement" in line]
+        assert [(p["cpu"], p["level"]) for p in placement] == [(one, "INFO")]
+        if sys.platform.startswith("linux"):
+            assert _threads_cpus(health[name]["pid"]) == {(one,)}
+
+
+@pytest.mark.skipif(cpu.affinity_of_this_os() is None, reason="this OS has no way (macOS)")
+def test_a_service_run_alone_stays_on_any_cpu_unless_given_one(tmp_path: Path) -> None:
+    allowed = cpu.allowed_cpus()
+    assert allowed is not None
+    platform = Platform(tmp_path / "home")
+    try:
+        platform.start_service("middleware")
+        assert _healthz(platform, "middleware")["cpus"] == allowed
+        platform.kill_service("middleware")
+        platform.start_service("middleware", env={"TOY_PLATFORM_CPU": str(allowed[0])})
+        assert _healthz(platform, "middleware")["cpus"] == [allowed[0]]
+    finally:
+        platform.stop()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="freezes a child with SIGSTOP")

@@ -24,6 +24,7 @@ from click.core import ParameterSource
 
 from toy_platform import config
 from toy_platform.config import load_settings
+from toy_platform.cpu import parse_cpu_setting
 from toy_platform.health import read_record
 from toy_platform.jobs.lifecycle import RECONCILE_MARGIN_S
 from toy_platform.ops import serve_record
@@ -33,6 +34,15 @@ PORT = click.IntRange(1, 65535)
 Group = Literal["dirs", "addresses", "service", "backends", "jobs", "logging"]
 Option = tuple[tuple[str, ...], dict[str, Any]]
 LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
+
+
+def _cpu_setting(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """auto, off or a CPU number (toy_platform.cpu)."""
+    try:
+        return None if value is None else parse_cpu_setting(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
 
 OPTION_GROUPS: dict[Group, list[Option]] = {
     "dirs": [
@@ -93,6 +103,17 @@ OPTION_GROUPS: dict[Group, list[Option]] = {
                 "help": "Requests each service answers at once, one thread each; the rest"
                 " wait their turn. Python runs one thread at a time, so many more threads"
                 f" than cores mostly wait for each other [{config.DEFAULT_THREADS}].",
+            },
+        ),
+        (
+            ("--cpu",),
+            {
+                "metavar": "auto|off|N",
+                "callback": _cpu_setting,
+                "help": "Keep a service's threads on one CPU: Python runs one of them at a"
+                " time, and handing it between CPUs costs. auto: under serve, the middleware"
+                " on the last CPU and core on the one before; N: this CPU; off: any CPU"
+                " [auto].",
             },
         ),
         (

@@ -12,11 +12,12 @@ from typing import NoReturn
 
 import click
 
-from toy_platform import httpserver
+from toy_platform import cpu, httpserver
 from toy_platform.auth.users import UserStore
 from toy_platform.cli.apps import APP_FACTORIES
 from toy_platform.cli.options import Group, common_options
 from toy_platform.config import SERVICES, Settings, settings_to_env
+from toy_platform.cpu import log_placement, place_service
 from toy_platform.extras import missing_extra
 from toy_platform.lifeline import watch_supervisor
 from toy_platform.log import configure_logging, skip_unused_record_fields
@@ -70,6 +71,9 @@ def run_service(settings: Settings, name: str) -> None:
     port = getattr(settings, f"{name}_port")
     if name == "auth":
         announce_admin(settings, ensure_admin(settings))
+    # Before the app starts its threads: each new thread gets the CPU of its creator.
+    supervised = settings.supervisor_pid is not None
+    log_placement(name, place_service(settings.cpu, name, supervised))
     try:
         app = APP_FACTORIES[name](settings)
     except Exception as exc:
@@ -267,6 +271,12 @@ def child_specs(settings: Settings, web: bool, dashboard: bool) -> list[ChildSpe
 @common_options
 def serve_command(settings: Settings, no_web: bool, no_dashboard: bool) -> None:
     """Start auth, core, middleware, the web app and the dashboard, and keep them running."""
+    if settings.cpu not in (cpu.AUTO, cpu.OFF):
+        raise click.UsageError(
+            f"--cpu {settings.cpu}: serve runs several services, and under --cpu auto the"
+            " busy ones get a CPU each; a CPU number is for a service run alone"
+            " (toy-platform middleware --cpu N)"
+        )
     configure_logging(settings, "supervisor")
     env = {**os.environ, **settings_to_env(settings), "PYTHONUNBUFFERED": "1"}
     env.update(bypass_proxy_for_own_services(settings, env))

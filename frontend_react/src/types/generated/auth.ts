@@ -201,6 +201,8 @@ export interface components {
             instance_id?: string | null;
             /** @description This process's ID: what `toy-platform serve` watches and stops, also where a launcher (a Windows venv's python.exe) started it. */
             pid?: number;
+            /** @description The CPUs this process's threads may run on (`--cpu`: under `toy-platform serve` the middleware and core each keep theirs on one); null where the OS cannot tell (macOS). */
+            cpus?: number[] | null;
         };
         /** @description Readiness: whether the service can do its work now, and if not why. */
         Ready: {
